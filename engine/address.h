@@ -1,0 +1,33 @@
+// Resource kinds and addresses: `domain.web1`, `volume.images/web1-root`.
+#pragma once
+
+#include <compare>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vc {
+
+/// Declared in dependency order: a kind may depend only on kinds before it.
+enum class Kind { kPool, kVolume, kNetwork, kDomain };
+
+inline constexpr Kind kAllKinds[] = {Kind::kPool, Kind::kVolume, Kind::kNetwork, Kind::kDomain};
+
+/// "pool", "volume", "network", "domain".
+std::string_view KindName(Kind kind);
+/// The document section: "pools", "volumes", "networks", "domains".
+std::string_view KindSection(Kind kind);
+std::optional<Kind> KindFromName(std::string_view name);
+
+struct Address {
+  Kind kind;
+  std::string name;  // for volumes "<pool>/<volume>"
+
+  /// "<kind>.<name>"
+  std::string ToString() const;
+  static std::optional<Address> Parse(std::string_view text);
+
+  auto operator<=>(const Address&) const = default;
+};
+
+}  // namespace vc

@@ -1,0 +1,178 @@
+#include "engine/applier.h"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/plan_text.h"
+#include "engine/planner.h"
+
+namespace vc {
+namespace {
+
+// Re-reads the resource and compares it with what the plan saw.
+Status CheckUnchanged(const Change& change, Provider& provider) {
+  StatusOr<std::optional<ObservedResource>> now = provider.ObserveOne(change.address);
+  if (!now.ok()) return now.status();
+  const std::string where = change.address.ToString() + ": changed since plan";
+  if (change.action == Action::kCreate) {
+    if (now->has_value()) return Status::FailedPrecondition(where + ": it now exists");
+    return Status::Ok();
+  }
+  if (!now->has_value()) return Status::FailedPrecondition(where + ": it no longer exists");
+  const Json& spec = (*now)->spec;
+  Json seen = change.action == Action::kDelete ? spec : Project(spec, change.desired);
+  if (seen == change.before) return Status::Ok();
+  std::string detail;
+  for (const AttributeChange& a : DiffAttributes(change.before, seen)) {
+    detail += fmt::format("{}{} was {}, is now {}", detail.empty() ? "" : "; ", a.path,
+                          RenderValue(a.after), RenderValue(a.before));
+  }
+  return Status::FailedPrecondition(where + (detail.empty() ? "" : ": " + detail) +
+                                    " (run plan again)");
+}
+
+}  // namespace
+
+bool ApplyReport::ok() const {
+  if (!verification.ok()) return false;
+  for (const ResourceOutcome& o : outcomes) {
+    if (!o.status.ok() || !o.converged) return false;
+  }
+  return true;
+}
+
+ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& provider,
+                      const ApplyOptions& options, const ProgressFn& progress) {
+  ApplyReport report;
+  report.outcomes.resize(plan.changes.size());
+  std::mutex mu;  // guards `failed` and calls to `progress`
+  std::set<Address> failed;
+  auto say = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (progress) progress(line);
+  };
+
+  auto apply_one = [&](std::size_t index) {
+    const Change& change = plan.changes[index];
+    ResourceOutcome& outcome = report.outcomes[index];
+    outcome.address = change.address;
+    outcome.action = change.action;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const Address& dep : Dependencies(change)) {
+        if (failed.count(dep)) {
+          outcome.status = Status::FailedPrecondition(change.address.ToString() +
+                                                      ": skipped because " + dep.ToString() +
+                                                      " failed");
+        }
+      }
+    }
+    if (outcome.status.ok()) outcome.status = CheckUnchanged(change, provider);
+    if (outcome.status.ok()) {
+      for (const Step& step : StepsFor(change, plan.options, planned, options.shutdown_timeout_seconds)) {
+        auto start = std::chrono::steady_clock::now();
+        Status s = provider.Execute(step);
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (!s.ok()) {
+          outcome.status = s.WithContext(step.Describe());
+          say(fmt::format("{}: {} failed after {:.2f} s", change.address.ToString(), step.Describe(),
+                          seconds));
+          break;
+        }
+        outcome.steps.push_back(step.Describe());
+        say(fmt::format("{}: {} ({:.2f} s)", change.address.ToString(), step.Describe(), seconds));
+      }
+    }
+    if (!outcome.status.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      failed.insert(change.address);
+    }
+  };
+
+  // Changes of one stage are independent: run them on up to `parallelism` threads.
+  std::size_t begin = 0;
+  while (begin < plan.changes.size()) {
+    std::size_t end = begin;
+    while (end < plan.changes.size() && StageOf(plan.changes[end]) == StageOf(plan.changes[begin])) {
+      ++end;
+    }
+    std::atomic<std::size_t> next{begin};
+    std::size_t workers = std::min<std::size_t>(std::max(1, options.parallelism), end - begin);
+    std::vector<std::jthread> pool;
+    for (std::size_t w = 0; w < workers; ++w) {
+      pool.emplace_back([&] {
+        for (std::size_t i = next++; i < end; i = next++) apply_one(i);
+      });
+    }
+    pool.clear();  // joins
+    begin = end;
+  }
+
+  // Verify: observe afresh and compare each changed resource with its declared fields.
+  StatusOr<ObservedState> after = provider.ObserveAll();
+  if (!after.ok()) {
+    report.verification = after.status().WithContext("observing after apply");
+    return report;
+  }
+  for (std::size_t i = 0; i < plan.changes.size(); ++i) {
+    const Change& change = plan.changes[i];
+    ResourceOutcome& outcome = report.outcomes[i];
+    auto it = after->resources.find(change.address);
+    if (change.action == Action::kDelete) {
+      outcome.converged = it == after->resources.end();
+      if (!outcome.converged) outcome.remaining.push_back("ensure");
+      continue;
+    }
+    if (it == after->resources.end()) {
+      outcome.remaining.push_back("ensure");
+      continue;
+    }
+    for (const AttributeChange& a : DiffAttributes(change.desired, it->second.spec)) {
+      outcome.remaining.push_back(a.path);
+    }
+    outcome.converged = outcome.remaining.empty();
+    const ObservedResource& r = it->second;
+    if (change.address.kind == Kind::kDomain && r.live.is_object()) {
+      for (const auto& [key, value] : change.desired.items()) {
+        if (key == "state" || key == "autostart") continue;
+        Json live = Project(r.live.value(key, Json()), value);
+        if (live != value) {
+          report.pending.push_back({change.address, key, live, Project(r.spec.value(key, Json()), value)});
+        }
+      }
+    }
+  }
+  return report;
+}
+
+Json ApplyReportToJson(const ApplyReport& report) {
+  Json outcomes = Json::array();
+  for (const ResourceOutcome& o : report.outcomes) {
+    outcomes.push_back({{"address", o.address.ToString()},
+                        {"action", ActionName(o.action)},
+                        {"ok", o.status.ok()},
+                        {"error", o.status.ok() ? Json(nullptr) : Json(o.status.message())},
+                        {"steps", o.steps},
+                        {"converged", o.converged},
+                        {"remaining", o.remaining}});
+  }
+  Json pending = Json::array();
+  for (const Pending& p : report.pending) {
+    pending.push_back({{"address", p.address.ToString()}, {"path", p.path}, {"live", p.live},
+                       {"config", p.config}});
+  }
+  return Json{{"ok", report.ok()},
+              {"outcomes", outcomes},
+              {"pending", pending},
+              {"verification_error",
+               report.verification.ok() ? Json(nullptr) : Json(report.verification.message())}};
+}
+
+}  // namespace vc

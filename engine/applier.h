@@ -1,0 +1,47 @@
+// Carrying out a plan: stage by stage in dependency order, independent resources in parallel,
+// each resource re-read first (and refused when it changed since the plan), everything observed
+// again at the end to report whether it converged.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/plan.h"
+#include "engine/provider.h"
+
+namespace vc {
+
+struct ApplyOptions {
+  int parallelism = 4;
+  int shutdown_timeout_seconds = 60;
+};
+
+struct ResourceOutcome {
+  Address address;
+  Action action = Action::kUpdate;
+  Status status;                     // the first failure, or Ok
+  std::vector<std::string> steps;    // the steps carried out, in order
+  bool converged = false;            // after apply, observation matches the declared fields
+  std::vector<std::string> remaining;  // attribute paths still different, when not converged
+};
+
+struct ApplyReport {
+  std::vector<ResourceOutcome> outcomes;  // in plan order
+  std::vector<Pending> pending;           // restarts still pending after apply
+  Status verification;                    // failure of the final observation, if any
+
+  bool ok() const;
+};
+
+/// Called from worker threads, one line at a time, serialised by the applier.
+using ProgressFn = std::function<void(const std::string& line)>;
+
+/// Applies `plan`, which was computed against `planned`. REQUIRES: plan.applyable().
+ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& provider,
+                      const ApplyOptions& options, const ProgressFn& progress);
+
+/// Json form of a report, for `apply --format json` and the Puppet/Salt front ends.
+Json ApplyReportToJson(const ApplyReport& report);
+
+}  // namespace vc

@@ -1,0 +1,565 @@
+#include "engine/document_parser.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "engine/names.h"
+#include "engine/size.h"
+
+namespace vc {
+namespace {
+
+enum class Type {
+  kBool,
+  kInt,
+  kSize,
+  kEnum,
+  kPath,
+  kName,
+  kVolumeKey,
+  kBridge,
+  kTarget,
+  kMac,
+  kDisks,
+  kInterfaces,
+};
+
+struct Field {
+  std::string_view name;
+  Type type;
+  std::initializer_list<std::string_view> values = {};  // kEnum
+  int min = 0;                                          // kInt
+  int max = 0;
+};
+
+// The document's vocabulary; schemas/desired-state.schema.json says the same and a test checks
+// that both accept and reject the same documents.
+const std::initializer_list<Field> kPoolFields = {
+    {"type", Type::kEnum, {"dir", "logical"}},
+    {"path", Type::kPath},
+    {"volume_group", Type::kName},
+    {"autostart", Type::kBool},
+};
+const std::initializer_list<Field> kNetworkFields = {
+    {"mode", Type::kEnum, {"isolated", "nat", "route", "open", "bridge"}},
+    {"bridge", Type::kBridge},
+    {"autostart", Type::kBool},
+};
+const std::initializer_list<Field> kVolumeFields = {
+    {"format", Type::kEnum, {"qcow2", "raw"}},
+    {"capacity", Type::kSize},
+    {"backing_volume", Type::kVolumeKey},
+};
+const std::initializer_list<Field> kDomainFields = {
+    {"vcpus", Type::kInt, {}, 1, 4096},
+    {"max_vcpus", Type::kInt, {}, 1, 4096},
+    {"memory", Type::kSize},
+    {"max_memory", Type::kSize},
+    {"disks", Type::kDisks},
+    {"interfaces", Type::kInterfaces},
+    {"state", Type::kEnum, {"running", "stopped"}},
+    {"autostart", Type::kBool},
+    {"virt_type", Type::kEnum, {"kvm", "qemu"}},
+};
+const std::initializer_list<Field> kDiskFields = {
+    {"volume", Type::kVolumeKey},
+    {"target", Type::kTarget},
+    {"bus", Type::kEnum, {"virtio", "sata", "scsi"}},
+};
+const std::initializer_list<Field> kInterfaceFields = {
+    {"network", Type::kName},
+    {"mac", Type::kMac},
+    {"model", Type::kEnum, {"virtio", "e1000", "rtl8139"}},
+};
+
+const std::initializer_list<Field>& FieldsOf(Kind kind) {
+  switch (kind) {
+    case Kind::kPool: return kPoolFields;
+    case Kind::kVolume: return kVolumeFields;
+    case Kind::kNetwork: return kNetworkFields;
+    case Kind::kDomain: return kDomainFields;
+  }
+  return kDomainFields;
+}
+
+std::vector<std::string_view> Names(const std::initializer_list<Field>& fields) {
+  std::vector<std::string_view> out;
+  for (const Field& f : fields) out.push_back(f.name);
+  return out;
+}
+
+std::string Join(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (std::string_view w : words) {
+    if (!out.empty()) out += ", ";
+    out += w;
+  }
+  return out;
+}
+
+class Parser {
+ public:
+  Parser(std::string source, Document* doc, Diagnostics* diags)
+      : source_(std::move(source)), doc_(doc), diags_(diags) {}
+
+  void Run(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      Error(e.mark, "", "", "malformed document: " + e.msg);
+      return;
+    }
+    if (!root.IsMap()) {
+      Error(root.Mark(), "", "", "a document must be a mapping with 'version: 1' at the top");
+      return;
+    }
+    bool has_version = false;
+    for (const auto& entry : Entries(root, "")) {
+      const std::string& key = entry.first;
+      const YAML::Node& value = entry.second;
+      if (key == "version") {
+        has_version = true;
+        if (!IsPlain(value) || value.Scalar() != "1") {
+          Error(value.Mark(), "", "version", "only version 1 is understood");
+        }
+      } else if (key == "connection") {
+        static const std::regex kNotText("[-+]?[0-9._]+|true|false|null|~");
+        if (!value.IsScalar() || value.Scalar().empty() ||
+            (IsPlain(value) && std::regex_match(value.Scalar(), kNotText))) {
+          Error(value.Mark(), "", "connection", "expected a libvirt URI string");
+        } else if (!doc_->connection.empty() && doc_->connection != value.Scalar()) {
+          Error(value.Mark(), "", "connection",
+                "conflicts with connection '" + doc_->connection + "' given by another document");
+        } else {
+          doc_->connection = value.Scalar();
+        }
+      } else if (std::optional<Kind> kind = SectionKind(key)) {
+        ParseSection(*kind, value);
+      } else {
+        std::string hint = ClosestMatch(key, {"version", "connection", "pools", "networks",
+                                              "volumes", "domains"});
+        Error(entry.second.Mark(), "", key,
+              "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"));
+      }
+    }
+    if (!has_version) Error(root.Mark(), "", "version", "missing required field 'version: 1'");
+  }
+
+ private:
+  using Entry = std::pair<std::string, YAML::Node>;
+
+  static std::optional<Kind> SectionKind(std::string_view key) {
+    for (Kind kind : kAllKinds) {
+      if (KindSection(kind) == key) return kind;
+    }
+    return std::nullopt;
+  }
+
+  // A plain scalar is unquoted: only those may be integers or booleans (as in JSON and YAML).
+  static bool IsPlain(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
+
+  // The entries of a mapping, reporting duplicate keys (yaml-cpp keeps both).
+  std::vector<Entry> Entries(const YAML::Node& map, const std::string& path) {
+    std::vector<Entry> out;
+    std::set<std::string> seen;
+    for (const auto& item : map) {
+      if (!item.first.IsScalar()) {
+        Error(item.first.Mark(), path, "", "keys must be plain strings");
+        continue;
+      }
+      std::string key = item.first.Scalar();
+      if (!seen.insert(key).second) {
+        Error(item.first.Mark(), path, key, "declared twice in the same mapping");
+        continue;
+      }
+      out.emplace_back(key, item.second);
+    }
+    return out;
+  }
+
+  void ParseSection(Kind kind, const YAML::Node& section) {
+    std::string section_name(KindSection(kind));
+    if (!section.IsMap()) {
+      Error(section.Mark(), "", section_name, "expected a mapping of name to resource");
+      return;
+    }
+    for (const auto& [name, body] : Entries(section, section_name)) {
+      Status valid = kind == Kind::kVolume ? CheckVolumeKey(name) : CheckName(name);
+      if (!valid.ok()) {
+        Error(body.Mark(), section_name, Quote(name), valid.message());
+        continue;
+      }
+      ParseResource(Address{kind, name}, body);
+    }
+  }
+
+  void ParseResource(const Address& address, const YAML::Node& body) {
+    std::string path = std::string(KindSection(address.kind)) + "." + address.name;
+    if (!body.IsMap()) {
+      Error(body.Mark(), path, "", "expected a mapping of fields");
+      return;
+    }
+    DesiredResource resource{address, false, Json::object(), source_};
+    const auto& fields = FieldsOf(address.kind);
+    std::size_t errors_before = ErrorCount();
+    for (const auto& [key, value] : Entries(body, path)) {
+      if (key == "ensure") {
+        if (!IsPlain(value) && !value.IsScalar()) {
+          Error(value.Mark(), path, key, "expected 'present' or 'absent'");
+        } else if (value.Scalar() == "absent") {
+          resource.absent = true;
+        } else if (value.Scalar() != "present") {
+          Error(value.Mark(), path, key, "expected 'present' or 'absent', got " + Quote(value.Scalar()));
+        }
+        continue;
+      }
+      const Field* field = Find(fields, key);
+      if (field == nullptr) {
+        std::vector<std::string_view> known = Names(fields);
+        known.push_back("ensure");
+        std::string hint = ClosestMatch(key, known);
+        Error(value.Mark(), path, key,
+              "unknown field" + (hint.empty() ? "; known fields: " + Join(known)
+                                              : ", did you mean '" + hint + "'?"));
+        continue;
+      }
+      Json parsed;
+      if (ParseValue(*field, value, path + "." + key, &parsed)) resource.spec[key] = parsed;
+    }
+    if (ErrorCount() != errors_before) return;
+    if (!resource.absent) CheckRequired(resource, body, path);
+    if (ErrorCount() != errors_before) return;
+    auto [it, inserted] = doc_->resources.emplace(address, resource);
+    if (!inserted) {
+      Error(body.Mark(), path, "",
+            "declared twice: in " + it->second.source + " and in " + source_);
+    }
+  }
+
+  void CheckRequired(const DesiredResource& r, const YAML::Node& body, const std::string& path) {
+    auto require = [&](const char* field, const std::string& why) {
+      if (!r.spec.contains(field)) Error(body.Mark(), path, field, "missing required field" + why);
+    };
+    switch (r.address.kind) {
+      case Kind::kPool:
+        require("type", "");
+        if (r.spec.value("type", "") == "dir") require("path", " (a dir pool needs a path)");
+        if (r.spec.value("type", "") == "logical") {
+          require("volume_group", " (a logical pool needs a volume_group)");
+        }
+        break;
+      case Kind::kNetwork: require("mode", ""); break;
+      case Kind::kVolume:
+        if (!r.spec.contains("backing_volume")) require("capacity", " (or give backing_volume)");
+        break;
+      case Kind::kDomain:
+        require("vcpus", "");
+        require("memory", "");
+        break;
+    }
+  }
+
+  static const Field* Find(const std::initializer_list<Field>& fields, std::string_view key) {
+    for (const Field& f : fields) {
+      if (f.name == key) return &f;
+    }
+    return nullptr;
+  }
+
+  // Parses one field value into its canonical JSON form. Reports and returns false on error.
+  bool ParseValue(const Field& field, const YAML::Node& value, const std::string& path, Json* out) {
+    auto fail = [&](const std::string& message) {
+      Error(value.Mark(), path, "", message);
+      return false;
+    };
+    auto scalar_text = [&]() { return value.IsScalar() ? Quote(value.Scalar()) : "a collection"; };
+    static const std::regex kInt("-?[0-9]+");
+    static const std::regex kPathRe("(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+");
+    static const std::regex kBridgeRe("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
+    static const std::regex kTargetRe("(vd|sd)[a-z]{1,2}");
+    static const std::regex kMacRe("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
+    switch (field.type) {
+      case Type::kBool: {
+        // YAML 1.2 core schema booleans only: `yes`/`on` are strings there, as in the schema.
+        if (IsPlain(value) && (value.Scalar() == "true" || value.Scalar() == "false")) {
+          *out = value.Scalar() == "true";
+        } else {
+          return fail("expected true or false, got " + scalar_text());
+        }
+        return true;
+      }
+      case Type::kInt: {
+        if (!IsPlain(value) || !std::regex_match(value.Scalar(), kInt) ||
+            value.Scalar().size() > 6) {
+          return fail("expected an integer " + std::to_string(field.min) + "-" +
+                      std::to_string(field.max) + ", got " + scalar_text());
+        }
+        int n = std::stoi(value.Scalar());
+        if (n < field.min || n > field.max) {
+          return fail("must be between " + std::to_string(field.min) + " and " +
+                      std::to_string(field.max) + ", got " + std::to_string(n));
+        }
+        *out = n;
+        return true;
+      }
+      case Type::kSize: {
+        if (!value.IsScalar()) return fail("expected a size such as 2GiB, got a collection");
+        StatusOr<std::uint64_t> bytes = ParseSize(value.Scalar());
+        if (!bytes.ok()) return fail(bytes.status().message());
+        *out = FormatSize(*bytes);
+        return true;
+      }
+      case Type::kEnum: {
+        if (value.IsScalar()) {
+          for (std::string_view allowed : field.values) {
+            if (value.Scalar() == allowed) {
+              *out = std::string(allowed);
+              return true;
+            }
+          }
+        }
+        std::vector<std::string_view> allowed(field.values);
+        return fail("expected one of " + Join(allowed) + ", got " + scalar_text());
+      }
+      case Type::kPath:
+        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kPathRe)) {
+          return fail("expected an absolute path whose segments do not start with '.', got " +
+                      scalar_text());
+        }
+        *out = value.Scalar();
+        return true;
+      case Type::kName:
+      case Type::kVolumeKey: {
+        if (!value.IsScalar()) return fail("expected a name, got a collection");
+        Status s = field.type == Type::kName ? CheckName(value.Scalar())
+                                             : CheckVolumeKey(value.Scalar());
+        if (!s.ok()) return fail(s.message());
+        *out = value.Scalar();
+        return true;
+      }
+      case Type::kBridge:
+        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kBridgeRe)) {
+          return fail("expected an interface name of at most 15 characters, got " + scalar_text());
+        }
+        *out = value.Scalar();
+        return true;
+      case Type::kTarget:
+        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kTargetRe)) {
+          return fail("expected a disk target such as vda or sdb, got " + scalar_text());
+        }
+        *out = value.Scalar();
+        return true;
+      case Type::kMac: {
+        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kMacRe)) {
+          return fail("expected a MAC address such as 52:54:00:12:34:56, got " + scalar_text());
+        }
+        std::string mac = value.Scalar();
+        for (char& c : mac) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        *out = mac;
+        return true;
+      }
+      case Type::kDisks:
+        return ParseList(value, path, kDiskFields, {"volume", "target"}, out);
+      case Type::kInterfaces:
+        return ParseList(value, path, kInterfaceFields, {"network"}, out);
+    }
+    return false;
+  }
+
+  bool ParseList(const YAML::Node& value, const std::string& path,
+                 const std::initializer_list<Field>& fields,
+                 std::initializer_list<std::string_view> required, Json* out) {
+    if (!value.IsSequence()) {
+      Error(value.Mark(), path, "", "expected a list");
+      return false;
+    }
+    std::size_t errors_before = ErrorCount();
+    *out = Json::array();
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const YAML::Node item = value[i];
+      std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!item.IsMap()) {
+        Error(item.Mark(), item_path, "", "expected a mapping");
+        continue;
+      }
+      Json parsed = Json::object();
+      for (const auto& [key, v] : Entries(item, item_path)) {
+        const Field* field = Find(fields, key);
+        if (field == nullptr) {
+          std::string hint = ClosestMatch(key, Names(fields));
+          Error(v.Mark(), item_path, key,
+                "unknown field" + (hint.empty() ? "; known fields: " + Join(Names(fields))
+                                                : ", did you mean '" + hint + "'?"));
+          continue;
+        }
+        Json one;
+        if (ParseValue(*field, v, item_path + "." + key, &one)) parsed[key] = one;
+      }
+      for (std::string_view r : required) {
+        if (!parsed.contains(r) && ErrorCount() == errors_before) {
+          Error(item.Mark(), item_path, std::string(r), "missing required field");
+        }
+      }
+      out->push_back(parsed);
+    }
+    return ErrorCount() == errors_before;
+  }
+
+  std::size_t ErrorCount() const { return diags_->size(); }
+
+  void Error(const YAML::Mark& mark, const std::string& path, const std::string& field,
+             const std::string& message) {
+    std::string where = source_;
+    if (!mark.is_null()) {
+      where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    }
+    std::string full_path = path;
+    if (!field.empty()) full_path += (full_path.empty() ? "" : ".") + field;
+    Diagnostic d;
+    d.summary = where + ": " + (full_path.empty() ? "" : full_path + ": ") + message;
+    diags_->push_back(std::move(d));
+  }
+
+  std::string source_;
+  Document* doc_;
+  Diagnostics* diags_;
+};
+
+std::uint64_t SizeOf(const Json& canonical) { return *ParseSize(canonical.get<std::string>()); }
+
+Diagnostic Problem(const DesiredResource& r, const std::string& field, const std::string& message) {
+  Diagnostic d;
+  d.address = r.address.ToString();
+  d.summary = r.source + ": " + std::string(KindSection(r.address.kind)) + "." + r.address.name +
+              "." + field + ": " + message;
+  return d;
+}
+
+}  // namespace
+
+Diagnostics ParseDocument(std::string_view text, const std::string& source, Document* doc) {
+  Document merged = *doc;
+  Diagnostics diags;
+  Parser(source, &merged, &diags).Run(text);
+  if (!HasErrors(diags)) *doc = std::move(merged);
+  return diags;
+}
+
+Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) {
+  Diagnostics diags;
+  bool stdin_used = false;
+  for (const std::string& path : paths) {
+    std::string text;
+    std::string source = path;
+    if (path == "-") {
+      if (stdin_used) {
+        diags.push_back({Diagnostic::Severity::kError, "", "'-' (standard input) given twice", ""});
+        continue;
+      }
+      stdin_used = true;
+      source = "<stdin>";
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        diags.push_back({Diagnostic::Severity::kError, "", path + ": cannot read the file", ""});
+        continue;
+      }
+      std::ostringstream buffer;
+      buffer << in.rdbuf();
+      text = buffer.str();
+    }
+    Diagnostics found = ParseDocument(text, source, doc);
+    diags.insert(diags.end(), found.begin(), found.end());
+  }
+  if (!HasErrors(diags)) {
+    Diagnostics limits = CheckLimits(*doc);
+    diags.insert(diags.end(), limits.begin(), limits.end());
+  }
+  return diags;
+}
+
+Diagnostics CheckLimits(const Document& doc) {
+  Diagnostics diags;
+  for (const auto& [address, r] : doc.resources) {
+    if (r.absent) continue;
+    const Json& s = r.spec;
+    if (address.kind == Kind::kDomain) {
+      if (s.contains("max_vcpus") && s.contains("vcpus") && s["vcpus"] > s["max_vcpus"]) {
+        diags.push_back(Problem(r, "vcpus", "vcpus " + s["vcpus"].dump() +
+                                                " is more than max_vcpus " + s["max_vcpus"].dump()));
+      }
+      if (s.contains("max_memory") && s.contains("memory") &&
+          SizeOf(s["memory"]) > SizeOf(s["max_memory"])) {
+        diags.push_back(Problem(r, "memory", "memory " + s["memory"].get<std::string>() +
+                                                 " is more than max_memory " +
+                                                 s["max_memory"].get<std::string>()));
+      }
+      std::set<std::string> targets;
+      std::set<std::string> macs;
+      for (std::size_t i = 0; s.contains("disks") && i < s["disks"].size(); ++i) {
+        std::string target = s["disks"][i].value("target", "");
+        if (!targets.insert(target).second) {
+          diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].target",
+                                  "target " + target + " is used twice"));
+        }
+      }
+      for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
+        const Json& nic = s["interfaces"][i];
+        if (nic.contains("mac") && !macs.insert(nic["mac"].get<std::string>()).second) {
+          diags.push_back(Problem(r, "interfaces[" + std::to_string(i) + "].mac",
+                                  "MAC " + nic["mac"].get<std::string>() + " is used twice"));
+        }
+      }
+    } else if (address.kind == Kind::kVolume) {
+      if (s.contains("backing_volume") && s.value("format", "qcow2") != "qcow2") {
+        diags.push_back(Problem(r, "format", "must be qcow2: only a qcow2 volume can have a backing_volume"));
+      }
+      if (s.contains("backing_volume") && s["backing_volume"] == address.name) {
+        diags.push_back(Problem(r, "backing_volume", "a volume cannot back itself"));
+      }
+    }
+  }
+  return diags;
+}
+
+Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) {
+  Diagnostics diags;
+  auto require = [&](const DesiredResource& r, const std::string& field, const Address& target) {
+    auto it = doc.resources.find(target);
+    bool declared = it != doc.resources.end() && !it->second.absent;
+    if (!declared && observed.resources.count(target) == 0) {
+      diags.push_back(Problem(r, field, std::string(KindName(target.kind)) + " " + target.name +
+                                            " is neither declared nor present on the host"));
+    }
+  };
+  for (const auto& [address, r] : doc.resources) {
+    if (r.absent) continue;
+    const Json& s = r.spec;
+    if (address.kind == Kind::kDomain) {
+      for (std::size_t i = 0; s.contains("disks") && i < s["disks"].size(); ++i) {
+        require(r, "disks[" + std::to_string(i) + "].volume",
+                Address{Kind::kVolume, s["disks"][i].value("volume", "")});
+      }
+      for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
+        require(r, "interfaces[" + std::to_string(i) + "].network",
+                Address{Kind::kNetwork, s["interfaces"][i].value("network", "")});
+      }
+    } else if (address.kind == Kind::kVolume) {
+      require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
+      if (s.contains("backing_volume")) {
+        require(r, "backing_volume", Address{Kind::kVolume, s["backing_volume"].get<std::string>()});
+      }
+    }
+  }
+  return diags;
+}
+
+}  // namespace vc

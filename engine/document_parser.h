@@ -1,0 +1,30 @@
+// Reading desired-state documents (YAML or JSON) into the engine's model, with every problem
+// reported as `file:line:column: section.name.field: what is wrong`.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/diagnostic.h"
+#include "engine/resource.h"
+
+namespace vc {
+
+/// Parses one document's text. `source` names it in messages ("site.yaml", "<stdin>").
+/// Resources are added to `*doc`; a resource already in `*doc` is reported with both sources.
+/// Returns the problems found; `*doc` is left unchanged when any is an error.
+Diagnostics ParseDocument(std::string_view text, const std::string& source, Document* doc);
+
+/// Reads and merges the named files ("-" is standard input, read at most once).
+Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc);
+
+/// Checks between fields of the merged document: memory <= max_memory, vcpus <= max_vcpus,
+/// unique disk targets and MACs. LoadDocuments runs it; ParseDocument does not.
+Diagnostics CheckLimits(const Document& doc);
+
+/// Checks that what resources refer to (a disk's volume, an interface's network, a volume's pool
+/// and backing volume) is declared present or exists on the host.
+Diagnostics CheckReferences(const Document& doc, const ObservedState& observed);
+
+}  // namespace vc

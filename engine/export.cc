@@ -1,0 +1,58 @@
+#include "engine/export.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace vc {
+namespace {
+
+void Emit(YAML::Emitter& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, v] : value.items()) {
+        out << YAML::Key << key << YAML::Value;
+        Emit(out, v);
+      }
+      out << YAML::EndMap;
+      break;
+    case Json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const Json& v : value) Emit(out, v);
+      out << YAML::EndSeq;
+      break;
+    case Json::value_t::string: out << YAML::DoubleQuoted << value.get<std::string>(); break;
+    case Json::value_t::boolean: out << YAML::TrueFalseBool << value.get<bool>(); break;
+    case Json::value_t::null: out << YAML::Null; break;
+    default: out << value.dump(); break;
+  }
+}
+
+}  // namespace
+
+Json ExportDocument(const ObservedState& state) {
+  Json doc = {{"version", 1}};
+  if (!state.connection.empty()) doc["connection"] = state.connection;
+  for (Kind kind : kAllKinds) doc[std::string(KindSection(kind))] = Json::object();
+  for (const auto& [address, r] : state.resources) {
+    doc[std::string(KindSection(address.kind))][address.name] = r.spec;
+  }
+  return doc;
+}
+
+std::string ToYaml(const Json& document) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  for (const char* key : {"version", "connection", "pools", "networks", "volumes", "domains"}) {
+    if (!document.contains(key)) continue;
+    out << YAML::Key << key << YAML::Value;
+    if (document[key].is_object() && document[key].empty()) {
+      out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+    } else {
+      Emit(out, document[key]);
+    }
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace vc

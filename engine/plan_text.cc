@@ -1,0 +1,129 @@
+#include "engine/plan_text.h"
+
+#include <fmt/format.h>
+
+namespace vc {
+namespace {
+
+struct Palette {
+  const char* reset = "";
+  const char* bold = "";
+  const char* green = "";
+  const char* yellow = "";
+  const char* red = "";
+  const char* magenta = "";
+  const char* dim = "";
+};
+
+Palette PaletteFor(const TextStyle& style) {
+  if (!style.color) return {};
+  return {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m", "\033[35m", "\033[2m"};
+}
+
+std::string DisruptionWords(const std::string& disruption) {
+  if (disruption == "live") return "live";
+  if (disruption == "restart") return "needs restart";
+  if (disruption == "destructive") return "destructive";
+  return "no disruption";
+}
+
+}  // namespace
+
+std::string RenderValue(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null: return "(none)";
+    case Json::value_t::string: return value.get<std::string>();
+    case Json::value_t::array: {
+      std::string out = "[";
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        out += (i ? ", " : "") + RenderValue(value[i]);
+      }
+      return out + "]";
+    }
+    case Json::value_t::object: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [key, v] : value.items()) {
+        out += (first ? "" : ", ") + key + ": " + RenderValue(v);
+        first = false;
+      }
+      return out + "}";
+    }
+    default: return value.dump();
+  }
+}
+
+std::string RenderPlanText(const Json& plan, const TextStyle& style) {
+  const Palette p = PaletteFor(style);
+  std::string out;
+  out += fmt::format("Plan for {} (fingerprint {})\n", plan.value("connection", ""),
+                     plan.value("fingerprint", ""));
+  const Json& changes = plan.at("changes");
+  if (changes.empty()) out += "\nNo changes: the host matches the documents.\n";
+  for (const Json& change : changes) {
+    const std::string action = change.at("action");
+    const char* colour = p.yellow;
+    const char* symbol = "~";
+    if (action == "create") colour = p.green, symbol = "+";
+    if (action == "delete") colour = p.red, symbol = "-";
+    if (action == "replace") colour = p.magenta, symbol = "-/+";
+    out += fmt::format("\n{}{} {}{}{} ({}, {})\n", colour, symbol, p.bold,
+                       change.at("address").get<std::string>(), p.reset, action,
+                       DisruptionWords(change.at("disruption")));
+    for (const Json& a : change.at("attributes")) {
+      std::string row;
+      if (action == "create") {
+        row = fmt::format("{} = {}", a.at("path").get<std::string>(), RenderValue(a.at("after")));
+      } else if (action == "delete") {
+        row = "delete";
+      } else {
+        row = fmt::format("{} {} → {}", a.at("path").get<std::string>(), RenderValue(a.at("before")),
+                          RenderValue(a.at("after")));
+      }
+      std::string how = DisruptionWords(a.at("disruption"));
+      std::string reason = a.value("reason", "");
+      if (action == "create" && a.at("disruption") == "none") {
+        out += fmt::format("    {}\n", row);
+      } else {
+        out += fmt::format("    {}  {}({}{}){}\n", row, p.dim, how, reason.empty() ? "" : ": " + reason,
+                           p.reset);
+      }
+    }
+  }
+  const Json& pending = plan.value("pending", Json::array());
+  if (!pending.empty()) {
+    out += fmt::format("\n{}Pending restart{} (in the persistent config, not yet in the running guest):\n",
+                       p.yellow, p.reset);
+    for (const Json& item : pending) {
+      out += fmt::format("    {} {}: running {}, next boot {}\n", item.at("address").get<std::string>(),
+                         item.at("path").get<std::string>(), RenderValue(item.at("live")),
+                         RenderValue(item.at("config")));
+    }
+  }
+  for (const Json& d : plan.value("diagnostics", Json::array())) {
+    bool error = d.at("severity") == "error";
+    out += fmt::format("\n{}{}:{} {}\n", error ? p.red : p.yellow, error ? "Error" : "Warning", p.reset,
+                       d.at("summary").get<std::string>());
+    if (!d.value("detail", "").empty()) out += "    " + d.at("detail").get<std::string>() + "\n";
+  }
+  const Json& s = plan.at("summary");
+  int live = 0;
+  int restart = 0;
+  for (const Json& change : changes) {
+    if (change.at("action") != "update") continue;
+    live += change.at("disruption") == "live";
+    restart += change.at("disruption") == "restart";
+  }
+  out += fmt::format(
+      "\n{}Plan:{} {} to create, {} to update ({} live, {} need restart), {} to replace, {} to "
+      "destroy.\n",
+      p.bold, p.reset, s.at("create").get<int>(), s.at("update").get<int>(), live, restart,
+      s.at("replace").get<int>(), s.at("delete").get<int>());
+  if (!plan.value("applyable", true)) {
+    out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n", p.red,
+                       p.reset);
+  }
+  return out;
+}
+
+}  // namespace vc

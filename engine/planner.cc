@@ -1,0 +1,426 @@
+#include "engine/planner.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/document_parser.h"
+#include "engine/fingerprint.h"
+#include "engine/size.h"
+
+namespace vc {
+namespace {
+
+// Domain fields that describe the virtual hardware: on a running domain they take effect at the
+// next boot (issue 3 makes some of them live).
+const std::set<std::string> kDomainHardware = {"vcpus",      "max_vcpus", "memory",
+                                               "max_memory", "disks",     "interfaces",
+                                               "virt_type"};
+
+// Fields whose change means the resource is destroyed and created again.
+bool ForcesReplace(Kind kind, const std::string& path) {
+  switch (kind) {
+    case Kind::kPool: return path == "type" || path == "path" || path == "volume_group";
+    case Kind::kNetwork: return path == "mode" || path == "bridge";
+    case Kind::kVolume: return path == "format" || path == "backing_volume";
+    case Kind::kDomain: return false;
+  }
+  return false;
+}
+
+bool IsRunning(const ObservedResource& r) { return r.spec.value("state", "") == "running"; }
+
+std::uint64_t Bytes(const Json& size) {
+  return size.is_string() ? ParseSize(size.get<std::string>()).value() : 0;
+}
+
+std::string VolumePool(const std::string& volume) { return volume.substr(0, volume.find('/')); }
+
+// The running domains that have `volume` as a disk, with the target they see it as.
+std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state,
+                                                              const std::string& volume) {
+  std::vector<std::pair<std::string, std::string>> users;
+  for (const auto& [address, r] : state.resources) {
+    if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
+    for (const Json& disk : r.live.value("disks", Json::array())) {
+      if (disk.value("volume", "") == volume) users.emplace_back(address.name, disk.value("target", ""));
+    }
+  }
+  return users;
+}
+
+// Every domain (observed) that has `volume` as a disk in its config or live definition.
+std::vector<std::string> Users(const ObservedState& state, const std::string& volume) {
+  std::vector<std::string> users;
+  for (const auto& [address, r] : state.resources) {
+    if (address.kind != Kind::kDomain) continue;
+    for (const Json* spec : {&r.spec, &r.live}) {
+      if (!spec->is_object()) continue;
+      bool uses = false;
+      for (const Json& disk : spec->value("disks", Json::array())) {
+        uses = uses || disk.value("volume", "") == volume;
+      }
+      if (uses) {
+        users.push_back(address.name);
+        break;
+      }
+    }
+  }
+  return users;
+}
+
+void Classify(const DesiredResource& desired, const ObservedResource& observed,
+              AttributeChange* a, bool* replace) {
+  const Kind kind = desired.address.kind;
+  if (ForcesReplace(kind, a->path)) {
+    *replace = true;
+    a->disruption = Disruption::kDestructive;
+    a->reason = kind == Kind::kVolume ? "the volume is deleted and created again: its data is lost"
+                                      : std::string("the ") + std::string(KindName(kind)) +
+                                            " is undefined and defined again";
+    return;
+  }
+  if (a->path == "autostart") {
+    a->disruption = Disruption::kNone;
+    a->reason = "takes effect when libvirtd starts";
+    return;
+  }
+  if (kind == Kind::kVolume && a->path == "capacity") {
+    if (Bytes(a->after) < Bytes(a->before)) {
+      a->disruption = Disruption::kDestructive;
+      a->reason = "shrink: data beyond the new end is lost";
+    } else {
+      a->disruption = Disruption::kLive;
+      a->reason = "grow";
+    }
+    return;
+  }
+  if (kind == Kind::kDomain && a->path == "state") {
+    a->disruption = Disruption::kLive;
+    a->reason = a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
+    return;
+  }
+  if (kind == Kind::kDomain && kDomainHardware.count(a->path)) {
+    bool stays_running = IsRunning(observed) && desired.spec.value("state", "running") == "running";
+    if (stays_running) {
+      a->disruption = Disruption::kRestart;
+      a->reason = "written to the persistent config; takes effect at the next boot";
+    } else {
+      a->disruption = Disruption::kNone;
+      a->reason = "the domain is not running: applied to its config";
+    }
+    return;
+  }
+  a->disruption = Disruption::kNone;
+}
+
+Change CreateChange(const DesiredResource& desired) {
+  Change change{desired.address, Action::kCreate, {}, nullptr, desired.spec};
+  for (const auto& [key, value] : desired.spec.items()) {
+    change.attributes.push_back({key, nullptr, value, Disruption::kNone, ""});
+  }
+  if (desired.address.kind == Kind::kDomain && desired.spec.value("state", "running") == "running") {
+    for (AttributeChange& a : change.attributes) {
+      if (a.path == "state") {
+        a.disruption = Disruption::kLive;
+        a.reason = "start";
+      }
+    }
+  }
+  return change;
+}
+
+Change DeleteChange(const ObservedResource& observed, const ObservedState& state) {
+  Change change{observed.address, Action::kDelete, {}, observed.spec, nullptr};
+  AttributeChange a{"ensure", "present", "absent", Disruption::kNone, ""};
+  switch (observed.address.kind) {
+    case Kind::kVolume:
+      a.disruption = Disruption::kDestructive;
+      a.reason = "the volume and its data are deleted";
+      break;
+    case Kind::kDomain:
+      a.disruption = IsRunning(observed) ? Disruption::kRestart : Disruption::kNone;
+      a.reason = IsRunning(observed) ? "the running guest is shut down, then undefined; its volumes are kept"
+                                     : "undefined; its volumes are kept";
+      break;
+    case Kind::kPool: {
+      int volumes = 0;
+      for (const auto& [address, r] : state.resources) {
+        volumes += address.kind == Kind::kVolume && VolumePool(address.name) == observed.address.name;
+      }
+      a.disruption = volumes > 0 ? Disruption::kDestructive : Disruption::kNone;
+      a.reason = volumes > 0 ? "stopped and undefined while it holds " + std::to_string(volumes) +
+                                   " volume(s); their files stay but libvirt no longer tracks them"
+                             : "stopped and undefined; its directory is kept";
+      break;
+    }
+    case Kind::kNetwork:
+      a.disruption = Disruption::kLive;
+      a.reason = "its bridge is torn down";
+      break;
+  }
+  change.attributes.push_back(a);
+  return change;
+}
+
+void AddDiagnostic(Plan* plan, const Address& address, const std::string& summary,
+                   const std::string& detail = "") {
+  plan->diagnostics.push_back({Diagnostic::Severity::kError, address.ToString(), summary, detail});
+}
+
+}  // namespace
+
+Json Project(const Json& observed, const Json& desired) {
+  if (desired.is_object() && observed.is_object()) {
+    Json out = Json::object();
+    for (const auto& [key, value] : desired.items()) {
+      auto it = observed.find(key);
+      out[key] = it == observed.end() ? Json(nullptr) : Project(*it, value);
+    }
+    return out;
+  }
+  if (desired.is_array() && observed.is_array()) {
+    // Elements beyond the declared ones are cut to the union of the declared sub-fields, so an
+    // extra disk shows up in the diff with the same fields as the declared ones.
+    Json shape = Json::object();
+    for (const Json& element : desired) {
+      if (element.is_object()) shape.update(element);
+    }
+    Json out = Json::array();
+    for (std::size_t i = 0; i < observed.size(); ++i) {
+      const Json& element_shape = i < desired.size() ? desired[i] : shape;
+      out.push_back(element_shape.empty() ? observed[i] : Project(observed[i], element_shape));
+    }
+    return out;
+  }
+  return observed;
+}
+
+std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& observed) {
+  std::vector<AttributeChange> out;
+  for (const auto& [key, value] : desired.items()) {
+    auto it = observed.find(key);
+    Json before = it == observed.end() ? Json(nullptr) : Project(*it, value);
+    if (before != value) out.push_back({key, before, value, Disruption::kNone, ""});
+  }
+  return out;
+}
+
+Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanOptions& options) {
+  Plan plan;
+  plan.connection = observed.connection;
+  plan.options = options;
+  plan.diagnostics = CheckReferences(doc, observed);
+
+  std::set<Address> deleted;
+  for (const auto& [address, desired] : doc.resources) {
+    auto it = observed.resources.find(address);
+    if (desired.absent) {
+      if (it != observed.resources.end()) {
+        plan.changes.push_back(DeleteChange(it->second, observed));
+        deleted.insert(address);
+      }
+      continue;
+    }
+    if (it == observed.resources.end()) {
+      plan.changes.push_back(CreateChange(desired));
+      continue;
+    }
+    const ObservedResource& actual = it->second;
+    Change change{address, Action::kUpdate, DiffAttributes(desired.spec, actual.spec),
+                  Project(actual.spec, desired.spec), desired.spec};
+    bool replace = false;
+    for (AttributeChange& a : change.attributes) Classify(desired, actual, &a, &replace);
+    if (replace) change.action = Action::kReplace;
+    if (!change.attributes.empty()) plan.changes.push_back(std::move(change));
+
+    // What the running guest has differs from its config only where a restart is pending.
+    if (address.kind == Kind::kDomain && IsRunning(actual) && actual.live.is_object()) {
+      for (const auto& [key, value] : desired.spec.items()) {
+        if (!kDomainHardware.count(key)) continue;
+        Json config = Project(actual.spec.value(key, Json()), value);
+        Json live = Project(actual.live.value(key, Json()), value);
+        if (config == value && live != value) plan.pending.push_back({address, key, live, config});
+      }
+    }
+  }
+
+  if (options.prune) {
+    for (const auto& [address, actual] : observed.resources) {
+      if (actual.managed && doc.resources.count(address) == 0) {
+        plan.changes.push_back(DeleteChange(actual, observed));
+        deleted.insert(address);
+      }
+    }
+  }
+
+  // A volume cannot go while a domain that stays keeps using it.
+  for (const Address& address : deleted) {
+    if (address.kind != Kind::kVolume) continue;
+    for (const std::string& user : Users(observed, address.name)) {
+      if (!deleted.count(Address{Kind::kDomain, user})) {
+        AddDiagnostic(&plan, address, address.ToString() + ": cannot delete: domain " + user +
+                                          " uses it (remove the disk or the domain first)");
+      }
+    }
+  }
+
+  for (const Change& change : plan.changes) {
+    if (change.disruption() == Disruption::kDestructive && !options.allow_destroy) {
+      std::string what;
+      for (const AttributeChange& a : change.attributes) {
+        if (a.disruption == Disruption::kDestructive) what += (what.empty() ? "" : "; ") + a.path + ": " + a.reason;
+      }
+      AddDiagnostic(&plan, change.address,
+                    change.address.ToString() + ": destructive change refused without --allow-destroy",
+                    what);
+    }
+  }
+
+  std::stable_sort(plan.changes.begin(), plan.changes.end(),
+                   [](const Change& a, const Change& b) { return StageOf(a) < StageOf(b); });
+
+  plan.fingerprint = Fingerprint(observed, FingerprintAddresses(plan.changes));
+  return plan;
+}
+
+std::vector<Address> Dependencies(const Change& change) {
+  std::vector<Address> deps;
+  const Json& d = change.desired;
+  if (!d.is_object()) return deps;
+  if (change.address.kind == Kind::kVolume) {
+    deps.push_back({Kind::kPool, VolumePool(change.address.name)});
+    if (d.contains("backing_volume")) deps.push_back({Kind::kVolume, d["backing_volume"]});
+  }
+  if (change.address.kind == Kind::kDomain) {
+    for (const Json& disk : d.value("disks", Json::array())) {
+      deps.push_back({Kind::kVolume, disk.value("volume", "")});
+    }
+    for (const Json& nic : d.value("interfaces", Json::array())) {
+      deps.push_back({Kind::kNetwork, nic.value("network", "")});
+    }
+  }
+  return deps;
+}
+
+std::set<Address> FingerprintAddresses(const std::vector<Change>& changes) {
+  std::set<Address> addresses;
+  for (const Change& change : changes) {
+    addresses.insert(change.address);
+    for (const Address& dep : Dependencies(change)) addresses.insert(dep);
+  }
+  return addresses;
+}
+
+int StageOf(const Change& change) {
+  const Kind kind = change.address.kind;
+  if (change.action == Action::kDelete) {
+    switch (kind) {
+      case Kind::kDomain: return 0;
+      case Kind::kNetwork: return 1;
+      case Kind::kVolume: return 2;
+      case Kind::kPool: return 3;
+    }
+  }
+  switch (kind) {
+    case Kind::kPool: return 4;
+    case Kind::kVolume:
+      return change.desired.is_object() && change.desired.contains("backing_volume") ? 6 : 5;
+    case Kind::kNetwork: return 7;
+    case Kind::kDomain: return 8;
+  }
+  return 9;
+}
+
+std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
+                           const ObservedState& state, int shutdown_timeout_seconds) {
+  const Address& address = change.address;
+  const Json shutdown = {{"timeout_seconds", shutdown_timeout_seconds}};
+  auto observed = state.resources.find(address);
+  const bool running = observed != state.resources.end() && IsRunning(observed->second);
+  std::vector<Step> steps;
+
+  auto create = [&]() {
+    steps.push_back({Step::Op::kCreate, address, change.desired});
+    if (address.kind == Kind::kDomain) {
+      if (change.desired.value("autostart", false)) {
+        steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", true}}});
+      }
+      if (change.desired.value("state", "running") == "running") {
+        steps.push_back({Step::Op::kStart, address, Json::object()});
+      }
+    }
+  };
+  auto remove = [&]() {
+    if (address.kind == Kind::kDomain && running) {
+      steps.push_back({Step::Op::kShutdown, address, shutdown});
+    }
+    steps.push_back({Step::Op::kDelete, address, Json::object()});
+  };
+
+  switch (change.action) {
+    case Action::kCreate: create(); break;
+    case Action::kDelete: remove(); break;
+    case Action::kReplace:
+      remove();
+      create();
+      break;
+    case Action::kUpdate: {
+      bool hardware = false;
+      bool restart_needed = false;
+      std::optional<std::string> new_state;
+      for (const AttributeChange& a : change.attributes) {
+        if (a.path == "state") new_state = a.after.get<std::string>();
+        if (a.path == "autostart") {
+          steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", a.after}}});
+        }
+        if (a.path == "capacity") {
+          // A running QEMU holds the image open (and locked): it must grow it itself.
+          auto users = RunningUsers(state, address.name);
+          if (users.empty()) {
+            steps.push_back({Step::Op::kResizeVolume, address, {{"capacity", a.after}}});
+          }
+          for (const auto& [domain, target] : users) {
+            steps.push_back({Step::Op::kBlockResize, Address{Kind::kDomain, domain},
+                             {{"target", target}, {"capacity", a.after}}});
+          }
+        }
+        if (kDomainHardware.count(a.path) && address.kind == Kind::kDomain) {
+          hardware = true;
+          restart_needed = restart_needed || a.disruption == Disruption::kRestart;
+        }
+      }
+      if (new_state == "stopped") steps.push_back({Step::Op::kShutdown, address, shutdown});
+      if (hardware) steps.push_back({Step::Op::kWriteConfig, address, change.desired});
+      if (restart_needed && options.allow_restart) {
+        steps.push_back({Step::Op::kShutdown, address, shutdown});
+        steps.push_back({Step::Op::kStart, address, Json::object()});
+      }
+      if (new_state == "running") steps.push_back({Step::Op::kStart, address, Json::object()});
+      break;
+    }
+  }
+  return steps;
+}
+
+std::string Step::Describe() const {
+  switch (op) {
+    case Op::kCreate: return "create " + address.ToString();
+    case Op::kDelete: return "delete " + address.ToString();
+    case Op::kWriteConfig: return "write persistent config of " + address.ToString();
+    case Op::kStart: return "start " + address.ToString();
+    case Op::kShutdown:
+      return "shut down " + address.ToString() + " (forced after " +
+             spec.value("timeout_seconds", Json(0)).dump() + " s)";
+    case Op::kSetAutostart:
+      return std::string(spec.value("autostart", false) ? "enable" : "disable") + " autostart of " +
+             address.ToString();
+    case Op::kResizeVolume:
+      return "resize " + address.ToString() + " to " + spec.value("capacity", "");
+    case Op::kBlockResize:
+      return "tell " + address.ToString() + " that " + spec.value("target", "") + " is now " +
+             spec.value("capacity", "");
+  }
+  return "?";
+}
+
+}  // namespace vc

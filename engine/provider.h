@@ -1,0 +1,52 @@
+// The one interface every backend (libvirt, later Ceph) implements. A provider observes and
+// carries out steps; it never decides what to change: the planner and the applier do.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/resource.h"
+#include "engine/status.h"
+
+namespace vc {
+
+/// One operation on one resource. `spec` carries what the operation needs (the whole desired
+/// resource for kCreate and kWriteConfig; {"autostart": bool}; {"capacity": "4GiB"};
+/// {"target": "vdb", "capacity": "4GiB"}; {"timeout_seconds": 60}).
+struct Step {
+  enum class Op {
+    kCreate,        // define (and build/start for pools and networks) a new resource
+    kDelete,        // undefine a pool, network or domain (stopped first); delete a volume
+    kWriteConfig,   // domain: bring the persistent config to the declared hardware
+    kStart,         // domain, pool or network
+    kShutdown,      // domain: ACPI shutdown, then destroy after timeout_seconds
+    kSetAutostart,  // domain, pool or network
+    kResizeVolume,  // volume: grow to capacity
+    kBlockResize,   // domain: tell the running guest that disk `target` is now `capacity`
+  };
+  Op op;
+  Address address;
+  Json spec;
+
+  /// One line for logs and apply output: "start domain.web1".
+  std::string Describe() const;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  /// The connection the provider talks to, as a URI.
+  virtual const std::string& uri() const = 0;
+
+  /// Reads everything the provider manages. Unavailable when the daemon cannot be reached.
+  virtual StatusOr<ObservedState> ObserveAll() = 0;
+
+  /// Reads one resource; nullopt when it does not exist.
+  virtual StatusOr<std::optional<ObservedResource>> ObserveOne(const Address& address) = 0;
+
+  /// Carries out one step. Safe to call from several threads at once.
+  virtual Status Execute(const Step& step) = 0;
+};
+
+}  // namespace vc

@@ -1,0 +1,61 @@
+#include "engine/size.h"
+
+#include <array>
+#include <utility>
+
+namespace vc {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  int shift;
+};
+// Largest first, so FormatSize picks the largest unit that divides exactly.
+constexpr std::array<Unit, 5> kUnits = {{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}};
+
+}  // namespace
+
+StatusOr<std::uint64_t> ParseSize(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) {
+    return Status::InvalidArgument("'" + std::string(text) +
+                                   "' is not a size: expected digits and a unit (B, KiB, MiB, GiB, "
+                                   "TiB), e.g. 2GiB");
+  }
+  std::string_view suffix = text.substr(digits);
+  int shift = -1;
+  if (suffix.empty()) shift = 0;
+  for (const Unit& unit : kUnits) {
+    if (suffix == unit.suffix) shift = unit.shift;
+  }
+  if (shift < 0) {
+    return Status::InvalidArgument("'" + std::string(text) + "' has unknown unit '" +
+                                   std::string(suffix) + "': use B, KiB, MiB, GiB or TiB");
+  }
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (kMaxSize - digit) / 10) {
+      return Status::InvalidArgument("'" + std::string(text) + "' is too large (limit 2^63-1 bytes)");
+    }
+    value = value * 10 + digit;
+  }
+  if (value == 0) return Status::InvalidArgument("'" + std::string(text) + "' is zero");
+  if (shift > 0 && value > (kMaxSize >> shift)) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is too large (limit 2^63-1 bytes)");
+  }
+  return value << shift;
+}
+
+std::string FormatSize(std::uint64_t bytes) {
+  for (const Unit& unit : kUnits) {
+    std::uint64_t mask = (std::uint64_t{1} << unit.shift) - 1;
+    if (bytes != 0 && (bytes & mask) == 0) {
+      return std::to_string(bytes >> unit.shift) + std::string(unit.suffix);
+    }
+  }
+  return std::to_string(bytes) + "B";
+}
+
+}  // namespace vc

@@ -1,0 +1,324 @@
+#include "providers/libvirt/domain_xml.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include <pugixml.hpp>
+
+#include "engine/size.h"
+#include "providers/libvirt/xml_util.h"
+
+namespace vc::libvirt {
+namespace {
+
+constexpr int kMemorySlots = 16;
+
+std::uint64_t Kib(std::uint64_t bytes) { return bytes / 1024; }
+
+Json ReadDisks(const pugi::xml_node& devices, const VolumeByPath& volume_by_path) {
+  Json disks = Json::array();
+  for (pugi::xml_node disk : devices.children("disk")) {
+    if (std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) continue;
+    std::string type = disk.attribute("type").as_string();
+    pugi::xml_node source = disk.child("source");
+    std::optional<std::string> volume;
+    if (type == "volume") {
+      volume = std::string(source.attribute("pool").as_string()) + "/" +
+               source.attribute("volume").as_string();
+    } else if (type == "file" && volume_by_path) {
+      volume = volume_by_path(source.attribute("file").as_string());
+    } else if (type == "block" && volume_by_path) {
+      volume = volume_by_path(source.attribute("dev").as_string());
+    }
+    if (!volume) continue;  // not on a libvirt volume: not something the document manages
+    Json entry = {{"volume", *volume}, {"target", disk.child("target").attribute("dev").as_string()}};
+    std::string bus = disk.child("target").attribute("bus").as_string();
+    if (bus == "virtio" || bus == "sata" || bus == "scsi") entry["bus"] = bus;
+    disks.push_back(entry);
+  }
+  std::sort(disks.begin(), disks.end(),
+            [](const Json& a, const Json& b) { return a["target"] < b["target"]; });
+  return disks;
+}
+
+Json ReadInterfaces(const pugi::xml_node& devices) {
+  Json nics = Json::array();
+  for (pugi::xml_node nic : devices.children("interface")) {
+    if (std::strcmp(nic.attribute("type").as_string(), "network") != 0) continue;
+    Json entry = {{"network", nic.child("source").attribute("network").as_string()}};
+    if (pugi::xml_node mac = nic.child("mac")) entry["mac"] = Lower(mac.attribute("address").as_string());
+    std::string model = nic.child("model").attribute("type").as_string();
+    if (model == "virtio" || model == "e1000" || model == "rtl8139") entry["model"] = model;
+    nics.push_back(entry);
+  }
+  return nics;
+}
+
+void SetMemoryElement(pugi::xml_node domain, const char* name, std::uint64_t bytes) {
+  pugi::xml_node node = Child(domain, name);
+  node.remove_attributes();
+  node.append_attribute("unit") = "KiB";
+  node.text() = std::to_string(Kib(bytes)).c_str();
+}
+
+void AppendDisk(pugi::xml_node devices, const Json& disk, const std::string& format) {
+  std::string volume = disk.at("volume");
+  std::size_t slash = volume.find('/');
+  pugi::xml_node node = devices.append_child("disk");
+  node.append_attribute("type") = "volume";
+  node.append_attribute("device") = "disk";
+  pugi::xml_node driver = node.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  driver.append_attribute("type") = format.c_str();
+  driver.append_attribute("discard") = "unmap";
+  pugi::xml_node source = node.append_child("source");
+  source.append_attribute("pool") = volume.substr(0, slash).c_str();
+  source.append_attribute("volume") = volume.substr(slash + 1).c_str();
+  pugi::xml_node target = node.append_child("target");
+  target.append_attribute("dev") = disk.at("target").get<std::string>().c_str();
+  target.append_attribute("bus") = disk.value("bus", "virtio").c_str();
+}
+
+void AppendInterface(pugi::xml_node devices, const Json& nic, const std::string& keep_mac) {
+  pugi::xml_node node = devices.append_child("interface");
+  node.append_attribute("type") = "network";
+  std::string mac = nic.value("mac", keep_mac);
+  if (!mac.empty()) node.append_child("mac").append_attribute("address") = mac.c_str();
+  node.append_child("source").append_attribute("network") =
+      nic.at("network").get<std::string>().c_str();
+  node.append_child("model").append_attribute("type") = nic.value("model", "virtio").c_str();
+}
+
+// Rewrites the volume disks of `devices` to `disks`. A disk already present with the same target,
+// volume and bus is kept as it is (with its PCI address); others are removed or added.
+Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlContext& context) {
+  std::vector<pugi::xml_node> remove;
+  Json missing = disks;
+  for (pugi::xml_node disk : devices.children("disk")) {
+    if (std::strcmp(disk.attribute("type").as_string(), "volume") != 0 ||
+        std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) {
+      continue;
+    }
+    pugi::xml_node source = disk.child("source");
+    std::string volume = std::string(source.attribute("pool").as_string()) + "/" +
+                         source.attribute("volume").as_string();
+    std::string target = disk.child("target").attribute("dev").as_string();
+    std::string bus = disk.child("target").attribute("bus").as_string();
+    auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) {
+      return d.at("volume") == volume && d.at("target") == target && d.value("bus", bus) == bus;
+    });
+    if (match != missing.end()) {
+      missing.erase(match);
+    } else {
+      remove.push_back(disk);
+    }
+  }
+  for (pugi::xml_node node : remove) devices.remove_child(node);
+  for (const Json& disk : missing) {
+    StatusOr<std::string> format = context.volume_format(disk.at("volume"));
+    if (!format.ok()) return format.status();
+    AppendDisk(devices, disk, *format);
+  }
+  return Status::Ok();
+}
+
+// Rewrites the network interfaces of `devices` to `nics`, position by position. An interface on
+// the same network keeps its element, and so its MAC and PCI address.
+void WriteInterfaces(pugi::xml_node devices, const Json& nics) {
+  std::vector<pugi::xml_node> existing;
+  for (pugi::xml_node nic : devices.children("interface")) {
+    if (std::strcmp(nic.attribute("type").as_string(), "network") == 0) existing.push_back(nic);
+  }
+  for (std::size_t i = 0; i < existing.size(); ++i) {
+    pugi::xml_node node = existing[i];
+    bool keep = false;
+    if (i < nics.size()) {
+      const Json& want = nics[i];
+      std::string mac = Lower(node.child("mac").attribute("address").as_string());
+      keep = want.at("network") == node.child("source").attribute("network").as_string() &&
+             want.value("mac", mac) == mac &&
+             want.value("model", "virtio") == node.child("model").attribute("type").as_string("virtio");
+    }
+    if (!keep) {
+      // A replacement on the same network keeps the MAC the guest already knows.
+      std::string mac;
+      if (i < nics.size() && nics[i].at("network") == node.child("source").attribute("network").as_string()) {
+        mac = Lower(node.child("mac").attribute("address").as_string());
+      }
+      devices.remove_child(node);
+      if (i < nics.size()) AppendInterface(devices, nics[i], mac);
+    }
+  }
+  for (std::size_t i = existing.size(); i < nics.size(); ++i) AppendInterface(devices, nics[i], "");
+}
+
+// Sets vCPUs and memory. Without <maxMemory>, max_memory is the balloon ceiling (<memory>) and
+// memory the balloon target (<currentMemory>). With <maxMemory> (hot-plug headroom), max_memory is
+// <maxMemory> and memory the boot memory, kept in the single NUMA cell.
+Status WriteCpuAndMemory(pugi::xml_node domain, const Json& desired) {
+  if (desired.contains("vcpus") || desired.contains("max_vcpus")) {
+    pugi::xml_node vcpu = Child(domain, "vcpu");
+    int old_max = vcpu.text().as_int(1);
+    int current = desired.value("vcpus", vcpu.attribute("current").as_int(old_max));
+    int max = desired.value("max_vcpus", std::max(old_max, current));
+    vcpu.text() = std::to_string(max).c_str();
+    if (!vcpu.attribute("placement")) vcpu.append_attribute("placement") = "static";
+    SetAttribute(vcpu, "current", std::to_string(current));
+    if (max != old_max) domain.remove_child("vcpus");  // per-vCPU states no longer fit
+    for (pugi::xml_node cell : domain.child("cpu").child("numa").children("cell")) {
+      SetAttribute(cell, "cpus", max == 1 ? std::string("0") : "0-" + std::to_string(max - 1));
+    }
+  }
+  if (desired.contains("memory") || desired.contains("max_memory")) {
+    pugi::xml_node max_node = domain.child("maxMemory");
+    std::uint64_t old_memory = ReadMemory(domain.child("memory")).value_or(0);
+    std::uint64_t old_current = ReadMemory(domain.child("currentMemory")).value_or(old_memory);
+    std::uint64_t memory = desired.contains("memory")
+                               ? ParseSize(desired["memory"].get<std::string>()).value()
+                               : old_current;
+    if (max_node) {
+      std::uint64_t max = desired.contains("max_memory")
+                              ? ParseSize(desired["max_memory"].get<std::string>()).value()
+                              : std::max(memory, ReadMemory(max_node).value_or(memory));
+      SetMemoryElement(domain, "maxMemory", max);
+      SetAttribute(max_node, "slots", max_node.attribute("slots").as_string("16"));
+      std::uint64_t dimms = 0;
+      for (pugi::xml_node dimm : domain.child("devices").children("memory")) {
+        dimms += ReadMemory(dimm.child("target").child("size")).value_or(0);
+      }
+      if (memory <= dimms) {
+        return Status::InvalidArgument("memory " + FormatSize(memory) +
+                                       " is not more than the hot-plugged DIMMs (" +
+                                       FormatSize(dimms) + ")");
+      }
+      pugi::xml_node cells = domain.child("cpu").child("numa");
+      if (std::distance(cells.children("cell").begin(), cells.children("cell").end()) == 1) {
+        pugi::xml_node cell = cells.child("cell");
+        SetAttribute(cell, "memory", std::to_string(Kib(memory - dimms)));
+        SetAttribute(cell, "unit", "KiB");
+      }
+      SetMemoryElement(domain, "memory", memory);
+      SetMemoryElement(domain, "currentMemory", memory);
+    } else {
+      std::uint64_t max = desired.contains("max_memory")
+                              ? ParseSize(desired["max_memory"].get<std::string>()).value()
+                              : std::max(memory, old_memory);
+      SetMemoryElement(domain, "memory", max);
+      SetMemoryElement(domain, "currentMemory", memory);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return Status::Internal("unreadable domain XML");
+  pugi::xml_node domain = doc.child("domain");
+  Json spec = Json::object();
+  pugi::xml_node vcpu = domain.child("vcpu");
+  int max_vcpus = vcpu.text().as_int(1);
+  spec["max_vcpus"] = max_vcpus;
+  spec["vcpus"] = vcpu.attribute("current").as_int(max_vcpus);
+  std::optional<std::uint64_t> memory = ReadMemory(domain.child("memory"));
+  std::optional<std::uint64_t> current = ReadMemory(domain.child("currentMemory"));
+  std::optional<std::uint64_t> hotplug_max = ReadMemory(domain.child("maxMemory"));
+  if (current.value_or(memory.value_or(0)) > 0) spec["memory"] = FormatSize(current.value_or(*memory));
+  if (hotplug_max.value_or(memory.value_or(0)) > 0) {
+    spec["max_memory"] = FormatSize(hotplug_max.value_or(*memory));
+  }
+  std::string type = domain.attribute("type").as_string();
+  if (type == "kvm" || type == "qemu") spec["virt_type"] = type;
+  spec["disks"] = ReadDisks(domain.child("devices"), volume_by_path);
+  spec["interfaces"] = ReadInterfaces(domain.child("devices"));
+  *managed = HasMark(domain);
+  return spec;
+}
+
+StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
+                                   const DomainXmlContext& context) {
+  pugi::xml_document doc;
+  pugi::xml_node domain = doc.append_child("domain");
+  domain.append_attribute("type") = desired.value("virt_type", context.virt_type).c_str();
+  domain.append_child("name").text() = name.c_str();
+  AddMark(domain);
+
+  std::uint64_t memory = ParseSize(desired.at("memory").get<std::string>()).value();
+  std::uint64_t max_memory =
+      desired.contains("max_memory") ? ParseSize(desired["max_memory"].get<std::string>()).value()
+                                     : memory;
+  int vcpus = desired.at("vcpus");
+  int max_vcpus = desired.value("max_vcpus", vcpus);
+  bool hotplug_memory = max_memory > memory && context.virt_type != "test";
+  if (hotplug_memory) {
+    pugi::xml_node max = domain.append_child("maxMemory");
+    max.append_attribute("slots") = kMemorySlots;
+    max.append_attribute("unit") = "KiB";
+    max.text() = std::to_string(Kib(max_memory)).c_str();
+  }
+  SetMemoryElement(domain, "memory", hotplug_memory ? memory : max_memory);
+  SetMemoryElement(domain, "currentMemory", memory);
+  pugi::xml_node vcpu = domain.append_child("vcpu");
+  vcpu.append_attribute("placement") = "static";
+  vcpu.append_attribute("current") = vcpus;
+  vcpu.text() = std::to_string(max_vcpus).c_str();
+
+  pugi::xml_node os = domain.append_child("os");
+  pugi::xml_node os_type = os.append_child("type");
+  if (context.virt_type != "test") {
+    os_type.append_attribute("arch") = "x86_64";
+    os_type.append_attribute("machine") = "pc";
+  }
+  os_type.text() = "hvm";
+  os.append_child("boot").append_attribute("dev") = "hd";
+  pugi::xml_node features = domain.append_child("features");
+  features.append_child("acpi");
+  features.append_child("apic");
+  if (hotplug_memory) {
+    // DIMM hot-add needs a NUMA topology; one cell holding every vCPU and the boot memory.
+    pugi::xml_node cell = domain.append_child("cpu").append_child("numa").append_child("cell");
+    cell.append_attribute("id") = 0;
+    cell.append_attribute("cpus") =
+        (max_vcpus == 1 ? std::string("0") : "0-" + std::to_string(max_vcpus - 1)).c_str();
+    cell.append_attribute("memory") = std::to_string(Kib(memory)).c_str();
+    cell.append_attribute("unit") = "KiB";
+  }
+  domain.append_child("on_poweroff").text() = "destroy";
+  domain.append_child("on_reboot").text() = "restart";
+  domain.append_child("on_crash").text() = "destroy";
+  pugi::xml_node devices = domain.append_child("devices");
+  if (Status s = WriteDisks(devices, desired.value("disks", Json::array()), context); !s.ok()) {
+    return s;
+  }
+  WriteInterfaces(devices, desired.value("interfaces", Json::array()));
+  if (context.virt_type != "test") {
+    pugi::xml_node usb = devices.append_child("controller");
+    usb.append_attribute("type") = "usb";
+    usb.append_attribute("model") = "none";
+    devices.append_child("memballoon").append_attribute("model") = "virtio";
+  }
+  return ToString(doc);
+}
+
+StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desired,
+                                     const DomainXmlContext& context) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(existing.data(), existing.size())) {
+    return Status::Internal("unreadable domain XML");
+  }
+  pugi::xml_node domain = doc.child("domain");
+  if (desired.contains("virt_type")) {
+    SetAttribute(domain, "type", desired["virt_type"].get<std::string>());
+  }
+  if (Status s = WriteCpuAndMemory(domain, desired); !s.ok()) return s;
+  pugi::xml_node devices = Child(domain, "devices");
+  if (desired.contains("disks")) {
+    if (Status s = WriteDisks(devices, desired["disks"], context); !s.ok()) return s;
+  }
+  if (desired.contains("interfaces")) WriteInterfaces(devices, desired["interfaces"]);
+  return ToString(doc);
+}
+
+}  // namespace vc::libvirt

@@ -1,0 +1,38 @@
+// Domain XML <-> the engine's domain fields. Reading takes only what the document can declare;
+// writing a config into an existing domain changes only the declared parts and keeps everything
+// libvirt filled in (UUID, PCI addresses, controllers, generated MACs).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/resource.h"
+#include "engine/status.h"
+
+namespace vc::libvirt {
+
+/// Maps a volume's file path to its "<pool>/<volume>" key; nullopt when it is not a known volume.
+using VolumeByPath = std::function<std::optional<std::string>(const std::string& path)>;
+
+/// Domain fields read from domain XML (persistent or live). State and autostart are not in the
+/// XML and are left to the caller. Sets *managed when the XML carries the mark.
+StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed);
+
+struct DomainXmlContext {
+  std::string virt_type;  // "kvm", "qemu" or "test": used when the document declares none
+  /// The format ("qcow2", "raw") of a volume, for the disk driver element.
+  std::function<StatusOr<std::string>(const std::string& volume_key)> volume_format;
+};
+
+/// XML for a new domain: the declared hardware, the ownership mark, and the headroom hot-plug
+/// needs (maxMemory slots and a NUMA cell when max_memory > memory).
+StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
+                                   const DomainXmlContext& context);
+
+/// `existing` (persistent XML) with the declared hardware of `desired` written into it.
+StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desired,
+                                     const DomainXmlContext& context);
+
+}  // namespace vc::libvirt

@@ -1,0 +1,57 @@
+#include "providers/libvirt/libvirt_error.h"
+
+#include <libvirt/virterror.h>
+
+namespace vc::libvirt {
+
+void SilenceDefaultErrorPrinting() {
+  virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+}
+
+bool LastErrorIsNotFound() {
+  virErrorPtr e = virGetLastError();
+  if (e == nullptr) return false;
+  switch (e->code) {
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_STORAGE_POOL:
+    case VIR_ERR_NO_STORAGE_VOL:
+    case VIR_ERR_NO_NETWORK:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status LastError(const std::string& context) {
+  virErrorPtr e = virGetLastError();
+  if (e == nullptr) return Status::Internal(context + ": libvirt reported no error detail");
+  std::string message = context + ": " + (e->message ? e->message : "unknown libvirt error");
+  switch (e->code) {
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_STORAGE_POOL:
+    case VIR_ERR_NO_STORAGE_VOL:
+    case VIR_ERR_NO_NETWORK:
+      return Status::NotFound(message);
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_AGENT_UNRESPONSIVE:
+      return Status::Unavailable(message);
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_ARGUMENT_UNSUPPORTED:
+      return Status::Unsupported(message);
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_INVALID_ARG:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+      return Status::InvalidArgument(message);
+    default:
+      return Status::Internal(message);
+  }
+}
+
+}  // namespace vc::libvirt

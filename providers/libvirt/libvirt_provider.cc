@@ -1,0 +1,525 @@
+#include "providers/libvirt/libvirt_provider.h"
+
+#include <sys/xattr.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "engine/size.h"
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/libvirt_error.h"
+#include "providers/libvirt/network_xml.h"
+#include "providers/libvirt/storage_xml.h"
+
+namespace vc::libvirt {
+namespace {
+
+// The ownership mark of a volume: an extended attribute on its file (volumes have no metadata in
+// libvirt). Only readable and writable when the engine runs on the host itself.
+constexpr const char* kVolumeMarkAttribute = "user.virtconverge";
+constexpr const char* kVolumeMarkValue = "managed";
+
+bool HasVolumeMark(const std::string& path) {
+  char value[16] = {};
+  ssize_t n = getxattr(path.c_str(), kVolumeMarkAttribute, value, sizeof value - 1);
+  return n > 0 && std::string_view(value, static_cast<std::size_t>(n)) == kVolumeMarkValue;
+}
+
+std::string PoolOf(const std::string& key) { return key.substr(0, key.find('/')); }
+std::string VolumeOf(const std::string& key) { return key.substr(key.find('/') + 1); }
+
+std::string DomainState(virDomainPtr domain) {
+  int state = 0;
+  int reason = 0;
+  if (virDomainGetState(domain, &state, &reason, 0) < 0) return "stopped";
+  switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_PAUSED:
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_PMSUSPENDED:
+      return "running";
+    default:
+      return "stopped";
+  }
+}
+
+}  // namespace
+
+LibvirtProvider::LibvirtProvider(Connection conn, std::string uri)
+    : conn_(std::move(conn)), uri_(std::move(uri)) {}
+
+StatusOr<std::unique_ptr<LibvirtProvider>> LibvirtProvider::Open(const std::string& uri) {
+  static std::once_flag silence;
+  std::call_once(silence, SilenceDefaultErrorPrinting);
+  Connection conn(virConnectOpen(uri.c_str()));
+  if (!conn) {
+    Status s = LastError("cannot connect to libvirt at " + uri);
+    return Status::Unavailable(s.message() + " (is libvirtd running, and may this user use it?)");
+  }
+  std::string canonical = AdoptString(virConnectGetURI(conn.get()));
+  return std::unique_ptr<LibvirtProvider>(
+      new LibvirtProvider(std::move(conn), canonical.empty() ? uri : canonical));
+}
+
+bool LibvirtProvider::IsLocal() const { return uri_.find(":///") != std::string::npos; }
+
+const std::string& LibvirtProvider::DefaultVirtType() {
+  std::call_once(virt_type_once_, [this] {
+    if (uri_.rfind("test:", 0) == 0) {
+      virt_type_ = "test";
+      return;
+    }
+    CString caps(virConnectGetDomainCapabilities(conn_.get(), nullptr, nullptr, nullptr, "kvm", 0));
+    virt_type_ = caps ? "kvm" : "qemu";
+  });
+  return virt_type_;
+}
+
+std::optional<std::string> LibvirtProvider::VolumeKeyByPath(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  Volume volume(virStorageVolLookupByPath(conn_.get(), path.c_str()));
+  if (!volume) return std::nullopt;
+  Pool pool(virStoragePoolLookupByVolume(volume.get()));
+  if (!pool) return std::nullopt;
+  return std::string(virStoragePoolGetName(pool.get())) + "/" + virStorageVolGetName(volume.get());
+}
+
+StatusOr<ObservedResource> LibvirtProvider::ReadPool(virStoragePoolPtr pool, const std::string& name) {
+  std::string xml = AdoptString(virStoragePoolGetXMLDesc(pool, VIR_STORAGE_XML_INACTIVE));
+  if (xml.empty()) return LastError("reading pool " + name);
+  std::string uuid;
+  StatusOr<Json> spec = ReadPoolXml(xml, &uuid);
+  if (!spec.ok()) return spec.status().WithContext("pool " + name);
+  int autostart = 0;
+  if (virStoragePoolGetAutostart(pool, &autostart) == 0) (*spec)["autostart"] = autostart != 0;
+  ObservedResource r{{Kind::kPool, name}, *spec, nullptr, uuid == OwnershipUuid("pool", name)};
+  return r;
+}
+
+StatusOr<ObservedResource> LibvirtProvider::ReadNetwork(virNetworkPtr network, const std::string& name) {
+  std::string xml = AdoptString(virNetworkGetXMLDesc(network, VIR_NETWORK_XML_INACTIVE));
+  if (xml.empty()) return LastError("reading network " + name);
+  bool managed = false;
+  StatusOr<Json> spec = ReadNetworkXml(xml, &managed);
+  if (!spec.ok()) return spec.status().WithContext("network " + name);
+  int autostart = 0;
+  if (virNetworkGetAutostart(network, &autostart) == 0) (*spec)["autostart"] = autostart != 0;
+  return ObservedResource{{Kind::kNetwork, name}, *spec, nullptr, managed};
+}
+
+StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
+    virDomainPtr domain, const std::string& name,
+    const std::function<std::optional<std::string>(const std::string&)>& volume_by_path) {
+  std::string state = DomainState(domain);
+  int autostart = 0;
+  virDomainGetAutostart(domain, &autostart);
+  std::string config_xml = AdoptString(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
+  if (config_xml.empty()) return LastError("reading domain " + name);
+  bool managed = false;
+  StatusOr<Json> spec = ReadDomainXml(config_xml, volume_by_path, &managed);
+  if (!spec.ok()) return spec.status().WithContext("domain " + name);
+  (*spec)["state"] = state;
+  (*spec)["autostart"] = autostart != 0;
+  ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed};
+  if (state == "running") {
+    std::string live_xml = AdoptString(virDomainGetXMLDesc(domain, 0));
+    if (live_xml.empty()) return LastError("reading the live definition of domain " + name);
+    bool unused = false;
+    StatusOr<Json> live = ReadDomainXml(live_xml, volume_by_path, &unused);
+    if (!live.ok()) return live.status().WithContext("domain " + name);
+    (*live)["state"] = state;
+    (*live)["autostart"] = autostart != 0;
+    r.live = *live;
+  }
+  return r;
+}
+
+StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
+  ObservedState state;
+  state.connection = uri_;
+  virConnectPtr c = conn_.get();
+
+  // Pools and their volumes first: domains refer to volumes by path.
+  virStoragePoolPtr* raw_pools = nullptr;
+  int n = virConnectListAllStoragePools(c, &raw_pools, 0);
+  if (n < 0) return LastError("listing storage pools");
+  std::map<std::string, std::string> volume_by_path;
+  std::map<std::string, std::string> backing_of;  // volume key -> backing path
+  for (Pool& pool : AdoptList<Pool>(raw_pools, n)) {
+    std::string name = virStoragePoolGetName(pool.get());
+    StatusOr<ObservedResource> r = ReadPool(pool.get(), name);
+    if (!r.ok()) return r.status();
+    state.resources.emplace(r->address, *r);
+    if (virStoragePoolIsActive(pool.get()) != 1) continue;
+    virStorageVolPtr* raw_volumes = nullptr;
+    int m = virStoragePoolListAllVolumes(pool.get(), &raw_volumes, 0);
+    if (m < 0) return LastError("listing volumes of pool " + name);
+    for (Volume& volume : AdoptList<Volume>(raw_volumes, m)) {
+      std::string key = name + "/" + virStorageVolGetName(volume.get());
+      std::string xml = AdoptString(virStorageVolGetXMLDesc(volume.get(), 0));
+      if (xml.empty()) return LastError("reading volume " + key);
+      StatusOr<VolumeXmlFields> fields = ReadVolumeXml(xml);
+      if (!fields.ok()) return fields.status().WithContext("volume " + key);
+      std::string path = AdoptString(virStorageVolGetPath(volume.get()));
+      volume_by_path[path] = key;
+      if (!fields->backing_path.empty()) backing_of[key] = fields->backing_path;
+      bool managed = IsLocal() && HasVolumeMark(path);
+      state.resources.emplace(Address{Kind::kVolume, key},
+                              ObservedResource{{Kind::kVolume, key}, fields->spec, nullptr, managed});
+    }
+  }
+  for (const auto& [key, path] : backing_of) {
+    auto it = volume_by_path.find(path);
+    if (it != volume_by_path.end()) {
+      state.resources[Address{Kind::kVolume, key}].spec["backing_volume"] = it->second;
+    }
+  }
+
+  virNetworkPtr* raw_networks = nullptr;
+  n = virConnectListAllNetworks(c, &raw_networks, 0);
+  if (n < 0) return LastError("listing networks");
+  for (Network& network : AdoptList<Network>(raw_networks, n)) {
+    StatusOr<ObservedResource> r = ReadNetwork(network.get(), virNetworkGetName(network.get()));
+    if (!r.ok()) return r.status();
+    state.resources.emplace(r->address, *r);
+  }
+
+  virDomainPtr* raw_domains = nullptr;
+  n = virConnectListAllDomains(c, &raw_domains, 0);
+  if (n < 0) return LastError("listing domains");
+  auto by_path = [&](const std::string& path) -> std::optional<std::string> {
+    auto it = volume_by_path.find(path);
+    if (it == volume_by_path.end()) return std::nullopt;
+    return it->second;
+  };
+  for (Domain& domain : AdoptList<Domain>(raw_domains, n)) {
+    StatusOr<ObservedResource> r = ReadDomain(domain.get(), virDomainGetName(domain.get()), by_path);
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kNotFound) continue;  // undefined meanwhile
+      return r.status();
+    }
+    state.resources.emplace(r->address, *r);
+  }
+  return state;
+}
+
+StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Address& address) {
+  using Result = std::optional<ObservedResource>;
+  virConnectPtr c = conn_.get();
+  switch (address.kind) {
+    case Kind::kPool: {
+      Pool pool(virStoragePoolLookupByName(c, address.name.c_str()));
+      if (!pool) return LastErrorIsNotFound() ? StatusOr<Result>(Result()) : LastError("looking up pool " + address.name);
+      StatusOr<ObservedResource> r = ReadPool(pool.get(), address.name);
+      if (!r.ok()) return r.status();
+      return Result(*r);
+    }
+    case Kind::kNetwork: {
+      Network network(virNetworkLookupByName(c, address.name.c_str()));
+      if (!network) {
+        return LastErrorIsNotFound() ? StatusOr<Result>(Result())
+                                     : LastError("looking up network " + address.name);
+      }
+      StatusOr<ObservedResource> r = ReadNetwork(network.get(), address.name);
+      if (!r.ok()) return r.status();
+      return Result(*r);
+    }
+    case Kind::kVolume: {
+      Pool pool(virStoragePoolLookupByName(c, PoolOf(address.name).c_str()));
+      if (!pool) return Result();
+      Volume volume(virStorageVolLookupByName(pool.get(), VolumeOf(address.name).c_str()));
+      if (!volume) {
+        return LastErrorIsNotFound() ? StatusOr<Result>(Result())
+                                     : LastError("looking up volume " + address.name);
+      }
+      std::string xml = AdoptString(virStorageVolGetXMLDesc(volume.get(), 0));
+      if (xml.empty()) return LastError("reading volume " + address.name);
+      StatusOr<VolumeXmlFields> fields = ReadVolumeXml(xml);
+      if (!fields.ok()) return fields.status();
+      if (!fields->backing_path.empty()) {
+        if (auto key = VolumeKeyByPath(fields->backing_path)) fields->spec["backing_volume"] = *key;
+      }
+      std::string path = AdoptString(virStorageVolGetPath(volume.get()));
+      return Result(ObservedResource{address, fields->spec, nullptr, IsLocal() && HasVolumeMark(path)});
+    }
+    case Kind::kDomain: {
+      Domain domain(virDomainLookupByName(c, address.name.c_str()));
+      if (!domain) {
+        return LastErrorIsNotFound() ? StatusOr<Result>(Result())
+                                     : LastError("looking up domain " + address.name);
+      }
+      StatusOr<ObservedResource> r = ReadDomain(
+          domain.get(), address.name, [this](const std::string& p) { return VolumeKeyByPath(p); });
+      if (!r.ok()) return r.status();
+      return Result(*r);
+    }
+  }
+  return Result();
+}
+
+Status LibvirtProvider::Execute(const Step& step) {
+  switch (step.op) {
+    case Step::Op::kCreate:
+      switch (step.address.kind) {
+        case Kind::kPool: return CreatePool(step);
+        case Kind::kVolume: return CreateVolume(step);
+        case Kind::kNetwork: return CreateNetwork(step);
+        case Kind::kDomain: return CreateDomain(step);
+      }
+      break;
+    case Step::Op::kDelete: return Delete(step);
+    case Step::Op::kWriteConfig: return WriteDomainConfig(step);
+    case Step::Op::kStart: return Start(step);
+    case Step::Op::kShutdown: return Shutdown(step);
+    case Step::Op::kSetAutostart: return SetAutostart(step);
+    case Step::Op::kResizeVolume: return ResizeVolume(step);
+    case Step::Op::kBlockResize: return BlockResize(step);
+  }
+  return Status::Internal("unknown step");
+}
+
+StatusOr<Domain> LibvirtProvider::LookupDomain(const std::string& name) {
+  Domain domain(virDomainLookupByName(conn_.get(), name.c_str()));
+  if (!domain) return LastError("looking up domain " + name);
+  return domain;
+}
+
+StatusOr<Volume> LibvirtProvider::LookupVolume(const std::string& key) {
+  Pool pool(virStoragePoolLookupByName(conn_.get(), PoolOf(key).c_str()));
+  if (!pool) return LastError("looking up pool " + PoolOf(key));
+  Volume volume(virStorageVolLookupByName(pool.get(), VolumeOf(key).c_str()));
+  if (!volume) return LastError("looking up volume " + key);
+  return volume;
+}
+
+Status LibvirtProvider::CreatePool(const Step& step) {
+  const std::string& name = step.address.name;
+  std::string xml = NewPoolXml(name, step.spec, OwnershipUuid("pool", name));
+  Pool pool(virStoragePoolDefineXML(conn_.get(), xml.c_str(), 0));
+  if (!pool) return LastError("defining pool " + name);
+  // A pool that cannot be built or started is undefined again: a failed create changes nothing.
+  auto undo = [&](Status failure) {
+    virStoragePoolUndefine(pool.get());
+    return failure;
+  };
+  if (step.spec.value("type", "") == "dir" &&
+      virStoragePoolBuild(pool.get(), VIR_STORAGE_POOL_BUILD_NO_OVERWRITE) < 0) {
+    return undo(LastError("building pool " + name));
+  }
+  if (virStoragePoolCreate(pool.get(), 0) < 0) return undo(LastError("starting pool " + name));
+  if (virStoragePoolSetAutostart(pool.get(), step.spec.value("autostart", true) ? 1 : 0) < 0) {
+    return LastError("setting autostart of pool " + name);
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::CreateVolume(const Step& step) {
+  const std::string& key = step.address.name;
+  Pool pool(virStoragePoolLookupByName(conn_.get(), PoolOf(key).c_str()));
+  if (!pool) return LastError("looking up pool " + PoolOf(key));
+  std::string backing_path;
+  std::string backing_format;
+  if (step.spec.contains("backing_volume")) {
+    std::string backing_key = step.spec["backing_volume"];
+    StatusOr<Volume> backing = LookupVolume(backing_key);
+    if (!backing.ok()) return backing.status();
+    backing_path = AdoptString(virStorageVolGetPath(backing->get()));
+    StatusOr<VolumeXmlFields> fields =
+        ReadVolumeXml(AdoptString(virStorageVolGetXMLDesc(backing->get(), 0)));
+    if (!fields.ok()) return fields.status().WithContext("backing volume " + backing_key);
+    backing_format = fields->spec.value("format", "raw");
+  }
+  std::string xml = NewVolumeXml(VolumeOf(key), step.spec, backing_path, backing_format);
+  Volume volume(virStorageVolCreateXML(pool.get(), xml.c_str(), 0));
+  if (!volume) return LastError("creating volume " + key);
+  if (IsLocal()) {
+    std::string path = AdoptString(virStorageVolGetPath(volume.get()));
+    // Best effort: without the mark the volume is simply never pruned.
+    setxattr(path.c_str(), kVolumeMarkAttribute, kVolumeMarkValue, std::strlen(kVolumeMarkValue), 0);
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::CreateNetwork(const Step& step) {
+  const std::string& name = step.address.name;
+  StatusOr<std::string> xml = NewNetworkXml(name, step.spec);
+  if (!xml.ok()) return xml.status();
+  Network network(virNetworkDefineXML(conn_.get(), xml->c_str()));
+  if (!network) return LastError("defining network " + name);
+  if (virNetworkCreate(network.get()) < 0) {
+    Status failure = LastError("starting network " + name);
+    virNetworkUndefine(network.get());
+    return failure;
+  }
+  if (virNetworkSetAutostart(network.get(), step.spec.value("autostart", true) ? 1 : 0) < 0) {
+    return LastError("setting autostart of network " + name);
+  }
+  return Status::Ok();
+}
+
+DomainXmlContext LibvirtProvider::XmlContext() {
+  return {DefaultVirtType(), [this](const std::string& key) -> StatusOr<std::string> {
+            StatusOr<Volume> volume = LookupVolume(key);
+            if (!volume.ok()) return volume.status();
+            StatusOr<VolumeXmlFields> fields =
+                ReadVolumeXml(AdoptString(virStorageVolGetXMLDesc(volume->get(), 0)));
+            if (!fields.ok()) return fields.status();
+            return fields->spec.value("format", "raw");
+          }};
+}
+
+Status LibvirtProvider::CreateDomain(const Step& step) {
+  DomainXmlContext context = XmlContext();
+  StatusOr<std::string> xml = NewDomainXml(step.address.name, step.spec, context);
+  if (!xml.ok()) return xml.status().WithContext("domain " + step.address.name);
+  Domain domain(virDomainDefineXML(conn_.get(), xml->c_str()));
+  if (!domain) return LastError("defining domain " + step.address.name);
+  return Status::Ok();
+}
+
+Status LibvirtProvider::WriteDomainConfig(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  // SECURE keeps passwords (VNC, SPICE) that a redefinition would otherwise drop.
+  std::string existing = AdoptString(
+      virDomainGetXMLDesc(domain->get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (existing.empty()) return LastError("reading domain " + step.address.name);
+  DomainXmlContext context = XmlContext();
+  StatusOr<std::string> xml = MergeDomainXml(existing, step.spec, context);
+  if (!xml.ok()) return xml.status().WithContext("domain " + step.address.name);
+  Domain redefined(virDomainDefineXML(conn_.get(), xml->c_str()));
+  if (!redefined) return LastError("redefining domain " + step.address.name);
+  return Status::Ok();
+}
+
+Status LibvirtProvider::Delete(const Step& step) {
+  const std::string& name = step.address.name;
+  virConnectPtr c = conn_.get();
+  switch (step.address.kind) {
+    case Kind::kDomain: {
+      StatusOr<Domain> domain = LookupDomain(name);
+      if (!domain.ok()) return domain.status();
+      if (virDomainIsActive(domain->get()) == 1 && virDomainDestroy(domain->get()) < 0) {
+        return LastError("stopping domain " + name);
+      }
+      unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                       VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+      if (virDomainUndefineFlags(domain->get(), flags) < 0 && virDomainUndefine(domain->get()) < 0) {
+        return LastError("undefining domain " + name);
+      }
+      return Status::Ok();
+    }
+    case Kind::kPool: {
+      Pool pool(virStoragePoolLookupByName(c, name.c_str()));
+      if (!pool) return LastError("looking up pool " + name);
+      if (virStoragePoolIsActive(pool.get()) == 1 && virStoragePoolDestroy(pool.get()) < 0) {
+        return LastError("stopping pool " + name);
+      }
+      if (virStoragePoolUndefine(pool.get()) < 0) return LastError("undefining pool " + name);
+      return Status::Ok();
+    }
+    case Kind::kNetwork: {
+      Network network(virNetworkLookupByName(c, name.c_str()));
+      if (!network) return LastError("looking up network " + name);
+      if (virNetworkIsActive(network.get()) == 1 && virNetworkDestroy(network.get()) < 0) {
+        return LastError("stopping network " + name);
+      }
+      if (virNetworkUndefine(network.get()) < 0) return LastError("undefining network " + name);
+      return Status::Ok();
+    }
+    case Kind::kVolume: {
+      StatusOr<Volume> volume = LookupVolume(name);
+      if (!volume.ok()) return volume.status();
+      if (virStorageVolDelete(volume->get(), 0) < 0) return LastError("deleting volume " + name);
+      return Status::Ok();
+    }
+  }
+  return Status::Internal("unknown kind");
+}
+
+Status LibvirtProvider::Start(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  int state = 0;
+  int reason = 0;
+  virDomainGetState(domain->get(), &state, &reason, 0);
+  if (state == VIR_DOMAIN_PAUSED) {
+    if (virDomainResume(domain->get()) < 0) return LastError("resuming domain " + step.address.name);
+    return Status::Ok();
+  }
+  if (virDomainIsActive(domain->get()) == 1) return Status::Ok();
+  if (virDomainCreate(domain->get()) < 0) return LastError("starting domain " + step.address.name);
+  return Status::Ok();
+}
+
+Status LibvirtProvider::Shutdown(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  if (virDomainIsActive(domain->get()) != 1) return Status::Ok();
+  // ACPI power button first; a guest that ignores it (or has no OS) is destroyed at the timeout.
+  virDomainShutdown(domain->get());
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::seconds(step.spec.value("timeout_seconds", 60));
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (virDomainIsActive(domain->get()) != 1) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (virDomainIsActive(domain->get()) == 1 && virDomainDestroy(domain->get()) < 0) {
+    return LastError("forcing off domain " + step.address.name);
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::SetAutostart(const Step& step) {
+  const std::string& name = step.address.name;
+  int value = step.spec.value("autostart", false) ? 1 : 0;
+  virConnectPtr c = conn_.get();
+  int rc = -1;
+  switch (step.address.kind) {
+    case Kind::kDomain: {
+      Domain domain(virDomainLookupByName(c, name.c_str()));
+      rc = domain ? virDomainSetAutostart(domain.get(), value) : -1;
+      break;
+    }
+    case Kind::kPool: {
+      Pool pool(virStoragePoolLookupByName(c, name.c_str()));
+      rc = pool ? virStoragePoolSetAutostart(pool.get(), value) : -1;
+      break;
+    }
+    case Kind::kNetwork: {
+      Network network(virNetworkLookupByName(c, name.c_str()));
+      rc = network ? virNetworkSetAutostart(network.get(), value) : -1;
+      break;
+    }
+    case Kind::kVolume: return Status::InvalidArgument("volumes have no autostart");
+  }
+  if (rc < 0) return LastError("setting autostart of " + step.address.ToString());
+  return Status::Ok();
+}
+
+Status LibvirtProvider::ResizeVolume(const Step& step) {
+  StatusOr<Volume> volume = LookupVolume(step.address.name);
+  if (!volume.ok()) return volume.status();
+  std::uint64_t bytes = ParseSize(step.spec.value("capacity", "")).value();
+  if (virStorageVolResize(volume->get(), bytes, 0) < 0) {
+    return LastError("resizing volume " + step.address.name);
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::BlockResize(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  std::uint64_t bytes = ParseSize(step.spec.value("capacity", "")).value();
+  std::string target = step.spec.value("target", "");
+  if (virDomainBlockResize(domain->get(), target.c_str(), bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+    return LastError("resizing disk " + target + " of domain " + step.address.name);
+  }
+  return Status::Ok();
+}
+
+}  // namespace vc::libvirt

@@ -1,0 +1,60 @@
+// The libvirt backend: pools, volumes, networks and domains through the libvirt C API, over one
+// connection shared by all threads of a run.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/provider.h"
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/libvirt_handles.h"
+
+namespace vc::libvirt {
+
+class LibvirtProvider final : public Provider {
+ public:
+  /// Connects to `uri`. Unavailable (with libvirt's reason) when the daemon cannot be reached;
+  /// fails within seconds rather than hanging on a dead local daemon.
+  static StatusOr<std::unique_ptr<LibvirtProvider>> Open(const std::string& uri);
+
+  const std::string& uri() const override { return uri_; }
+  StatusOr<ObservedState> ObserveAll() override;
+  StatusOr<std::optional<ObservedResource>> ObserveOne(const Address& address) override;
+  Status Execute(const Step& step) override;
+
+ private:
+  LibvirtProvider(Connection conn, std::string uri);
+
+  StatusOr<ObservedResource> ReadPool(virStoragePoolPtr pool, const std::string& name);
+  StatusOr<ObservedResource> ReadDomain(virDomainPtr domain, const std::string& name,
+                                        const std::function<std::optional<std::string>(const std::string&)>& volume_by_path);
+  StatusOr<ObservedResource> ReadNetwork(virNetworkPtr network, const std::string& name);
+  std::optional<std::string> VolumeKeyByPath(const std::string& path);
+
+  Status CreatePool(const Step& step);
+  Status CreateVolume(const Step& step);
+  Status CreateNetwork(const Step& step);
+  Status CreateDomain(const Step& step);
+  Status WriteDomainConfig(const Step& step);
+  Status Delete(const Step& step);
+  Status Start(const Step& step);
+  Status Shutdown(const Step& step);
+  Status SetAutostart(const Step& step);
+  Status ResizeVolume(const Step& step);
+  Status BlockResize(const Step& step);
+
+  StatusOr<Domain> LookupDomain(const std::string& name);
+  StatusOr<Volume> LookupVolume(const std::string& key);
+  const std::string& DefaultVirtType();
+  /// How domain XML is written here: the default accelerator and volume formats.
+  DomainXmlContext XmlContext();
+  bool IsLocal() const;
+
+  Connection conn_;
+  std::string uri_;
+  std::once_flag virt_type_once_;
+  std::string virt_type_;
+};
+
+}  // namespace vc::libvirt
