@@ -234,12 +234,25 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
     if (!change.attributes.empty()) plan.changes.push_back(std::move(change));
 
     // What the running guest has differs from its config only where a restart is pending.
-    if (address.kind == Kind::kDomain && IsRunning(actual) && actual.live.is_object()) {
+    if (address.kind == Kind::kDomain && IsRunning(actual) && actual.live.is_object() &&
+        desired.spec.value("state", "running") == "running") {
+      std::vector<AttributeChange> restart;
       for (const auto& [key, value] : desired.spec.items()) {
         if (!kDomainHardware.count(key)) continue;
         Json config = Project(actual.spec.value(key, Json()), value);
         Json live = Project(actual.live.value(key, Json()), value);
-        if (config == value && live != value) plan.pending.push_back({address, key, live, config});
+        if (config != value || live == value) continue;
+        if (options.allow_restart) {
+          restart.push_back({key, live, config, Disruption::kRestart,
+                             "pending in the persistent config; the domain is restarted"});
+        } else {
+          plan.pending.push_back({address, key, live, config});
+        }
+      }
+      bool has_change = !plan.changes.empty() && plan.changes.back().address == address;
+      if (!restart.empty() && !has_change) {
+        plan.changes.push_back(Change{address, Action::kUpdate, std::move(restart),
+                                      Project(actual.spec, desired.spec), desired.spec});
       }
     }
   }

@@ -2,10 +2,18 @@
 
 #include <libvirt/virterror.h>
 
+#include <string_view>
+
 namespace vc::libvirt {
 
 void SilenceDefaultErrorPrinting() {
   virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+}
+
+bool LastErrorIsUnsupportedFlags() {
+  virErrorPtr e = virGetLastError();
+  return e != nullptr && e->code == VIR_ERR_INVALID_ARG && e->message != nullptr &&
+         std::string_view(e->message).find("unsupported flags") != std::string_view::npos;
 }
 
 bool LastErrorIsNotFound() {

@@ -17,6 +17,10 @@ void SilenceDefaultErrorPrinting();
 /// InvalidArgument; anything else -> Internal.
 Status LastError(const std::string& context);
 
+/// True if the calling thread's last libvirt error is "unsupported flags": a driver (the test
+/// driver, mostly) that does not know a flag the call passed. Callers then retry without it.
+bool LastErrorIsUnsupportedFlags();
+
 /// True if the calling thread's last libvirt error says the object does not exist.
 bool LastErrorIsNotFound();
 
