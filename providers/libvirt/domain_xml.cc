@@ -16,21 +16,25 @@ constexpr int kMemorySlots = 16;
 
 std::uint64_t Kib(std::uint64_t bytes) { return bytes / 1024; }
 
+// The "<pool>/<volume>" a disk element uses, whether written as a volume, a file or a block
+// device; nullopt for CD-ROMs, network disks and files that are not libvirt volumes.
+std::optional<std::string> DiskVolume(const pugi::xml_node& disk, const VolumeByPath& volume_by_path) {
+  if (std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) return std::nullopt;
+  std::string type = disk.attribute("type").as_string();
+  pugi::xml_node source = disk.child("source");
+  if (type == "volume") {
+    return std::string(source.attribute("pool").as_string()) + "/" + source.attribute("volume").as_string();
+  }
+  if (!volume_by_path) return std::nullopt;
+  if (type == "file") return volume_by_path(source.attribute("file").as_string());
+  if (type == "block") return volume_by_path(source.attribute("dev").as_string());
+  return std::nullopt;
+}
+
 Json ReadDisks(const pugi::xml_node& devices, const VolumeByPath& volume_by_path) {
   Json disks = Json::array();
   for (pugi::xml_node disk : devices.children("disk")) {
-    if (std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) continue;
-    std::string type = disk.attribute("type").as_string();
-    pugi::xml_node source = disk.child("source");
-    std::optional<std::string> volume;
-    if (type == "volume") {
-      volume = std::string(source.attribute("pool").as_string()) + "/" +
-               source.attribute("volume").as_string();
-    } else if (type == "file" && volume_by_path) {
-      volume = volume_by_path(source.attribute("file").as_string());
-    } else if (type == "block" && volume_by_path) {
-      volume = volume_by_path(source.attribute("dev").as_string());
-    }
+    std::optional<std::string> volume = DiskVolume(disk, volume_by_path);
     if (!volume) continue;  // not on a libvirt volume: not something the document manages
     Json entry = {{"volume", *volume}, {"target", disk.child("target").attribute("dev").as_string()}};
     std::string bus = disk.child("target").attribute("bus").as_string();
@@ -96,17 +100,12 @@ Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlCont
   std::vector<pugi::xml_node> remove;
   Json missing = disks;
   for (pugi::xml_node disk : devices.children("disk")) {
-    if (std::strcmp(disk.attribute("type").as_string(), "volume") != 0 ||
-        std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) {
-      continue;
-    }
-    pugi::xml_node source = disk.child("source");
-    std::string volume = std::string(source.attribute("pool").as_string()) + "/" +
-                         source.attribute("volume").as_string();
+    std::optional<std::string> volume = DiskVolume(disk, context.volume_by_path);
+    if (!volume) continue;  // not on a libvirt volume: not ours to change
     std::string target = disk.child("target").attribute("dev").as_string();
     std::string bus = disk.child("target").attribute("bus").as_string();
     auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) {
-      return d.at("volume") == volume && d.at("target") == target && d.value("bus", bus) == bus;
+      return d.at("volume") == *volume && d.at("target") == target && d.value("bus", bus) == bus;
     });
     if (match != missing.end()) {
       missing.erase(match);

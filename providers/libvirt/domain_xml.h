@@ -24,6 +24,8 @@ struct DomainXmlContext {
   std::string virt_type;  // "kvm", "qemu" or "test": used when the document declares none
   /// The format ("qcow2", "raw") of a volume, for the disk driver element.
   std::function<StatusOr<std::string>(const std::string& volume_key)> volume_format;
+  /// Recognises file and block disks that are libvirt volumes, so they are not added twice.
+  VolumeByPath volume_by_path;
 };
 
 /// XML for a new domain: the declared hardware, the ownership mark, and the headroom hot-plug

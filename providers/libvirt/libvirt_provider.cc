@@ -382,7 +382,8 @@ DomainXmlContext LibvirtProvider::XmlContext() {
                 ReadVolumeXml(AdoptString(virStorageVolGetXMLDesc(volume->get(), 0)));
             if (!fields.ok()) return fields.status();
             return fields->spec.value("format", "raw");
-          }};
+          },
+          [this](const std::string& path) { return VolumeKeyByPath(path); }};
 }
 
 Status LibvirtProvider::CreateDomain(const Step& step) {

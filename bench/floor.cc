@@ -1,0 +1,118 @@
+// The floor of a no-op `virtconverge plan`: the least work any tool must do to compare a host's
+// domains against a document. It connects to a libvirt URI, lists every domain and reads each
+// one's persistent XML, frees everything and exits. Nothing is parsed or compared.
+//
+//   vc_bench_floor URI          the floor the benchmark compares `plan` against
+//   vc_bench_floor URI --all    also the other libvirt calls `plan` makes (pools, their volumes and
+//                               volume paths, networks, domain state/autostart, the live XML of
+//                               running domains): the libvirt share of a plan, for profiling
+//
+// Exit status 0 on success, 1 on any libvirt error (printed to stderr).
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+void SilentErrors(void*, virErrorPtr) {}
+
+int Fail(const char* what) {
+  virErrorPtr error = virGetLastError();
+  std::fprintf(stderr, "vc_bench_floor: %s: %s\n", what, error != nullptr && error->message != nullptr ? error->message : "unknown error");
+  return 1;
+}
+
+// Reads an XML description and frees it; false when libvirt returned nothing.
+bool Consume(char* xml, unsigned long long* bytes) {
+  if (xml == nullptr) return false;
+  *bytes += std::strlen(xml);
+  std::free(xml);
+  return true;
+}
+
+int ReadStorageAndNetworks(virConnectPtr conn, unsigned long long* bytes) {
+  virStoragePoolPtr* pools = nullptr;
+  int n = virConnectListAllStoragePools(conn, &pools, 0);
+  if (n < 0) return Fail("listing storage pools");
+  int rc = 0;
+  for (int i = 0; i < n; ++i) {
+    char* xml = virStoragePoolGetXMLDesc(pools[i], VIR_STORAGE_XML_INACTIVE);
+    if (xml == nullptr) xml = virStoragePoolGetXMLDesc(pools[i], 0);  // test driver: no flags
+    if (rc == 0 && !Consume(xml, bytes)) rc = Fail("reading a pool");
+    int autostart = 0;
+    virStoragePoolGetAutostart(pools[i], &autostart);
+    if (rc == 0 && virStoragePoolIsActive(pools[i]) == 1) {
+      virStorageVolPtr* volumes = nullptr;
+      int m = virStoragePoolListAllVolumes(pools[i], &volumes, 0);
+      if (m < 0) rc = Fail("listing volumes");
+      for (int j = 0; j < m; ++j) {
+        if (rc == 0 && !Consume(virStorageVolGetXMLDesc(volumes[j], 0), bytes)) rc = Fail("reading a volume");
+        if (rc == 0 && !Consume(virStorageVolGetPath(volumes[j]), bytes)) rc = Fail("reading a volume path");
+        virStorageVolFree(volumes[j]);
+      }
+      std::free(volumes);
+    }
+    virStoragePoolFree(pools[i]);
+  }
+  std::free(pools);
+  if (rc != 0) return rc;
+
+  virNetworkPtr* networks = nullptr;
+  n = virConnectListAllNetworks(conn, &networks, 0);
+  if (n < 0) return Fail("listing networks");
+  for (int i = 0; i < n; ++i) {
+    char* xml = virNetworkGetXMLDesc(networks[i], VIR_NETWORK_XML_INACTIVE);
+    if (xml == nullptr) xml = virNetworkGetXMLDesc(networks[i], 0);  // test driver: no flags
+    if (rc == 0 && !Consume(xml, bytes)) rc = Fail("reading a network");
+    int autostart = 0;
+    virNetworkGetAutostart(networks[i], &autostart);
+    virNetworkFree(networks[i]);
+  }
+  std::free(networks);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc > 3 || (argc == 3 && std::strcmp(argv[2], "--all") != 0)) {
+    std::fprintf(stderr, "usage: vc_bench_floor URI [--all]\n");
+    return 2;
+  }
+  const bool all = argc == 3;
+  virSetErrorFunc(nullptr, SilentErrors);
+  virConnectPtr conn = virConnectOpen(argv[1]);
+  if (conn == nullptr) return Fail("connecting");
+  unsigned long long bytes = 0;
+  int rc = all ? ReadStorageAndNetworks(conn, &bytes) : 0;
+
+  virDomainPtr* domains = nullptr;
+  int n = rc == 0 ? virConnectListAllDomains(conn, &domains, 0) : 0;
+  if (n < 0) rc = Fail("listing domains");
+  for (int i = 0; i < n; ++i) {
+    if (rc == 0 && !Consume(virDomainGetXMLDesc(domains[i], VIR_DOMAIN_XML_INACTIVE), &bytes)) {
+      rc = Fail("reading a domain");
+    }
+    if (rc == 0 && all) {
+      int state = 0;
+      int reason = 0;
+      int autostart = 0;
+      virDomainGetState(domains[i], &state, &reason, 0);
+      virDomainGetAutostart(domains[i], &autostart);
+      if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_NOSTATE &&
+          !Consume(virDomainGetXMLDesc(domains[i], 0), &bytes)) {
+        rc = Fail("reading a live domain");
+      }
+    }
+    virDomainFree(domains[i]);
+  }
+  std::free(domains);
+  virConnectClose(conn);
+  if (std::getenv("VC_BENCH_FLOOR_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "vc_bench_floor: %d domain(s), %llu bytes of XML\n", n, bytes);
+  }
+  return rc;
+}

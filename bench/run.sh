@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The no-op plan benchmark (docs/benchmarks.md): times `virtconverge plan` on a host that already
+# matches the document against vc_bench_floor (connect, list the domains, read each one's XML).
+#
+#   bench/run.sh [options]
+#     --build-dir DIR   where virtconverge and bench/vc_bench_floor are built ($VC_BUILD_DIR,
+#                       default: build/ beside this directory); this script builds nothing
+#     --quick           N = 10 only and few runs (for CI); still fails if the plan is not a no-op
+#     --test-only       only the libvirt test driver (no libvirtd needed)
+#     --real-only       only the real libvirtd
+#     --uri URI         the real libvirtd ($VC_BENCH_URI, default qemu:///system)
+#     --runs R          hyperfine runs per command (default 20, quick 5)
+#     --warmup W        hyperfine warm-up runs (default 3, quick 1)
+#     --out DIR         keep hyperfine's JSON and markdown, and the table, in DIR
+#
+# The real part creates stopped domains vcb-d1..vcb-dN with `virtconverge apply` and undefines them
+# again on exit, also on failure or interruption. Without a reachable libvirtd it is skipped unless
+# --real-only was given. Exit status: 0 when every plan was a no-op (exit code 0, "No changes"),
+# 1 otherwise or on any error, 2 on bad usage. The 1.5x target is reported, not enforced: timings
+# on a shared machine are too noisy to gate on.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=${VC_BUILD_DIR:-$here/../build}
+uri=${VC_BENCH_URI:-qemu:///system}
+quick=0 test_part=1 real_part=auto runs="" warmup="" out=""
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build-dir) build=${2:?}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --test-only) real_part=no; shift ;;
+    --real-only) test_part=0; real_part=yes; shift ;;
+    --uri) uri=${2:?}; shift 2 ;;
+    --runs) runs=${2:?}; shift 2 ;;
+    --warmup) warmup=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown argument $1" >&2; usage ;;
+  esac
+done
+if [ "$quick" = 1 ]; then
+  test_sizes=(10) real_sizes=(10) runs=${runs:-5} warmup=${warmup:-1}
+else
+  test_sizes=(10 100 1000) real_sizes=(10 50) runs=${runs:-20} warmup=${warmup:-3}
+fi
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+build=$(cd "$build" 2>/dev/null && pwd) || die "no build directory (give --build-dir or VC_BUILD_DIR)"
+vc=$build/virtconverge floor=$build/bench/vc_bench_floor
+[ -x "$vc" ] || die "$vc is not built (cd $build && ninja)"
+[ -x "$floor" ] || die "$floor is not built (cd $build && ninja vc_bench_floor)"
+for tool in hyperfine jq; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install $tool)"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vcb-bench.XXXXXX")
+# hyperfine runs the commands without a shell (-N), so their paths must not contain blanks.
+case "$build$work" in *[[:space:]]*) die "the build and temporary paths must not contain blanks" ;; esac
+results=${out:-$work/results}
+mkdir -p "$results"
+
+created=0  # the highest N of vcb-d1..vcb-dN that may exist on the real libvirtd
+cleanup() {
+  local status=$? i name
+  if [ "$created" -gt 0 ]; then
+    echo "== removing vcb-d1..vcb-d$created from $uri" >&2
+    for ((i = 1; i <= created; i++)); do
+      name=vcb-d$i
+      virsh -q -c "$uri" dominfo "$name" >/dev/null 2>&1 || continue
+      if [ "$(virsh -q -c "$uri" domstate "$name" 2>/dev/null)" != "shut off" ]; then
+        virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1 || true
+      fi
+      virsh -q -c "$uri" undefine "$name" >/dev/null || status=1
+    done
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Fails unless planning $1 against $2 is a no-op: exit code 0 with --detailed-exitcode (2 would
+# mean changes, 1 errors) and "No changes" in the output.
+assert_noop() {
+  local doc=$1 connection=$2 log=$work/noop.log rc=0
+  "$vc" plan "$doc" --connection "$connection" --detailed-exitcode >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ] || ! grep -q "No changes" "$log"; then
+    echo "run.sh: the plan of $doc on $connection is not a no-op (exit code $rc):" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  "$floor" "$connection" || die "vc_bench_floor failed on $connection"
+}
+
+# Times plan against the floor; $1 names the result files.
+measure() {
+  local label=$1 doc=$2 connection=$3
+  echo "== $label: $connection" >&2
+  hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
+    --export-json "$results/$label.json" --export-markdown "$results/$label.md" \
+    -n plan "$vc plan $doc --connection $connection --detailed-exitcode" \
+    -n floor "$floor $connection" >&2
+  rows+=("$label")
+}
+
+rows=()
+if [ "$test_part" = 1 ]; then
+  for n in "${test_sizes[@]}"; do
+    dir=$work/test-$n
+    "$here/gen.sh" test "$n" "$dir"
+    assert_noop "$dir/doc.yaml" "test://$dir/node.xml"
+    measure "test-$n" "$dir/doc.yaml" "test://$dir/node.xml"
+  done
+fi
+
+if [ "$real_part" = auto ]; then
+  if virsh -q -c "$uri" version >/dev/null 2>&1; then real_part=yes; else
+    echo "== $uri does not answer: the real libvirtd part is skipped" >&2
+    real_part=no
+  fi
+fi
+if [ "$real_part" = yes ]; then
+  command -v virsh >/dev/null || die "virsh is missing (apt-get install libvirt-clients)"
+  virsh -q -c "$uri" version >/dev/null || die "$uri does not answer"
+  for n in "${real_sizes[@]}"; do
+    dir=$work/real-$n
+    "$here/gen.sh" real "$n" "$dir"
+    [ "$n" -gt "$created" ] && created=$n
+    echo "== creating vcb-d1..vcb-d$n on $uri" >&2
+    "$vc" apply "$dir/doc.yaml" --connection "$uri" >"$work/apply.log" 2>&1 || {
+      cat "$work/apply.log" >&2
+      die "apply of $dir/doc.yaml failed"
+    }
+    assert_noop "$dir/doc.yaml" "$uri"
+    measure "real-$n" "$dir/doc.yaml" "$uri"
+  done
+fi
+
+# One row per measurement: times in ms; the ratios are plan / floor.
+table=$results/table.md
+{
+  echo "| host | N | plan mean ± σ (ms) | floor mean ± σ (ms) | ratio of means | plan median | floor median | ratio of medians | plan user+sys | floor user+sys | ratio of CPU |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for label in "${rows[@]}"; do
+    jq -r --arg host "${label%-*}" --arg n "${label##*-}" '
+      def ms: . * 1000 * 10 | round / 10;
+      def r2: . * 100 | round / 100;
+      (.results[] | select(.command == "plan")) as $p
+      | (.results[] | select(.command == "floor")) as $f
+      | "| \($host) | \($n) | \($p.mean | ms) ± \($p.stddev | ms) | \($f.mean | ms) ± \($f.stddev | ms)"
+        + " | **\($p.mean / $f.mean | r2)×** | \($p.median | ms) | \($f.median | ms)"
+        + " | \($p.median / $f.median | r2)× | \($p.user + $p.system | ms) | \($f.user + $f.system | ms)"
+        + " | \(($p.user + $p.system) / ($f.user + $f.system) | r2)× |"' "$results/$label.json"
+  done
+} >"$table"
+echo
+echo "No-op plan vs floor ($runs runs, $warmup warm-up; target: plan within 1.5x of the floor)"
+cat "$table"
+missed=$(jq -rs '[.[] | (.results[] | select(.command == "plan").mean) / (.results[] | select(.command == "floor").mean) | select(. > 1.5)] | length' \
+  $(for label in "${rows[@]}"; do echo "$results/$label.json"; done))
+echo
+echo "Every plan was a no-op. Ratio of means above 1.5x: $missed of ${#rows[@]} row(s)."
+[ -n "$out" ] && echo "Results kept in $out"
+exit 0

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything virtconverge needs to build, test and benchmark on Debian 12, from Debian's
+# own packages. Idempotent; run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libvirt-dev libyaml-cpp-dev nlohmann-json3-dev libboost-program-options-dev libpugixml-dev
+  libfmt-dev libgtest-dev googletest
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iproute2
+  python3 python3-jsonschema python3-yaml
+  hyperfine
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,118 @@
+"""Shared helpers for the integration tests: run the engine and virsh against the real libvirtd,
+snapshot what the host holds, and remove exactly the objects a test created (prefix vct-)."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+
+BINARY = os.environ.get("VC_BINARY", os.path.join(os.path.dirname(__file__), "../../build/virtconverge"))
+URI = "qemu:///system"
+WORK = os.environ.get("VC_TEST_WORK", "/tmp/vct-it")
+PREFIX = "vct-"
+
+
+def run(args, stdin=None, timeout=180, env=None):
+    """Runs the engine; returns (exit code, stdout, stderr)."""
+    full_env = dict(os.environ, NO_COLOR="1")
+    full_env.update(env or {})
+    p = subprocess.run([BINARY] + list(args), input=stdin, capture_output=True, text=True,
+                       timeout=timeout, env=full_env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def virsh(*args, check=True):
+    p = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError(f"virsh {' '.join(args)} failed: {p.stderr}")
+    return p.stdout.strip()
+
+
+def names(*args):
+    return sorted(line.strip() for line in virsh(*args).splitlines() if line.strip())
+
+
+def snapshot():
+    """Everything a test could have changed: the observed document and the raw object lists."""
+    rc, out, err = run(["observe", "--format", "json", "--connection", URI])
+    assert rc == 0, err
+    doc = json.loads(out)
+    return {
+        "observed": doc,
+        "domains": names("list", "--all", "--name"),
+        "pools": names("pool-list", "--all", "--name"),
+        "networks": names("net-list", "--all", "--name"),
+    }
+
+
+def cleanup():
+    """Removes every vct- object: domains, networks, volumes and pools."""
+    for d in names("list", "--all", "--name"):
+        if d.startswith(PREFIX):
+            virsh("destroy", d, check=False)
+            virsh("undefine", d, "--nvram", check=False)
+            virsh("undefine", d, check=False)
+    for n in names("net-list", "--all", "--name"):
+        if n.startswith(PREFIX):
+            virsh("net-destroy", n, check=False)
+            virsh("net-undefine", n, check=False)
+    for p in names("pool-list", "--all", "--name"):
+        if p.startswith(PREFIX):
+            virsh("pool-start", p, check=False)
+            for v in virsh("vol-list", p, check=False).splitlines():
+                if v.split():
+                    virsh("vol-delete", v.split()[0], "--pool", p, check=False)
+            virsh("pool-destroy", p, check=False)
+            virsh("pool-undefine", p, check=False)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def qemu_pid(domain):
+    with open(f"/run/libvirt/qemu/{domain}.pid") as f:
+        return int(f.read().strip())
+
+
+class RealLibvirtTest(unittest.TestCase):
+    """Base: requires the real libvirtd (CI starts it with scripts/libvirtd-up.sh) and cleans up."""
+
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("the real libvirtd is not running: start it with scripts/libvirtd-up.sh\n" + p.stderr)
+        cleanup()
+
+    def setUp(self):
+        os.makedirs(WORK, exist_ok=True)
+        os.chmod(WORK, 0o755)
+
+    def tearDown(self):
+        cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(WORK, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def apply_ok(self, *args):
+        rc, out, err = run(["apply", *args, "--connection", URI])
+        self.assertEqual(rc, 0, f"apply failed:\n{out}\n{err}")
+        self.assertIn("converged", out)
+        return out
+
+    def assert_no_changes(self, *args):
+        rc, out, err = run(["plan", *args, "--connection", URI, "--detailed-exitcode"])
+        self.assertEqual(rc, 0, f"expected no changes:\n{out}\n{err}")
+        self.assertIn("No changes", out)
+        return out
+
+    def wait_for(self, predicate, timeout=30, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        self.fail(f"timed out waiting for {what}")
