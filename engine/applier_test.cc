@@ -1,0 +1,130 @@
+#include "engine/applier.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "engine/document_parser.h"
+#include "engine/planner.h"
+
+namespace vc {
+namespace {
+
+// An in-memory host: enough to exercise the applier's ordering, re-read and verification logic,
+// which do not depend on libvirt. The libvirt provider itself is tested against real daemons.
+class MemoryProvider : public Provider {
+ public:
+  explicit MemoryProvider(ObservedState state) : state_(std::move(state)) {}
+  const std::string& uri() const override { return state_.connection; }
+  StatusOr<ObservedState> ObserveAll() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_;
+  }
+  StatusOr<std::optional<ObservedResource>> ObserveOne(const Address& address) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (before_observe_one) before_observe_one(address, &state_);
+    auto it = state_.resources.find(address);
+    if (it == state_.resources.end()) return std::optional<ObservedResource>();
+    return std::optional<ObservedResource>(it->second);
+  }
+  Status Execute(const Step& step) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    executed.push_back(step.Describe());
+    if (fail_on == step.address.ToString()) return Status::Internal("injected failure");
+    ObservedResource& r = state_.resources[step.address];
+    r.address = step.address;
+    switch (step.op) {
+      case Step::Op::kCreate:
+        r.spec = step.spec;
+        if (step.address.kind == Kind::kDomain) r.spec["state"] = "stopped";
+        break;
+      case Step::Op::kWriteConfig: r.spec.update(step.spec); break;
+      case Step::Op::kDelete: state_.resources.erase(step.address); break;
+      case Step::Op::kStart: r.spec["state"] = "running"; break;
+      case Step::Op::kShutdown: r.spec["state"] = "stopped"; break;
+      case Step::Op::kSetAutostart: r.spec["autostart"] = step.spec["autostart"]; break;
+      case Step::Op::kResizeVolume: r.spec["capacity"] = step.spec["capacity"]; break;
+      case Step::Op::kBlockResize: break;
+    }
+    return Status::Ok();
+  }
+
+  std::vector<std::string> executed;
+  std::string fail_on;
+  std::function<void(const Address&, ObservedState*)> before_observe_one;
+
+ private:
+  std::mutex mu_;
+  ObservedState state_;
+};
+
+Document Parse(const std::string& yaml) {
+  Document doc;
+  EXPECT_FALSE(HasErrors(ParseDocument(yaml, "t.yaml", &doc)));
+  return doc;
+}
+
+const char* kDoc = R"(version: 1
+pools: {p: {type: dir, path: /srv/p}}
+volumes: {p/root: {capacity: 1GiB}}
+networks: {n: {mode: isolated}}
+domains:
+  d1: {vcpus: 1, memory: 64MiB, disks: [{volume: p/root, target: vda}], interfaces: [{network: n}]}
+  d2: {vcpus: 1, memory: 64MiB, state: stopped}
+)";
+
+TEST(ApplierTest, AppliesInDependencyOrderAndVerifies) {
+  MemoryProvider provider(ObservedState{"mem://", {}});
+  Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
+  ApplyReport report = ApplyPlan(plan, ObservedState{}, provider, {}, nullptr);
+  EXPECT_TRUE(report.ok());
+  ASSERT_GE(provider.executed.size(), 5u);
+  EXPECT_EQ(provider.executed[0], "create pool.p");
+  EXPECT_EQ(provider.executed[1], "create volume.p/root");
+  EXPECT_EQ(provider.executed[2], "create network.n");
+  for (const ResourceOutcome& o : report.outcomes) EXPECT_TRUE(o.converged) << o.address.ToString();
+  // A second plan against the result is empty.
+  EXPECT_TRUE(ComputePlan(Parse(kDoc), *provider.ObserveAll(), {}).changes.empty());
+}
+
+TEST(ApplierTest, FailureSkipsDependentsButNotOthers) {
+  MemoryProvider provider(ObservedState{"mem://", {}});
+  provider.fail_on = "volume.p/root";
+  Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
+  ApplyReport report = ApplyPlan(plan, ObservedState{}, provider, {}, nullptr);
+  EXPECT_FALSE(report.ok());
+  for (const ResourceOutcome& o : report.outcomes) {
+    std::string a = o.address.ToString();
+    if (a == "volume.p/root") {
+      EXPECT_NE(o.status.message().find("injected"), std::string::npos);
+    } else if (a == "domain.d1") {
+      EXPECT_NE(o.status.message().find("skipped because volume.p/root failed"), std::string::npos);
+    } else {
+      EXPECT_TRUE(o.status.ok()) << a;
+    }
+  }
+}
+
+TEST(ApplierTest, ResourceChangedSincePlanIsStoppedWithAClearError) {
+  ObservedState state{"mem://", {}};
+  state.resources[Address{Kind::kDomain, "d2"}] =
+      ObservedResource{{Kind::kDomain, "d2"}, {{"vcpus", 2}, {"memory", "64MiB"}, {"state", "stopped"}}, nullptr, false};
+  MemoryProvider provider(state);
+  Document doc = Parse("version: 1\ndomains:\n  d2: {vcpus: 1, memory: 64MiB, state: stopped}\n");
+  Plan plan = ComputePlan(doc, state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  provider.before_observe_one = [](const Address& a, ObservedState* s) {
+    s->resources[a].spec["memory"] = "128MiB";  // someone else changed it meanwhile
+  };
+  ApplyReport report = ApplyPlan(plan, state, provider, {}, nullptr);
+  ASSERT_EQ(report.outcomes.size(), 1u);
+  const Status& status = report.outcomes[0].status;
+  EXPECT_EQ(status.code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(status.message().find("domain.d2: changed since plan: memory was 64MiB, is now 128MiB"),
+            std::string::npos)
+      << status.message();
+  EXPECT_TRUE(provider.executed.empty()) << "nothing may be executed on a changed resource";
+}
+
+}  // namespace
+}  // namespace vc
