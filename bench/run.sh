@@ -9,8 +9,11 @@
 #     --test-only       only the libvirt test driver (no libvirtd needed)
 #     --real-only       only the real libvirtd
 #     --uri URI         the real libvirtd ($VC_BENCH_URI, default qemu:///system)
-#     --runs R          hyperfine runs per command (default 20, quick 5)
-#     --warmup W        hyperfine warm-up runs (default 3, quick 1)
+#     --runs R          timed runs per command in all (default 30, quick 5)
+#     --rounds K        split them into K hyperfine invocations that alternate which command
+#                       goes first, so load that comes and goes on a shared machine hits both
+#                       alike (default 5, quick 1)
+#     --warmup W        hyperfine warm-up runs per command and round (default 2, quick 1)
 #     --out DIR         keep hyperfine's JSON and markdown, and the table, in DIR
 #
 # The real part creates stopped domains vcb-d1..vcb-dN with `virtconverge apply` and undefines them
@@ -23,7 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${VC_BUILD_DIR:-$here/../build}
 uri=${VC_BENCH_URI:-qemu:///system}
-quick=0 test_part=1 real_part=auto runs="" warmup="" out=""
+quick=0 test_part=1 real_part=auto runs="" rounds="" warmup="" out=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     --real-only) test_part=0; real_part=yes; shift ;;
     --uri) uri=${2:?}; shift 2 ;;
     --runs) runs=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
     --warmup) warmup=${2:?}; shift 2 ;;
     --out) out=${2:?}; shift 2 ;;
     -h|--help) usage ;;
@@ -41,10 +45,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$quick" = 1 ]; then
-  test_sizes=(10) real_sizes=(10) runs=${runs:-5} warmup=${warmup:-1}
+  test_sizes=(10) real_sizes=(10) runs=${runs:-5} rounds=${rounds:-1} warmup=${warmup:-1}
 else
-  test_sizes=(10 100 1000) real_sizes=(10 50) runs=${runs:-20} warmup=${warmup:-3}
+  test_sizes=(10 100 1000) real_sizes=(10 50) runs=${runs:-30} rounds=${rounds:-5} warmup=${warmup:-2}
 fi
+for value in "$runs" "$rounds"; do [[ $value =~ ^[1-9][0-9]*$ ]] || usage; done
+[[ $warmup =~ ^[0-9]+$ ]] || usage
+per_round=$(((runs + rounds - 1) / rounds))
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 build=$(cd "$build" 2>/dev/null && pwd) || die "no build directory (give --build-dir or VC_BUILD_DIR)"
@@ -61,19 +68,27 @@ case "$build$work" in *[[:space:]]*) die "the build and temporary paths must not
 results=${out:-$work/results}
 mkdir -p "$results"
 
+# Undefines the named domains of the real libvirtd that exist (stopping any that run).
+remove_domains() {
+  local name status=0
+  for name in "$@"; do
+    virsh -q -c "$uri" dominfo "$name" >/dev/null 2>&1 || continue
+    if [ "$(virsh -q -c "$uri" domstate "$name" 2>/dev/null)" != "shut off" ]; then
+      virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1 || true
+    fi
+    virsh -q -c "$uri" undefine "$name" >/dev/null || status=1
+  done
+  return "$status"
+}
+
 created=0  # the highest N of vcb-d1..vcb-dN that may exist on the real libvirtd
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
-  local status=$? i name
+  local status=$? i names=()
   if [ "$created" -gt 0 ]; then
     echo "== removing vcb-d1..vcb-d$created from $uri" >&2
-    for ((i = 1; i <= created; i++)); do
-      name=vcb-d$i
-      virsh -q -c "$uri" dominfo "$name" >/dev/null 2>&1 || continue
-      if [ "$(virsh -q -c "$uri" domstate "$name" 2>/dev/null)" != "shut off" ]; then
-        virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1 || true
-      fi
-      virsh -q -c "$uri" undefine "$name" >/dev/null || status=1
-    done
+    for ((i = 1; i <= created; i++)); do names+=("vcb-d$i"); done
+    remove_domains "${names[@]}" || status=1
   fi
   rm -rf "$work"
   exit "$status"
@@ -95,16 +110,44 @@ assert_noop() {
   "$floor" "$connection" || die "vc_bench_floor failed on $connection"
 }
 
-# Times plan against the floor; $1 names the result files.
+# Times plan against the floor in $rounds hyperfine invocations of $per_round runs each, plan first
+# in odd rounds and the floor first in even ones, then pools the runs into $results/$1.json (the
+# shape of one hyperfine export: mean, stddev, median, min, max, user, system, times).
 measure() {
-  local label=$1 doc=$2 connection=$3
-  echo "== $label: $connection" >&2
-  hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
-    --export-json "$results/$label.json" --export-markdown "$results/$label.md" \
-    -n plan "$vc plan $doc --connection $connection --detailed-exitcode" \
-    -n floor "$floor $connection" >&2
+  local label=$1 doc=$2 connection=$3 round
+  local plan_cmd="$vc plan $doc --connection $connection --detailed-exitcode" floor_cmd="$floor $connection"
+  echo "== $label: $connection ($rounds round(s) of $per_round run(s))" >&2
+  rm -f "$results/$label".round*.json "$results/$label".round*.md
+  for ((round = 1; round <= rounds; round++)); do
+    local order=(-n plan "$plan_cmd" -n floor "$floor_cmd")
+    ((round % 2 == 0)) && order=(-n floor "$floor_cmd" -n plan "$plan_cmd")
+    hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
+      --export-json "$results/$label.round$round.json" \
+      --export-markdown "$results/$label.round$round.md" "${order[@]}" >&2
+  done
+  jq -s '
+    def stats: (sort) as $t | ($t | length) as $n | (add / $n) as $mean
+      | {mean: $mean, median: (if $n % 2 == 1 then $t[($n - 1) / 2] else ($t[$n / 2 - 1] + $t[$n / 2]) / 2 end),
+         min: $t[0], max: $t[-1],
+         stddev: (if $n > 1 then (map((. - $mean) * (. - $mean)) | add / ($n - 1) | sqrt) else 0 end)};
+    [.[].results[]] | group_by(.command)
+    | {results: map({command: .[0].command, times: (map(.times[]))}
+        + (map(.times[]) | stats)
+        + {user: (map(.user) | add / length), system: (map(.system) | add / length)})}' \
+    "$results/$label".round*.json >"$results/$label.json"
   rows+=("$label")
 }
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "virtconverge: $("$vc" --version) ($(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown))"
+  # shellcheck disable=SC1091
+  echo "machine: $(nproc) CPU(s), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), kernel $(uname -r)"
+  echo "libvirt: $(pkg-config --modversion libvirt 2>/dev/null || echo unknown) (library)"
+  echo "hyperfine: $(hyperfine --version)"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$results/environment.txt"
+cat "$results/environment.txt" >&2
 
 rows=()
 if [ "$test_part" = 1 ]; then
@@ -125,6 +168,12 @@ fi
 if [ "$real_part" = yes ]; then
   command -v virsh >/dev/null || die "virsh is missing (apt-get install libvirt-clients)"
   virsh -q -c "$uri" version >/dev/null || die "$uri does not answer"
+  # Left over by a run that could not clean up (killed): they would inflate N.
+  mapfile -t stale < <(virsh -q -c "$uri" list --all --name | grep -E '^vcb-d[0-9]+$' || true)
+  if [ "${#stale[@]}" -gt 0 ]; then
+    echo "== removing ${#stale[@]} leftover vcb-d* domain(s) from $uri" >&2
+    remove_domains "${stale[@]}" || die "cannot remove the leftover vcb-d* domains"
+  fi
   for n in "${real_sizes[@]}"; do
     dir=$work/real-$n
     "$here/gen.sh" real "$n" "$dir"
@@ -139,28 +188,31 @@ if [ "$real_part" = yes ]; then
   done
 fi
 
-# One row per measurement: times in ms; the ratios are plan / floor.
+# One row per measurement: times in ms; the ratios are plan / floor. The mean is what the target
+# names; the median and the minimum resist the outliers a shared machine produces.
 table=$results/table.md
 {
-  echo "| host | N | plan mean ± σ (ms) | floor mean ± σ (ms) | ratio of means | plan median | floor median | ratio of medians | plan user+sys | floor user+sys | ratio of CPU |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| host | N | plan mean ± σ (ms) | floor mean ± σ (ms) | ratio of means | ratio of medians | ratio of minima | plan user+sys (ms) | floor user+sys (ms) | ratio of CPU |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for label in "${rows[@]}"; do
     jq -r --arg host "${label%-*}" --arg n "${label##*-}" '
-      def ms: . * 1000 * 10 | round / 10;
-      def r2: . * 100 | round / 100;
+      def f1: (. * 10 | round) as $x | "\($x / 10 | floor).\($x % 10)";
+      def ms: . * 1000 | f1;
+      def x: (. * 100 | round) as $x | "\($x / 100 | floor).\($x % 100 | tostring | if length < 2 then "0" + . else . end)×";
       (.results[] | select(.command == "plan")) as $p
       | (.results[] | select(.command == "floor")) as $f
       | "| \($host) | \($n) | \($p.mean | ms) ± \($p.stddev | ms) | \($f.mean | ms) ± \($f.stddev | ms)"
-        + " | **\($p.mean / $f.mean | r2)×** | \($p.median | ms) | \($f.median | ms)"
-        + " | \($p.median / $f.median | r2)× | \($p.user + $p.system | ms) | \($f.user + $f.system | ms)"
-        + " | \(($p.user + $p.system) / ($f.user + $f.system) | r2)× |"' "$results/$label.json"
+        + " | **\($p.mean / $f.mean | x)** | \($p.median / $f.median | x) | \($p.min / $f.min | x)"
+        + " | \($p.user + $p.system | ms) | \($f.user + $f.system | ms)"
+        + " | \(($p.user + $p.system) / ($f.user + $f.system) | x) |"' "$results/$label.json"
   done
 } >"$table"
 echo
-echo "No-op plan vs floor ($runs runs, $warmup warm-up; target: plan within 1.5x of the floor)"
+echo "No-op plan vs floor ($((per_round * rounds)) runs each in $rounds round(s), $warmup warm-up(s) a round; target: plan within 1.5x of the floor)"
 cat "$table"
-missed=$(jq -rs '[.[] | (.results[] | select(.command == "plan").mean) / (.results[] | select(.command == "floor").mean) | select(. > 1.5)] | length' \
-  $(for label in "${rows[@]}"; do echo "$results/$label.json"; done))
+jsons=()
+for label in "${rows[@]}"; do jsons+=("$results/$label.json"); done
+missed=$(jq -rs '[.[] | (.results[] | select(.command == "plan").mean) / (.results[] | select(.command == "floor").mean) | select(. > 1.5)] | length' "${jsons[@]}")
 echo
 echo "Every plan was a no-op. Ratio of means above 1.5x: $missed of ${#rows[@]} row(s)."
 [ -n "$out" ] && echo "Results kept in $out"

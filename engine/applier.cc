@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/domain_rules.h"
 #include "engine/plan_text.h"
 #include "engine/planner.h"
 
@@ -134,20 +135,29 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
       outcome.remaining.push_back("ensure");
       continue;
     }
-    for (const AttributeChange& a : DiffAttributes(change.desired, it->second.spec)) {
-      outcome.remaining.push_back(a.path);
-    }
-    outcome.converged = outcome.remaining.empty();
     const ObservedResource& r = it->second;
-    if (change.address.kind == Kind::kDomain && r.live.is_object()) {
+    const bool domain = change.address.kind == Kind::kDomain;
+    for (const AttributeChange& a : DiffAttributes(change.desired, r.spec)) {
+      if (!(domain && IsPolicyField(a.path))) outcome.remaining.push_back(a.path);
+    }
+    if (domain && r.live.is_object()) {
+      // What was changed live must be in the running guest now, not only in its config.
+      std::set<std::string> changed_live;
+      for (const AttributeChange& a : change.attributes) {
+        if (a.disruption == Disruption::kLive && IsDomainHardware(a.path)) changed_live.insert(a.path);
+      }
       for (const auto& [key, value] : change.desired.items()) {
-        if (key == "state" || key == "autostart") continue;
+        if (!HasComparableLiveValue(key)) continue;
         Json live = Project(r.live.value(key, Json()), value);
-        if (live != value) {
+        if (live == value) continue;
+        if (changed_live.count(key)) {
+          outcome.remaining.push_back(key + " (in the running guest: " + RenderValue(live) + ")");
+        } else {
           report.pending.push_back({change.address, key, live, Project(r.spec.value(key, Json()), value)});
         }
       }
     }
+    outcome.converged = outcome.remaining.empty();
   }
   return report;
 }

@@ -44,7 +44,15 @@ class MemoryProvider : public Provider {
       case Step::Op::kShutdown: r.spec["state"] = "stopped"; break;
       case Step::Op::kSetAutostart: r.spec["autostart"] = step.spec["autostart"]; break;
       case Step::Op::kResizeVolume: r.spec["capacity"] = step.spec["capacity"]; break;
-      case Step::Op::kBlockResize: break;
+      case Step::Op::kBlockResize:
+      case Step::Op::kSetVcpusLive:
+      case Step::Op::kSetMemoryLive:
+      case Step::Op::kAttachMemoryLive:
+      case Step::Op::kAttachDiskLive:
+      case Step::Op::kDetachDiskLive:
+      case Step::Op::kAttachInterfaceLive:
+      case Step::Op::kDetachInterfaceLive:
+        break;  // the running guest is not modelled here
     }
     return Status::Ok();
   }
@@ -108,7 +116,7 @@ TEST(ApplierTest, FailureSkipsDependentsButNotOthers) {
 TEST(ApplierTest, ResourceChangedSincePlanIsStoppedWithAClearError) {
   ObservedState state{"mem://", {}};
   state.resources[Address{Kind::kDomain, "d2"}] =
-      ObservedResource{{Kind::kDomain, "d2"}, {{"vcpus", 2}, {"memory", "64MiB"}, {"state", "stopped"}}, nullptr, false};
+      ObservedResource{{Kind::kDomain, "d2"}, {{"vcpus", 2}, {"memory", "64MiB"}, {"state", "stopped"}}, nullptr, false, {}};
   MemoryProvider provider(state);
   Document doc = Parse("version: 1\ndomains:\n  d2: {vcpus: 1, memory: 64MiB, state: stopped}\n");
   Plan plan = ComputePlan(doc, state, {});

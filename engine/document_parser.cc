@@ -1,5 +1,6 @@
 #include "engine/document_parser.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -28,6 +29,8 @@ enum class Type {
   kMac,
   kDisks,
   kInterfaces,
+  kCpu,
+  kCpuModel,
 };
 
 struct Field {
@@ -66,11 +69,19 @@ const std::initializer_list<Field> kDomainFields = {
     {"state", Type::kEnum, {"running", "stopped"}},
     {"autostart", Type::kBool},
     {"virt_type", Type::kEnum, {"kvm", "qemu"}},
+    {"cpu", Type::kCpu},
+    {"memory_hotplug_unit", Type::kSize},
+    {"restart", Type::kEnum, {"allowed", "pending"}},
+};
+const std::initializer_list<Field> kCpuFields = {
+    {"mode", Type::kEnum, {"host-model", "host-passthrough", "custom"}},
+    {"model", Type::kCpuModel},
 };
 const std::initializer_list<Field> kDiskFields = {
     {"volume", Type::kVolumeKey},
     {"target", Type::kTarget},
     {"bus", Type::kEnum, {"virtio", "sata", "scsi"}},
+    {"discard", Type::kEnum, {"unmap", "ignore"}},
 };
 const std::initializer_list<Field> kInterfaceFields = {
     {"network", Type::kName},
@@ -365,8 +376,33 @@ class Parser {
         *out = mac;
         return true;
       }
-      case Type::kDisks:
-        return ParseList(value, path, kDiskFields, {"volume", "target"}, out);
+      case Type::kCpuModel: {
+        static const std::regex kModelRe("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kModelRe)) {
+          return fail("expected a CPU model name such as Skylake-Client, got " + scalar_text());
+        }
+        *out = value.Scalar();
+        return true;
+      }
+      case Type::kCpu: {
+        std::size_t errors_before = ErrorCount();
+        if (!ParseObject(value, path, kCpuFields, {"mode"}, out)) return false;
+        if (out->value("mode", "") == "custom" && !out->contains("model")) {
+          Error(value.Mark(), path, "model", "missing required field (mode custom names a model)");
+        }
+        if (out->value("mode", "") != "custom" && out->contains("model")) {
+          Error(value.Mark(), path, "model", "only mode custom takes a model");
+        }
+        return ErrorCount() == errors_before;
+      }
+      case Type::kDisks: {
+        if (!ParseList(value, path, kDiskFields, {"volume", "target"}, out)) return false;
+        // Canonical order is by target, as observation reports them: order carries no meaning.
+        std::stable_sort(out->begin(), out->end(), [](const Json& a, const Json& b) {
+          return a.value("target", "") < b.value("target", "");
+        });
+        return true;
+      }
       case Type::kInterfaces:
         return ParseList(value, path, kInterfaceFields, {"network"}, out);
     }
@@ -380,34 +416,42 @@ class Parser {
       Error(value.Mark(), path, "", "expected a list");
       return false;
     }
-    std::size_t errors_before = ErrorCount();
+    bool ok = true;
     *out = Json::array();
     for (std::size_t i = 0; i < value.size(); ++i) {
-      const YAML::Node item = value[i];
-      std::string item_path = path + "[" + std::to_string(i) + "]";
-      if (!item.IsMap()) {
-        Error(item.Mark(), item_path, "", "expected a mapping");
+      Json parsed;
+      ok = ParseObject(value[i], path + "[" + std::to_string(i) + "]", fields, required, &parsed) && ok;
+      out->push_back(parsed);
+    }
+    return ok;
+  }
+
+  // A mapping of known fields (a disk, an interface, a cpu), `required` ones present.
+  bool ParseObject(const YAML::Node& item, const std::string& path,
+                   const std::initializer_list<Field>& fields,
+                   std::initializer_list<std::string_view> required, Json* out) {
+    if (!item.IsMap()) {
+      Error(item.Mark(), path, "", "expected a mapping");
+      return false;
+    }
+    std::size_t errors_before = ErrorCount();
+    *out = Json::object();
+    for (const auto& [key, v] : Entries(item, path)) {
+      const Field* field = Find(fields, key);
+      if (field == nullptr) {
+        std::string hint = ClosestMatch(key, Names(fields));
+        Error(v.Mark(), path, key,
+              "unknown field" + (hint.empty() ? "; known fields: " + Join(Names(fields))
+                                              : ", did you mean '" + hint + "'?"));
         continue;
       }
-      Json parsed = Json::object();
-      for (const auto& [key, v] : Entries(item, item_path)) {
-        const Field* field = Find(fields, key);
-        if (field == nullptr) {
-          std::string hint = ClosestMatch(key, Names(fields));
-          Error(v.Mark(), item_path, key,
-                "unknown field" + (hint.empty() ? "; known fields: " + Join(Names(fields))
-                                                : ", did you mean '" + hint + "'?"));
-          continue;
-        }
-        Json one;
-        if (ParseValue(*field, v, item_path + "." + key, &one)) parsed[key] = one;
+      Json one;
+      if (ParseValue(*field, v, path + "." + key, &one)) (*out)[key] = one;
+    }
+    for (std::string_view r : required) {
+      if (!out->contains(r) && ErrorCount() == errors_before) {
+        Error(item.Mark(), path, std::string(r), "missing required field");
       }
-      for (std::string_view r : required) {
-        if (!parsed.contains(r) && ErrorCount() == errors_before) {
-          Error(item.Mark(), item_path, std::string(r), "missing required field");
-        }
-      }
-      out->push_back(parsed);
     }
     return ErrorCount() == errors_before;
   }

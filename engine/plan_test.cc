@@ -24,7 +24,8 @@ domains:
       {Kind::kDomain, "web1"},
       {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
       {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
-      true};
+      true,
+      {}};
   return ComputePlan(doc, state, {});
 }
 

@@ -4,17 +4,12 @@
 #include <set>
 
 #include "engine/document_parser.h"
+#include "engine/domain_rules.h"
 #include "engine/fingerprint.h"
 #include "engine/size.h"
 
 namespace vc {
 namespace {
-
-// Domain fields that describe the virtual hardware: on a running domain they take effect at the
-// next boot (issue 3 makes some of them live).
-const std::set<std::string> kDomainHardware = {"vcpus",      "max_vcpus", "memory",
-                                               "max_memory", "disks",     "interfaces",
-                                               "virt_type"};
 
 // Fields whose change means the resource is destroyed and created again.
 bool ForcesReplace(Kind kind, const std::string& path) {
@@ -99,15 +94,11 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed,
     a->reason = a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
     return;
   }
-  if (kind == Kind::kDomain && kDomainHardware.count(a->path)) {
-    bool stays_running = IsRunning(observed) && desired.spec.value("state", "running") == "running";
-    if (stays_running) {
-      a->disruption = Disruption::kRestart;
-      a->reason = "written to the persistent config; takes effect at the next boot";
-    } else {
-      a->disruption = Disruption::kNone;
-      a->reason = "the domain is not running: applied to its config";
-    }
+  if (kind == Kind::kDomain && IsDomainHardware(a->path)) {
+    // Running domains are classified attribute by attribute in PlanRunningHardware.
+    a->disruption = Disruption::kNone;
+    a->reason = IsRunning(observed) ? "the domain is being shut down: applied to its config"
+                                    : "the domain is not running: applied to its config";
     return;
   }
   a->disruption = Disruption::kNone;
@@ -160,6 +151,47 @@ Change DeleteChange(const ObservedResource& observed, const ObservedState& state
   }
   change.attributes.push_back(a);
   return change;
+}
+
+bool RestartAllowed(const PlanOptions& options, const Json& desired) {
+  return options.allow_restart || desired.value("restart", "pending") == "allowed";
+}
+
+// The hardware attributes of a domain that is running and stays running: each compared with what
+// the guest has now (live) and with its persistent config, and applied live where QEMU can.
+void PlanRunningHardware(const DesiredResource& desired, const ObservedResource& actual,
+                         const PlanOptions& options, Change* change, std::vector<Pending>* pending) {
+  for (const auto& [key, want] : desired.spec.items()) {
+    if (!IsDomainHardware(key)) continue;
+    Json config = Project(actual.spec.value(key, Json()), want);
+    if (!HasComparableLiveValue(key)) {
+      if (config != want) {
+        change->attributes.push_back({key, config, want, Disruption::kRestart,
+                                      ClassifyLive(key, want, desired.spec, actual).reason});
+      }
+      continue;
+    }
+    Json live = Project(actual.live.value(key, Json()), want);
+    if (live == want) {
+      if (config != want) {
+        change->attributes.push_back({key, config, want, Disruption::kNone,
+                                      "the running guest has it already: persistent config only"});
+      }
+      continue;
+    }
+    LiveVerdict verdict = ClassifyLive(key, want, desired.spec, actual);
+    if (verdict.live) {
+      change->attributes.push_back({key, live, want, Disruption::kLive, verdict.reason});
+    } else if (config != want) {
+      change->attributes.push_back({key, live, want, Disruption::kRestart,
+                                    verdict.reason + "; written to the persistent config for the next boot"});
+    } else if (RestartAllowed(options, desired.spec)) {
+      change->attributes.push_back({key, live, want, Disruption::kRestart,
+                                    "pending in the persistent config; the domain is restarted"});
+    } else {
+      pending->push_back({desired.address, key, live, config});
+    }
+  }
 }
 
 void AddDiagnostic(Plan* plan, const Address& address, const std::string& summary,
@@ -226,35 +258,20 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       continue;
     }
     const ObservedResource& actual = it->second;
-    Change change{address, Action::kUpdate, DiffAttributes(desired.spec, actual.spec),
-                  Project(actual.spec, desired.spec), desired.spec};
+    Change change{address, Action::kUpdate, {}, Project(actual.spec, desired.spec), desired.spec};
+    bool stays_running = address.kind == Kind::kDomain && IsRunning(actual) &&
+                         actual.live.is_object() &&
+                         desired.spec.value("state", "running") == "running";
     bool replace = false;
-    for (AttributeChange& a : change.attributes) Classify(desired, actual, &a, &replace);
+    for (AttributeChange& a : DiffAttributes(desired.spec, actual.spec)) {
+      if (stays_running && IsDomainHardware(a.path)) continue;
+      if (address.kind == Kind::kDomain && IsPolicyField(a.path)) continue;
+      Classify(desired, actual, &a, &replace);
+      change.attributes.push_back(std::move(a));
+    }
+    if (stays_running) PlanRunningHardware(desired, actual, options, &change, &plan.pending);
     if (replace) change.action = Action::kReplace;
     if (!change.attributes.empty()) plan.changes.push_back(std::move(change));
-
-    // What the running guest has differs from its config only where a restart is pending.
-    if (address.kind == Kind::kDomain && IsRunning(actual) && actual.live.is_object() &&
-        desired.spec.value("state", "running") == "running") {
-      std::vector<AttributeChange> restart;
-      for (const auto& [key, value] : desired.spec.items()) {
-        if (!kDomainHardware.count(key)) continue;
-        Json config = Project(actual.spec.value(key, Json()), value);
-        Json live = Project(actual.live.value(key, Json()), value);
-        if (config != value || live == value) continue;
-        if (options.allow_restart) {
-          restart.push_back({key, live, config, Disruption::kRestart,
-                             "pending in the persistent config; the domain is restarted"});
-        } else {
-          plan.pending.push_back({address, key, live, config});
-        }
-      }
-      bool has_change = !plan.changes.empty() && plan.changes.back().address == address;
-      if (!restart.empty() && !has_change) {
-        plan.changes.push_back(Change{address, Action::kUpdate, std::move(restart),
-                                      Project(actual.spec, desired.spec), desired.spec});
-      }
-    }
   }
 
   if (options.prune) {
@@ -381,6 +398,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
       bool hardware = false;
       bool restart_needed = false;
       std::optional<std::string> new_state;
+      std::vector<const AttributeChange*> live_hardware;
       for (const AttributeChange& a : change.attributes) {
         if (a.path == "state") new_state = a.after.get<std::string>();
         if (a.path == "autostart") {
@@ -397,16 +415,24 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
                              {{"target", target}, {"capacity", a.after}}});
           }
         }
-        if (kDomainHardware.count(a.path) && address.kind == Kind::kDomain) {
+        if (address.kind == Kind::kDomain && IsDomainHardware(a.path)) {
           hardware = true;
           restart_needed = restart_needed || a.disruption == Disruption::kRestart;
+          if (a.disruption == Disruption::kLive) live_hardware.push_back(&a);
         }
       }
+      Json desired = change.desired;
+      if (observed != state.resources.end()) desired = WithMacsForNewInterfaces(desired, observed->second);
       if (new_state == "stopped") steps.push_back({Step::Op::kShutdown, address, shutdown});
-      if (hardware) steps.push_back({Step::Op::kWriteConfig, address, change.desired});
-      if (restart_needed && options.allow_restart) {
+      if (hardware) steps.push_back({Step::Op::kWriteConfig, address, desired});
+      if (restart_needed && RestartAllowed(options, change.desired)) {
+        // The restart boots the new config; live steps would be redundant.
         steps.push_back({Step::Op::kShutdown, address, shutdown});
         steps.push_back({Step::Op::kStart, address, Json::object()});
+      } else if (running && new_state != "stopped") {
+        for (const AttributeChange* a : live_hardware) {
+          for (Step& step : LiveSteps(address, *a, desired, observed->second)) steps.push_back(std::move(step));
+        }
       }
       if (new_state == "running") steps.push_back({Step::Op::kStart, address, Json::object()});
       break;
@@ -432,6 +458,22 @@ std::string Step::Describe() const {
     case Op::kBlockResize:
       return "tell " + address.ToString() + " that " + spec.value("target", "") + " is now " +
              spec.value("capacity", "");
+    case Op::kSetVcpusLive:
+      return "hot-plug vCPUs of " + address.ToString() + " to " + spec.value("vcpus", Json(0)).dump();
+    case Op::kSetMemoryLive:
+      return "set the balloon of " + address.ToString() + " to " + spec.value("memory", "");
+    case Op::kAttachMemoryLive:
+      return "hot-add a " + spec.value("size", "") + " DIMM to " + address.ToString();
+    case Op::kAttachDiskLive:
+      return "attach " + spec.value("volume", "") + " as " + spec.value("target", "") + " to " +
+             address.ToString();
+    case Op::kDetachDiskLive:
+      return "detach " + spec.value("target", "") + " from " + address.ToString();
+    case Op::kAttachInterfaceLive:
+      return "attach a NIC on " + spec.value("network", "") + " (" + spec.value("mac", "") + ") to " +
+             address.ToString();
+    case Op::kDetachInterfaceLive:
+      return "detach NIC " + spec.value("mac", "") + " from " + address.ToString();
   }
   return "?";
 }

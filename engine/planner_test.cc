@@ -15,7 +15,7 @@ Document Parse(const std::string& yaml) {
 }
 
 ObservedResource Observed(Kind kind, const std::string& name, Json spec, Json live = nullptr) {
-  return ObservedResource{{kind, name}, std::move(spec), std::move(live), false};
+  return ObservedResource{{kind, name}, std::move(spec), std::move(live), false, {}};
 }
 
 const char* kWeb1 = R"(version: 1
@@ -76,25 +76,48 @@ pools:
   EXPECT_TRUE(plan.applyable());
 }
 
-TEST(PlannerTest, HardwareChangeOnRunningDomainNeedsRestart) {
-  ObservedState state = StateWith({Observed(Kind::kDomain, "web1", ObservedWeb1(1, "running"),
-                                            ObservedWeb1(1, "running"))});
+ObservedResource Running(int config_vcpus, int live_vcpus) {
+  ObservedResource r = Observed(Kind::kDomain, "web1", ObservedWeb1(config_vcpus, "running"),
+                                ObservedWeb1(live_vcpus, "running"));
+  r.facts = {{"memory_total", "512MiB"}, {"memory_slots", 16}, {"memory_slots_used", 0},
+             {"hotplug_max_memory", "1GiB"}};
+  return r;
+}
+
+std::vector<Step::Op> Ops(const std::vector<Step>& steps) {
+  std::vector<Step::Op> ops;
+  for (const Step& s : steps) ops.push_back(s.op);
+  return ops;
+}
+
+TEST(PlannerTest, RaisingVcpusOnARunningDomainIsLiveHotPlug) {
+  ObservedState state = StateWith({Running(1, 1)});
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   const Change& change = plan.changes[0];
-  EXPECT_EQ(change.action, Action::kUpdate);
   ASSERT_EQ(change.attributes.size(), 1u);
   EXPECT_EQ(change.attributes[0].path, "vcpus");
-  EXPECT_EQ(change.attributes[0].before, 1);
-  EXPECT_EQ(change.attributes[0].after, 2);
+  EXPECT_EQ(change.attributes[0].disruption, Disruption::kLive);
+  EXPECT_EQ(change.attributes[0].reason, "hot-plug");
+  EXPECT_EQ(Ops(StepsFor(change, {}, state, 5)),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kSetVcpusLive}));
+}
+
+TEST(PlannerTest, LoweringVcpusNeedsARestartAndRestartsOnlyWhenAllowed) {
+  ObservedState state = StateWith({Running(3, 3)});
+  Plan plan = ComputePlan(Parse(kWeb1), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  const Change& change = plan.changes[0];
   EXPECT_EQ(change.disruption(), Disruption::kRestart);
-  std::vector<Step> steps = StepsFor(change, {}, state, 5);
-  ASSERT_EQ(steps.size(), 1u);
-  EXPECT_EQ(steps[0].op, Step::Op::kWriteConfig);
-  std::vector<Step> with_restart = StepsFor(change, {false, true, false}, state, 5);
-  ASSERT_EQ(with_restart.size(), 3u);
-  EXPECT_EQ(with_restart[1].op, Step::Op::kShutdown);
-  EXPECT_EQ(with_restart[2].op, Step::Op::kStart);
+  EXPECT_EQ(Ops(StepsFor(change, {}, state, 5)), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
+  EXPECT_EQ(Ops(StepsFor(change, {false, true, false}, state, 5)),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kShutdown, Step::Op::kStart}));
+  // Per-domain `restart: allowed` does the same as --allow-restart.
+  Document allowed = Parse(std::string(kWeb1) + "    restart: allowed\n");
+  Plan per_domain = ComputePlan(allowed, state, {});
+  ASSERT_EQ(per_domain.changes.size(), 1u);
+  EXPECT_EQ(Ops(StepsFor(per_domain.changes[0], {}, state, 5)),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kShutdown, Step::Op::kStart}));
 }
 
 TEST(PlannerTest, SameChangeOnStoppedDomainIsNotDisruptive) {
@@ -102,17 +125,112 @@ TEST(PlannerTest, SameChangeOnStoppedDomainIsNotDisruptive) {
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].disruption(), Disruption::kNone);
+  EXPECT_EQ(Ops(StepsFor(plan.changes[0], {}, state, 5)), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
 }
 
 TEST(PlannerTest, ConfigAheadOfRunningGuestIsPendingNotAChange) {
-  ObservedState state = StateWith({Observed(Kind::kDomain, "web1", ObservedWeb1(2, "running"),
-                                            ObservedWeb1(1, "running"))});
+  ObservedState state = StateWith({Running(2, 3)});  // unplug written to config earlier
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
   EXPECT_TRUE(plan.changes.empty());
   ASSERT_EQ(plan.pending.size(), 1u);
   EXPECT_EQ(plan.pending[0].path, "vcpus");
-  EXPECT_EQ(plan.pending[0].live, 1);
+  EXPECT_EQ(plan.pending[0].live, 3);
   EXPECT_EQ(plan.pending[0].config, 2);
+  Plan restart = ComputePlan(Parse(kWeb1), state, {false, true, false});
+  ASSERT_EQ(restart.changes.size(), 1u);
+  EXPECT_EQ(restart.changes[0].disruption(), Disruption::kRestart);
+  EXPECT_TRUE(restart.pending.empty());
+}
+
+TEST(PlannerTest, MemoryBalloonsWithinBootMemoryAndHotAddsDimmsAbove) {
+  ObservedState state = StateWith({Running(2, 2)});
+  auto plan_memory = [&](const std::string& memory, const std::string& extra = "") {
+    std::string doc = std::string(kWeb1);
+    doc.replace(doc.find("memory: 512MiB"), 14, "memory: " + memory);
+    return ComputePlan(Parse(doc + extra), state, {});
+  };
+  Plan balloon = plan_memory("384MiB");
+  ASSERT_EQ(balloon.changes.size(), 1u);
+  EXPECT_EQ(balloon.changes[0].attributes[0].reason, "balloon");
+  EXPECT_EQ(Ops(StepsFor(balloon.changes[0], {}, state, 5)),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kSetMemoryLive}));
+  Plan dimm = plan_memory("1GiB");
+  ASSERT_EQ(dimm.changes.size(), 1u);
+  EXPECT_EQ(dimm.changes[0].attributes[0].disruption, Disruption::kLive);
+  EXPECT_EQ(dimm.changes[0].attributes[0].reason, "+512MiB DIMM");
+  std::vector<Step> steps = StepsFor(dimm.changes[0], {}, state, 5);
+  ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive}));
+  EXPECT_EQ(steps[1].spec["size"], "512MiB");
+  // A DIMM unit that does not divide the step: round up, then balloon to the exact value.
+  Plan rounded = plan_memory("576MiB", "    memory_hotplug_unit: 256MiB\n");
+  ASSERT_EQ(rounded.changes.size(), 1u);
+  EXPECT_EQ(rounded.changes[0].attributes[0].reason, "+256MiB DIMM, balloon to 576MiB");
+  EXPECT_EQ(Ops(StepsFor(rounded.changes[0], {}, state, 5)),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive,
+                                   Step::Op::kSetMemoryLive}));
+}
+
+TEST(PlannerTest, MemoryWithoutHotplugHeadroomNeedsARestart) {
+  ObservedResource r = Running(2, 2);
+  r.facts["memory_slots"] = 0;
+  ObservedState state = StateWith({r});
+  std::string doc = std::string(kWeb1);
+  doc.replace(doc.find("memory: 512MiB"), 14, "memory: 1GiB");
+  Plan plan = ComputePlan(Parse(doc), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].attributes[0].disruption, Disruption::kRestart);
+  EXPECT_NE(plan.changes[0].attributes[0].reason.find("no free memory hot-plug slot"), std::string::npos);
+}
+
+TEST(PlannerTest, RaisingTheCeilingsNeedsARestart) {
+  ObservedState state = StateWith({Running(2, 2)});
+  Plan plan = ComputePlan(Parse(std::string(kWeb1) + "    max_vcpus: 8\n    max_memory: 2GiB\n"), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  for (const AttributeChange& a : plan.changes[0].attributes) {
+    EXPECT_EQ(a.disruption, Disruption::kRestart) << a.path;
+  }
+}
+
+TEST(PlannerTest, DisksAndNicsAreHotPluggedAndNewNicsGetOneMac) {
+  ObservedState state = StateWith({Running(2, 2)});
+  state.resources[Address{Kind::kVolume, "p/data"}] = Observed(Kind::kVolume, "p/data", {{"capacity", "1GiB"}});
+  Document doc = Parse(R"(version: 1
+domains:
+  web1:
+    vcpus: 2
+    memory: 512MiB
+    disks: [{volume: p/root, target: vda}, {volume: p/data, target: vdb}]
+    interfaces: [{network: n}, {network: n}]
+)");
+  Plan plan = ComputePlan(doc, state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_EQ(plan.changes[0].attributes.size(), 2u);
+  EXPECT_EQ(plan.changes[0].attributes[0].reason, "attach vdb");
+  EXPECT_EQ(plan.changes[0].attributes[1].reason, "attach 1 NIC(s)");
+  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachDiskLive,
+                                               Step::Op::kAttachInterfaceLive}));
+  std::string mac = steps[2].spec["mac"];
+  EXPECT_EQ(mac.rfind("52:54:00:", 0), 0u);
+  EXPECT_EQ(steps[0].spec["interfaces"][1]["mac"], mac) << "config and guest must agree on the MAC";
+  EXPECT_EQ(steps[0].spec["interfaces"][0].count("mac"), 0u) << "the existing NIC keeps its own MAC";
+}
+
+TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
+  ObservedResource r = Running(2, 2);
+  Json two_disks = Json::array({{{"volume", "p/root"}, {"target", "vda"}, {"bus", "virtio"}},
+                                {{"volume", "p/data"}, {"target", "vdb"}, {"bus", "virtio"}}});
+  r.spec["disks"] = r.live["disks"] = two_disks;
+  r.live["interfaces"].push_back({{"network", "n"}, {"mac", "52:54:00:00:00:77"}, {"model", "virtio"}});
+  r.spec["interfaces"] = r.live["interfaces"];
+  ObservedState state = StateWith({r});
+  Plan plan = ComputePlan(Parse(kWeb1), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kDetachDiskLive,
+                                               Step::Op::kDetachInterfaceLive}));
+  EXPECT_EQ(steps[1].spec["target"], "vdb");
+  EXPECT_EQ(steps[2].spec["mac"], "52:54:00:00:00:77");
 }
 
 TEST(PlannerTest, VolumeShrinkIsDestructiveAndRefusedWithoutAllow) {

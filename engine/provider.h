@@ -23,6 +23,14 @@ struct Step {
     kSetAutostart,  // domain, pool or network
     kResizeVolume,  // volume: grow to capacity
     kBlockResize,   // domain: tell the running guest that disk `target` is now `capacity`
+    // Changes to the running guest only (its persistent config is written by kWriteConfig):
+    kSetVcpusLive,         // {"vcpus": n}: hot-plug vCPUs
+    kSetMemoryLive,        // {"memory": "768MiB"}: balloon target
+    kAttachMemoryLive,     // {"size": "512MiB"}: hot-add one DIMM
+    kAttachDiskLive,       // a declared disk: {"volume", "target", "bus"?, "discard"?}
+    kDetachDiskLive,       // {"target": "vdb"}: detach, then confirm the guest released it
+    kAttachInterfaceLive,  // a declared interface with its MAC: {"network", "mac", "model"?}
+    kDetachInterfaceLive,  // {"mac": ...}: detach, then confirm the guest released it
   };
   Op op;
   Address address;

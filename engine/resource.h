@@ -30,6 +30,9 @@ struct ObservedResource {
   Json live;          // domains only, when running: the same fields as the running guest has
                       // them; null otherwise.
   bool managed = false;  // carries virtconverge's ownership mark
+  Json facts;            // domains only, when running: what live changes need to know, in
+                         // canonical form: memory_total (boot memory plus DIMMs),
+                         // memory_slots, memory_slots_used, hotplug_max_memory
 };
 
 struct Document {

@@ -61,6 +61,7 @@ class [[nodiscard]] StatusOr {
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
   T&& value() && { return std::move(*value_); }
+  T value_or(T fallback) const { return value_.has_value() ? *value_ : fallback; }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }

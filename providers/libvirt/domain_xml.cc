@@ -39,6 +39,8 @@ Json ReadDisks(const pugi::xml_node& devices, const VolumeByPath& volume_by_path
     Json entry = {{"volume", *volume}, {"target", disk.child("target").attribute("dev").as_string()}};
     std::string bus = disk.child("target").attribute("bus").as_string();
     if (bus == "virtio" || bus == "sata" || bus == "scsi") entry["bus"] = bus;
+    std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
+    if (discard == "unmap" || discard == "ignore") entry["discard"] = discard;
     disks.push_back(entry);
   }
   std::sort(disks.begin(), disks.end(),
@@ -75,7 +77,8 @@ void AppendDisk(pugi::xml_node devices, const Json& disk, const std::string& for
   pugi::xml_node driver = node.append_child("driver");
   driver.append_attribute("name") = "qemu";
   driver.append_attribute("type") = format.c_str();
-  driver.append_attribute("discard") = "unmap";
+  // Thin volumes by default: blocks the guest frees are freed in the image too.
+  driver.append_attribute("discard") = disk.value("discard", "unmap").c_str();
   pugi::xml_node source = node.append_child("source");
   source.append_attribute("pool") = volume.substr(0, slash).c_str();
   source.append_attribute("volume") = volume.substr(slash + 1).c_str();
@@ -105,7 +108,9 @@ Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlCont
     std::string target = disk.child("target").attribute("dev").as_string();
     std::string bus = disk.child("target").attribute("bus").as_string();
     auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) {
-      return d.at("volume") == *volume && d.at("target") == target && d.value("bus", bus) == bus;
+      std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
+      return d.at("volume") == *volume && d.at("target") == target && d.value("bus", bus) == bus &&
+             d.value("discard", discard) == discard;
     });
     if (match != missing.end()) {
       missing.erase(match);
@@ -210,6 +215,33 @@ Status WriteCpuAndMemory(pugi::xml_node domain, const Json& desired) {
   return Status::Ok();
 }
 
+
+// Sets <cpu mode=...> (and <model> for custom), keeping a <numa> child.
+void WriteCpu(pugi::xml_node domain, const Json& cpu) {
+  pugi::xml_node node = domain.child("cpu");
+  if (!node && domain.child("features")) node = domain.insert_child_after("cpu", domain.child("features"));
+  if (!node) node = domain.append_child("cpu");
+  node.remove_attributes();
+  node.remove_child("model");
+  std::string mode = cpu.at("mode");
+  node.append_attribute("mode") = mode.c_str();
+  if (mode == "custom") {
+    node.append_attribute("match") = "exact";
+    pugi::xml_node model = node.prepend_child("model");
+    model.append_attribute("fallback") = "forbid";
+    model.text() = cpu.at("model").get<std::string>().c_str();
+  }
+}
+
+std::optional<Json> ReadCpu(pugi::xml_node domain) {
+  pugi::xml_node cpu = domain.child("cpu");
+  if (!cpu) return std::nullopt;
+  std::string model = cpu.child("model").text().as_string();
+  std::string mode = cpu.attribute("mode").as_string(model.empty() ? "" : "custom");
+  if (mode == "host-model" || mode == "host-passthrough") return Json{{"mode", mode}};
+  if (mode == "custom" && !model.empty()) return Json{{"mode", "custom"}, {"model", model}};
+  return std::nullopt;
+}
 }  // namespace
 
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed) {
@@ -230,6 +262,7 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
   }
   std::string type = domain.attribute("type").as_string();
   if (type == "kvm" || type == "qemu") spec["virt_type"] = type;
+  if (std::optional<Json> cpu = ReadCpu(domain)) spec["cpu"] = *cpu;
   spec["disks"] = ReadDisks(domain.child("devices"), volume_by_path);
   spec["interfaces"] = ReadInterfaces(domain.child("devices"));
   *managed = HasMark(domain);
@@ -275,9 +308,10 @@ StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
   pugi::xml_node features = domain.append_child("features");
   features.append_child("acpi");
   features.append_child("apic");
+  if (desired.contains("cpu")) WriteCpu(domain, desired["cpu"]);
   if (hotplug_memory) {
     // DIMM hot-add needs a NUMA topology; one cell holding every vCPU and the boot memory.
-    pugi::xml_node cell = domain.append_child("cpu").append_child("numa").append_child("cell");
+    pugi::xml_node cell = Child(Child(domain, "cpu"), "numa").append_child("cell");
     cell.append_attribute("id") = 0;
     cell.append_attribute("cpus") =
         (max_vcpus == 1 ? std::string("0") : "0-" + std::to_string(max_vcpus - 1)).c_str();
@@ -312,12 +346,90 @@ StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desi
     SetAttribute(domain, "type", desired["virt_type"].get<std::string>());
   }
   if (Status s = WriteCpuAndMemory(domain, desired); !s.ok()) return s;
+  if (desired.contains("cpu")) WriteCpu(domain, desired["cpu"]);
   pugi::xml_node devices = Child(domain, "devices");
   if (desired.contains("disks")) {
     if (Status s = WriteDisks(devices, desired["disks"], context); !s.ok()) return s;
   }
   if (desired.contains("interfaces")) WriteInterfaces(devices, desired["interfaces"]);
   return ToString(doc);
+}
+
+}  // namespace vc::libvirt
+
+namespace vc::libvirt {
+
+StatusOr<Json> ReadDomainFacts(std::string_view live_xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(live_xml.data(), live_xml.size())) return Status::Internal("unreadable domain XML");
+  pugi::xml_node domain = doc.child("domain");
+  Json facts = Json::object();
+  if (std::optional<std::uint64_t> total = ReadMemory(domain.child("memory")); total && *total > 0) {
+    facts["memory_total"] = FormatSize(*total);
+  }
+  pugi::xml_node max = domain.child("maxMemory");
+  facts["memory_slots"] = max.attribute("slots").as_int(0);
+  if (std::optional<std::uint64_t> ceiling = ReadMemory(max); ceiling && *ceiling > 0) {
+    facts["hotplug_max_memory"] = FormatSize(*ceiling);
+  }
+  int dimms = 0;
+  for (pugi::xml_node m : domain.child("devices").children("memory")) {
+    dimms += std::strcmp(m.attribute("model").as_string(), "dimm") == 0;
+  }
+  facts["memory_slots_used"] = dimms;
+  return facts;
+}
+
+StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context) {
+  StatusOr<std::string> format = context.volume_format(disk.at("volume"));
+  if (!format.ok()) return format.status();
+  pugi::xml_document doc;
+  AppendDisk(doc, disk, *format);
+  return ToString(doc);
+}
+
+std::string InterfaceDeviceXml(const Json& nic) {
+  pugi::xml_document doc;
+  AppendInterface(doc, nic, "");
+  return ToString(doc);
+}
+
+std::string DimmDeviceXml(std::uint64_t bytes) {
+  pugi::xml_document doc;
+  pugi::xml_node memory = doc.append_child("memory");
+  memory.append_attribute("model") = "dimm";
+  pugi::xml_node target = memory.append_child("target");
+  pugi::xml_node size = target.append_child("size");
+  size.append_attribute("unit") = "KiB";
+  size.text() = std::to_string(Kib(bytes)).c_str();
+  target.append_child("node").text() = "0";
+  return ToString(doc);
+}
+
+std::optional<std::string> FindDiskXml(std::string_view xml, const std::string& target) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return std::nullopt;
+  for (pugi::xml_node disk : doc.child("domain").child("devices").children("disk")) {
+    if (target == disk.child("target").attribute("dev").as_string()) {
+      pugi::xml_document one;
+      one.append_copy(disk);
+      return ToString(one);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> FindInterfaceXml(std::string_view xml, const std::string& mac) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return std::nullopt;
+  for (pugi::xml_node nic : doc.child("domain").child("devices").children("interface")) {
+    if (Lower(nic.child("mac").attribute("address").as_string()) == Lower(mac)) {
+      pugi::xml_document one;
+      one.append_copy(nic);
+      return ToString(one);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace vc::libvirt

@@ -33,6 +33,20 @@ struct DomainXmlContext {
 StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
                                    const DomainXmlContext& context);
 
+/// What live changes need to know of a running domain, from its live XML: memory_total (boot
+/// memory plus DIMMs, the balloon ceiling), memory_slots, memory_slots_used, hotplug_max_memory.
+StatusOr<Json> ReadDomainFacts(std::string_view live_xml);
+
+/// Device XML for live attach and detach.
+StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context);
+std::string InterfaceDeviceXml(const Json& nic);
+std::string DimmDeviceXml(std::uint64_t bytes);
+
+/// The device element (serialised) of the disk with target `target`, or of the interface with
+/// MAC `mac`, in `xml`; nullopt when there is none.
+std::optional<std::string> FindDiskXml(std::string_view xml, const std::string& target);
+std::optional<std::string> FindInterfaceXml(std::string_view xml, const std::string& mac);
+
 /// `existing` (persistent XML) with the declared hardware of `desired` written into it.
 StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desired,
                                      const DomainXmlContext& context);

@@ -106,7 +106,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadPool(virStoragePoolPtr pool, con
   if (!spec.ok()) return spec.status().WithContext("pool " + name);
   int autostart = 0;
   if (virStoragePoolGetAutostart(pool, &autostart) == 0) (*spec)["autostart"] = autostart != 0;
-  ObservedResource r{{Kind::kPool, name}, *spec, nullptr, uuid == OwnershipUuid("pool", name)};
+  ObservedResource r{{Kind::kPool, name}, *spec, nullptr, uuid == OwnershipUuid("pool", name), {}};
   return r;
 }
 
@@ -121,7 +121,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadNetwork(virNetworkPtr network, c
   if (!spec.ok()) return spec.status().WithContext("network " + name);
   int autostart = 0;
   if (virNetworkGetAutostart(network, &autostart) == 0) (*spec)["autostart"] = autostart != 0;
-  return ObservedResource{{Kind::kNetwork, name}, *spec, nullptr, managed};
+  return ObservedResource{{Kind::kNetwork, name}, *spec, nullptr, managed, {}};
 }
 
 StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
@@ -137,7 +137,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   if (!spec.ok()) return spec.status().WithContext("domain " + name);
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
-  ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed};
+  ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, {}};
   if (state == "running") {
     std::string live_xml = AdoptString(virDomainGetXMLDesc(domain, 0));
     if (live_xml.empty()) return LastError("reading the live definition of domain " + name);
@@ -147,6 +147,9 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     (*live)["state"] = state;
     (*live)["autostart"] = autostart != 0;
     r.live = *live;
+    StatusOr<Json> facts = ReadDomainFacts(live_xml);
+    if (!facts.ok()) return facts.status().WithContext("domain " + name);
+    r.facts = *facts;
   }
   return r;
 }
@@ -182,7 +185,7 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
       if (!fields->backing_path.empty()) backing_of[key] = fields->backing_path;
       bool managed = IsLocal() && HasVolumeMark(path);
       state.resources.emplace(Address{Kind::kVolume, key},
-                              ObservedResource{{Kind::kVolume, key}, fields->spec, nullptr, managed});
+                              ObservedResource{{Kind::kVolume, key}, fields->spec, nullptr, managed, {}});
     }
   }
   for (const auto& [key, path] : backing_of) {
@@ -257,7 +260,7 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Addr
         if (auto key = VolumeKeyByPath(fields->backing_path)) fields->spec["backing_volume"] = *key;
       }
       std::string path = AdoptString(virStorageVolGetPath(volume.get()));
-      return Result(ObservedResource{address, fields->spec, nullptr, IsLocal() && HasVolumeMark(path)});
+      return Result(ObservedResource{address, fields->spec, nullptr, IsLocal() && HasVolumeMark(path), {}});
     }
     case Kind::kDomain: {
       Domain domain(virDomainLookupByName(c, address.name.c_str()));
@@ -291,6 +294,18 @@ Status LibvirtProvider::Execute(const Step& step) {
     case Step::Op::kSetAutostart: return SetAutostart(step);
     case Step::Op::kResizeVolume: return ResizeVolume(step);
     case Step::Op::kBlockResize: return BlockResize(step);
+    case Step::Op::kSetVcpusLive: return SetVcpusLive(step);
+    case Step::Op::kSetMemoryLive: return SetMemoryLive(step);
+    case Step::Op::kAttachMemoryLive:
+      return AttachLive(step, DimmDeviceXml(ParseSize(step.spec.value("size", "")).value()));
+    case Step::Op::kAttachDiskLive: {
+      StatusOr<std::string> xml = DiskDeviceXml(step.spec, XmlContext());
+      if (!xml.ok()) return xml.status();
+      return AttachLive(step, *xml);
+    }
+    case Step::Op::kAttachInterfaceLive: return AttachLive(step, InterfaceDeviceXml(step.spec));
+    case Step::Op::kDetachDiskLive:
+    case Step::Op::kDetachInterfaceLive: return DetachLive(step);
   }
   return Status::Internal("unknown step");
 }
@@ -535,6 +550,76 @@ Status LibvirtProvider::BlockResize(const Step& step) {
     return LastError("resizing disk " + target + " of domain " + step.address.name);
   }
   return Status::Ok();
+}
+
+}  // namespace vc::libvirt
+
+namespace vc::libvirt {
+
+Status LibvirtProvider::SetVcpusLive(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  unsigned count = step.spec.value("vcpus", 1u);
+  if (virDomainSetVcpusFlags(domain->get(), count, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    return LastError("hot-plugging vCPUs of domain " + step.address.name);
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::SetMemoryLive(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  std::uint64_t kib = ParseSize(step.spec.value("memory", "")).value() / 1024;
+  if (virDomainSetMemoryFlags(domain->get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    return LastError("setting the balloon of domain " + step.address.name);
+  }
+  // The balloon moves as the guest's driver gives memory back: wait for it, so verification sees
+  // the result rather than the request.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeviceTimeoutSeconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    virDomainInfo info;
+    if (virDomainGetInfo(domain->get(), &info) == 0 && info.memory == kib) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Unavailable("domain " + step.address.name + ": the guest did not follow the balloon to " +
+                             step.spec.value("memory", "") + " within " +
+                             std::to_string(kDeviceTimeoutSeconds) + " s (no balloon driver?)");
+}
+
+Status LibvirtProvider::AttachLive(const Step& step, const std::string& device_xml) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  if (virDomainAttachDeviceFlags(domain->get(), device_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    return LastError(step.Describe());
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::DetachLive(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  const bool disk = step.op == Step::Op::kDetachDiskLive;
+  const std::string key = disk ? step.spec.value("target", "") : step.spec.value("mac", "");
+  auto find = [&]() -> std::optional<std::string> {
+    std::string xml = AdoptString(virDomainGetXMLDesc(domain->get(), 0));
+    return disk ? FindDiskXml(xml, key) : FindInterfaceXml(xml, key);
+  };
+  std::optional<std::string> device = find();
+  if (!device) return Status::Ok();  // already gone
+  if (virDomainDetachDeviceFlags(domain->get(), device->c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    return LastError(step.Describe());
+  }
+  // libvirt reports success once it has asked the guest; the device is gone only when the guest
+  // has released it. Re-read until it is.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeviceTimeoutSeconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!find()) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Unavailable(step.Describe() + ": the guest did not release it within " +
+                             std::to_string(kDeviceTimeoutSeconds) +
+                             " s; it is still attached to the running guest (the persistent config "
+                             "no longer has it)");
 }
 
 }  // namespace vc::libvirt

@@ -43,6 +43,13 @@ class LibvirtProvider final : public Provider {
   Status SetAutostart(const Step& step);
   Status ResizeVolume(const Step& step);
   Status BlockResize(const Step& step);
+  Status SetVcpusLive(const Step& step);
+  Status SetMemoryLive(const Step& step);
+  Status AttachLive(const Step& step, const std::string& device_xml);
+  Status DetachLive(const Step& step);
+
+  /// How long a guest gets to complete a detach or follow the balloon before it is an error.
+  static constexpr int kDeviceTimeoutSeconds = 15;
 
   StatusOr<Domain> LookupDomain(const std::string& name);
   StatusOr<Volume> LookupVolume(const std::string& key);
