@@ -244,6 +244,22 @@ volumes:
         self.assertNotIn("vct-mine", nets)
         self.assertIn("vct-foreign", nets, "a network virtconverge did not create is never pruned")
 
+    def test_cpu_model_is_set_at_creation_and_a_change_needs_a_restart(self):
+        doc = """version: 1
+domains:
+  vct-cpu:
+    vcpus: 1
+    memory: 64MiB
+    cpu: {mode: custom, model: %s}
+"""
+        path = self.write("cpu.yaml", doc % "pentium3")
+        self.apply_ok(path)
+        self.assertIn("<model fallback='forbid'>pentium3</model>", virsh("dumpxml", "vct-cpu", "--inactive"))
+        self.assert_no_changes(path)
+        rc, out, _ = run(["plan", self.write("cpu2.yaml", doc % "pentium2"), "--connection", URI])
+        self.assertIn("cpu {mode: custom, model: pentium3} → {mode: custom, model: pentium2}  "
+                      "(needs restart: the CPU model is fixed at boot)", out)
+
     def test_independent_domains_apply_in_parallel_and_all_converge(self):
         doms = "".join(f"""  vct-p{i}:
     vcpus: 1
