@@ -373,10 +373,12 @@ int Observe(const Args& args) {
     return kExitError;
   }
   Json doc = ExportDocument(*observed);
+  std::vector<std::string> pending = PendingNotes(*observed);
   if (vm["format"].as<std::string>() == "json") {
     std::cout << doc.dump(2) << "\n";
+    for (const std::string& note : pending) std::cerr << "note: " << note << "\n";
   } else {
-    std::cout << ToYaml(doc);
+    std::cout << ToYaml(doc, pending);
   }
   return kExitOk;
 }

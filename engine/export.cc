@@ -2,6 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/domain_rules.h"
+#include "engine/plan_text.h"
+#include "engine/planner.h"
+
 namespace vc {
 namespace {
 
@@ -39,7 +43,25 @@ Json ExportDocument(const ObservedState& state) {
   return doc;
 }
 
-std::string ToYaml(const Json& document) {
+std::vector<std::string> PendingNotes(const ObservedState& state) {
+  std::vector<std::string> notes;
+  for (const auto& [address, r] : state.resources) {
+    if (address.kind != Kind::kDomain || !r.live.is_object()) continue;
+    for (const auto& [key, config] : r.spec.items()) {
+      if (!HasComparableLiveValue(key)) continue;
+      Json live = Project(r.live.value(key, Json()), config);
+      if (live != config) {
+        notes.push_back(address.name + ": " + key + " pending restart (running " + RenderValue(live) +
+                        ", next boot " + RenderValue(config) + ")");
+      }
+    }
+  }
+  return notes;
+}
+
+std::string ToYaml(const Json& document, const std::vector<std::string>& notes) {
+  std::string header;
+  for (const std::string& note : notes) header += "# " + note + "\n";
   YAML::Emitter out;
   out << YAML::BeginMap;
   for (const char* key : {"version", "connection", "pools", "networks", "volumes", "domains"}) {
@@ -52,7 +74,7 @@ std::string ToYaml(const Json& document) {
     }
   }
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return header + out.c_str() + "\n";
 }
 
 }  // namespace vc

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/resource.h"
 
@@ -11,7 +12,12 @@ namespace vc {
 /// The document (version 1) describing everything in `state`, as JSON.
 Json ExportDocument(const ObservedState& state);
 
-/// The same document as YAML, sections in the order a person would write them.
-std::string ToYaml(const Json& document);
+/// One line per value of a running domain that differs from its persistent config (a change
+/// waiting for the next boot): "web1: vcpus pending restart (running 1, next boot 2)".
+std::vector<std::string> PendingNotes(const ObservedState& state);
+
+/// The same document as YAML, sections in the order a person would write them, with `notes` as
+/// comments at the top.
+std::string ToYaml(const Json& document, const std::vector<std::string>& notes = {});
 
 }  // namespace vc

@@ -47,7 +47,7 @@ TEST(DomainXmlTest, ReadsOnlyWhatADocumentCanDeclare) {
   EXPECT_EQ((*spec)["memory"], "512MiB");
   EXPECT_EQ((*spec)["max_memory"], "1GiB");
   EXPECT_EQ((*spec)["virt_type"], "kvm");
-  EXPECT_EQ((*spec)["disks"], Json::parse(R"([{"volume":"img/root.qcow2","target":"vda","bus":"virtio"}])"));
+  EXPECT_EQ((*spec)["disks"], Json::parse(R"([{"volume":"img/root.qcow2","target":"vda","bus":"virtio","discard":"ignore"}])"));
   EXPECT_EQ((*spec)["interfaces"],
             Json::parse(R"([{"network":"lan","mac":"52:54:00:ab:cd:ef","model":"virtio"}])"));
 }

@@ -9,7 +9,7 @@ import unittest
 from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, virsh
 
 
-def site(pool_dir, vcpus=1, memory="128MiB", state="running", extra=""):
+def site(pool_dir, vcpus=1, memory="128MiB", state="running", extra="", max_memory="512MiB"):
     return f"""version: 1
 pools:
   vct-images:
@@ -30,7 +30,7 @@ domains:
     vcpus: {vcpus}
     max_vcpus: 4
     memory: {memory}
-    max_memory: 512MiB
+    max_memory: {max_memory}
     disks:
       - volume: vct-images/web1-root
         target: vda
@@ -147,26 +147,28 @@ domains:
         self.assertIn("slot='0x07'", after)
         self.assertIn("piix3-uhci", after)
 
-    def test_vcpu_change_on_running_domain_is_pending_until_restart(self):
+    def test_restart_class_change_waits_in_the_config_until_restart_is_allowed(self):
         path = self.site_file()
         self.apply_ok(path)
         pid = qemu_pid("vct-web1")
-        path = self.site_file(vcpus=2)
+        path = self.site_file(max_memory="768MiB")
         rc, out, _ = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
         self.assertEqual(rc, 2)
-        self.assertIn("vcpus 1 → 2  (needs restart", out)
+        self.assertIn("max_memory 512MiB → 768MiB  (needs restart: the memory ceiling is fixed at boot", out)
         out = self.apply_ok(path)
-        self.assertIn("vcpus pending restart (running 1, next boot 2)", out)
+        self.assertIn("max_memory pending restart (running 512MiB, next boot 768MiB)", out)
         self.assertEqual(qemu_pid("vct-web1"), pid, "the domain must not be restarted silently")
-        self.assertIn("current      config         2", virsh("vcpucount", "vct-web1"))
-        self.assertIn("current      live           1", virsh("vcpucount", "vct-web1"))
+        self.assertIn("786432</maxMemory>", virsh("dumpxml", "vct-web1", "--inactive"))
+        self.assertIn("524288</maxMemory>", virsh("dumpxml", "vct-web1"))
         out = self.assert_no_changes(path)
         self.assertIn("Pending restart", out)
-        # With --allow-restart the pending change takes effect: a new QEMU process, 2 vCPUs.
+        rc, observed, _ = run(["observe", "--connection", URI])
+        self.assertIn("# vct-web1: max_memory pending restart (running 512MiB, next boot 768MiB)", observed)
+        # With --allow-restart the pending change takes effect: a new QEMU process.
         out = self.apply_ok(path, "--allow-restart", "--shutdown-timeout", "1")
         self.assertIn("shut down domain.vct-web1", out)
         self.assertNotEqual(qemu_pid("vct-web1"), pid)
-        self.assertIn("current      live           2", virsh("vcpucount", "vct-web1"))
+        self.assertIn("786432</maxMemory>", virsh("dumpxml", "vct-web1"))
         self.assertNotIn("Pending", self.assert_no_changes(path))
 
     def test_stopping_and_starting_follow_the_declared_state(self):
