@@ -15,5 +15,6 @@ int PlanCommand(const Args& args);
 int ApplyCommand(const Args& args);
 int Observe(const Args& args);
 int Schema(const Args& args);
+int Serve(const Args& args);
 
 }  // namespace vc::cli

@@ -20,6 +20,7 @@ Commands:
   apply --plan P     apply exactly a saved plan, if the host has not changed since
   observe            print what the host holds, as a document
   schema NAME        print the JSON Schema: desired-state or plan
+  serve              JSON requests on stdin, responses on stdout (for Puppet, Salt)
 
 FILE may be '-' for standard input. Run 'virtconverge <command> --help' for the options of one
 command. Exit codes: 0 success and nothing to change; 2 changes present or made (with
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   if (command == "apply") return vc::cli::ApplyCommand(args);
   if (command == "observe") return vc::cli::Observe(args);
   if (command == "schema") return vc::cli::Schema(args);
+  if (command == "serve") return vc::cli::Serve(args);
   std::cerr << "virtconverge: unknown command '" << command << "'\n\n" << kUsage;
   return 1;
 }
