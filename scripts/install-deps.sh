@@ -21,3 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The front ends install what they need (Puppet from Debian, Salt from PyPI).
+here=$(dirname "$0")
+for extra in "$here"/install-deps-*.sh; do
+  [ -e "$extra" ] && bash "$extra"
+done
