@@ -7,7 +7,9 @@
 //                               volume paths, networks, domain state/autostart, the live XML of
 //                               running domains): the libvirt share of a plan, for profiling
 //
-// Exit status 0 on success, 1 on any libvirt error (printed to stderr).
+// A domain undefined meanwhile (by another client) is skipped, as plan skips it. Exit status 0 on
+// success, 1 on any other libvirt error (printed to stderr). With VC_BENCH_FLOOR_VERBOSE set it
+// prints how many domains and bytes of XML it read.
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -21,13 +23,19 @@ void SilentErrors(void*, virErrorPtr) {}
 
 int Fail(const char* what) {
   virErrorPtr error = virGetLastError();
-  std::fprintf(stderr, "vc_bench_floor: %s: %s\n", what, error != nullptr && error->message != nullptr ? error->message : "unknown error");
+  const char* message =
+      error != nullptr && error->message != nullptr ? error->message : "unknown error";
+  std::fprintf(stderr, "vc_bench_floor: %s: %s\n", what, message);
   return 1;
 }
 
-// Reads an XML description and frees it; false when libvirt returned nothing.
+// Reads an XML description and frees it; false when libvirt returned nothing, unless the object
+// has just disappeared.
 bool Consume(char* xml, unsigned long long* bytes) {
-  if (xml == nullptr) return false;
+  if (xml == nullptr) {
+    virErrorPtr error = virGetLastError();
+    return error != nullptr && error->code == VIR_ERR_NO_DOMAIN;
+  }
   *bytes += std::strlen(xml);
   std::free(xml);
   return true;
@@ -49,8 +57,12 @@ int ReadStorageAndNetworks(virConnectPtr conn, unsigned long long* bytes) {
       int m = virStoragePoolListAllVolumes(pools[i], &volumes, 0);
       if (m < 0) rc = Fail("listing volumes");
       for (int j = 0; j < m; ++j) {
-        if (rc == 0 && !Consume(virStorageVolGetXMLDesc(volumes[j], 0), bytes)) rc = Fail("reading a volume");
-        if (rc == 0 && !Consume(virStorageVolGetPath(volumes[j]), bytes)) rc = Fail("reading a volume path");
+        if (rc == 0 && !Consume(virStorageVolGetXMLDesc(volumes[j], 0), bytes)) {
+          rc = Fail("reading a volume");
+        }
+        if (rc == 0 && !Consume(virStorageVolGetPath(volumes[j]), bytes)) {
+          rc = Fail("reading a volume path");
+        }
         virStorageVolFree(volumes[j]);
       }
       std::free(volumes);
@@ -102,8 +114,9 @@ int main(int argc, char** argv) {
       int autostart = 0;
       virDomainGetState(domains[i], &state, &reason, 0);
       virDomainGetAutostart(domains[i], &autostart);
-      if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_NOSTATE &&
-          !Consume(virDomainGetXMLDesc(domains[i], 0), &bytes)) {
+      bool active = state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED &&
+                    state != VIR_DOMAIN_NOSTATE;
+      if (active && !Consume(virDomainGetXMLDesc(domains[i], 0), &bytes)) {
         rc = Fail("reading a live domain");
       }
     }

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Generates the inputs of the no-op plan benchmark (see docs/benchmarks.md).
 #
-#   bench/gen.sh test N DIR   DIR/node.xml: a libvirt test-driver host (test:///DIR/node.xml) with
-#                             N domains, 2 pools, their volumes and 2 networks; DIR/doc.yaml: the
-#                             document that declares exactly that host, so planning it changes
-#                             nothing
+#   bench/gen.sh test N DIR   DIR/node.xml: a libvirt test-driver host (test:///DIR/node.xml)
+#                             with N domains, 2 pools, their volumes and 2 networks;
+#                             DIR/doc.yaml: the document that declares exactly that host, so
+#                             planning it changes nothing
 #   bench/gen.sh real N DIR   DIR/doc.yaml: N stopped KVM domains vcb-d1..vcb-dN (no OS, no disk,
 #                             64 MiB), to be created with `virtconverge apply` on a real libvirtd
 #
-# Every object is named vcb-*. The output is a pure function of N: two runs give the same bytes.
+# N is 1 to 9999. Every object is named vcb-*. The output depends only on N and DIR.
 set -euo pipefail
 
 usage() { echo "usage: $0 test|real N DIR" >&2; exit 2; }
 [ $# -eq 3 ] || usage
 kind=$1 n=$2 dir=$3
-[[ $n =~ ^[1-9][0-9]{0,4}$ ]] || usage
+[[ $n =~ ^[1-9][0-9]{0,3}$ ]] || usage  # up to 9999
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 

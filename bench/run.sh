@@ -51,15 +51,15 @@ else
 fi
 for value in "$runs" "$rounds"; do [[ $value =~ ^[1-9][0-9]*$ ]] || usage; done
 [[ $warmup =~ ^[0-9]+$ ]] || usage
-per_round=$(((runs + rounds - 1) / rounds))
+per_round=$(((runs + rounds - 1) / rounds)) runs_done=$((per_round * rounds))
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 build=$(cd "$build" 2>/dev/null && pwd) || die "no build directory (give --build-dir or VC_BUILD_DIR)"
 vc=$build/virtconverge floor=$build/bench/vc_bench_floor
 [ -x "$vc" ] || die "$vc is not built (cd $build && ninja)"
 [ -x "$floor" ] || die "$floor is not built (cd $build && ninja vc_bench_floor)"
-for tool in hyperfine jq; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install $tool)"
+for tool in hyperfine python3; do
+  command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh installs it)"
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vcb-bench.XXXXXX")
@@ -125,16 +125,26 @@ measure() {
       --export-json "$results/$label.round$round.json" \
       --export-markdown "$results/$label.round$round.md" "${order[@]}" >&2
   done
-  jq -s '
-    def stats: (sort) as $t | ($t | length) as $n | (add / $n) as $mean
-      | {mean: $mean, median: (if $n % 2 == 1 then $t[($n - 1) / 2] else ($t[$n / 2 - 1] + $t[$n / 2]) / 2 end),
-         min: $t[0], max: $t[-1],
-         stddev: (if $n > 1 then (map((. - $mean) * (. - $mean)) | add / ($n - 1) | sqrt) else 0 end)};
-    [.[].results[]] | group_by(.command)
-    | {results: map({command: .[0].command, times: (map(.times[]))}
-        + (map(.times[]) | stats)
-        + {user: (map(.user) | add / length), system: (map(.system) | add / length)})}' \
-    "$results/$label".round*.json >"$results/$label.json"
+  python3 - "$results/$label.json" "$results/$label".round*.json <<'PY'
+import json, statistics, sys
+out, rounds = sys.argv[1], sys.argv[2:]
+runs = {}
+for path in rounds:
+    for r in json.load(open(path))["results"]:
+        runs.setdefault(r["command"], []).append(r)
+results = []
+for command, parts in sorted(runs.items()):
+    times = [t for p in parts for t in p["times"]]
+    results.append({
+        "command": command, "times": times,
+        "mean": statistics.fmean(times), "median": statistics.median(times),
+        "stddev": statistics.stdev(times) if len(times) > 1 else 0.0,
+        "min": min(times), "max": max(times),
+        "user": statistics.fmean(p["user"] for p in parts),
+        "system": statistics.fmean(p["system"] for p in parts),
+    })
+json.dump({"results": results}, open(out, "w"), indent=2)
+PY
   rows+=("$label")
 }
 
@@ -190,30 +200,33 @@ fi
 
 # One row per measurement: times in ms; the ratios are plan / floor. The mean is what the target
 # names; the median and the minimum resist the outliers a shared machine produces.
-table=$results/table.md
-{
-  echo "| host | N | plan mean ± σ (ms) | floor mean ± σ (ms) | ratio of means | ratio of medians | ratio of minima | plan user+sys (ms) | floor user+sys (ms) | ratio of CPU |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for label in "${rows[@]}"; do
-    jq -r --arg host "${label%-*}" --arg n "${label##*-}" '
-      def f1: (. * 10 | round) as $x | "\($x / 10 | floor).\($x % 10)";
-      def ms: . * 1000 | f1;
-      def x: (. * 100 | round) as $x | "\($x / 100 | floor).\($x % 100 | tostring | if length < 2 then "0" + . else . end)×";
-      (.results[] | select(.command == "plan")) as $p
-      | (.results[] | select(.command == "floor")) as $f
-      | "| \($host) | \($n) | \($p.mean | ms) ± \($p.stddev | ms) | \($f.mean | ms) ± \($f.stddev | ms)"
-        + " | **\($p.mean / $f.mean | x)** | \($p.median / $f.median | x) | \($p.min / $f.min | x)"
-        + " | \($p.user + $p.system | ms) | \($f.user + $f.system | ms)"
-        + " | \(($p.user + $p.system) / ($f.user + $f.system) | x) |"' "$results/$label.json"
-  done
-} >"$table"
-echo
-echo "No-op plan vs floor ($((per_round * rounds)) runs each in $rounds round(s), $warmup warm-up(s) a round; target: plan within 1.5x of the floor)"
-cat "$table"
-jsons=()
-for label in "${rows[@]}"; do jsons+=("$results/$label.json"); done
-missed=$(jq -rs '[.[] | (.results[] | select(.command == "plan").mean) / (.results[] | select(.command == "floor").mean) | select(. > 1.5)] | length' "${jsons[@]}")
-echo
-echo "Every plan was a no-op. Ratio of means above 1.5x: $missed of ${#rows[@]} row(s)."
+python3 - "$results" "$runs_done" "$rounds" "$warmup" "${rows[@]}" <<'PY'
+import json, sys
+results, runs, rounds, warmup, labels = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+lines = [
+    "| host | N | plan mean ± σ (ms) | floor mean ± σ (ms) | ratio of means | ratio of medians "
+    "| ratio of minima | plan user+sys (ms) | floor user+sys (ms) | ratio of CPU |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+missed = 0
+for label in labels:
+    r = {x["command"]: x for x in json.load(open(f"{results}/{label}.json"))["results"]}
+    p, f = r["plan"], r["floor"]
+    host, n = label.rsplit("-", 1)
+    cpu_p, cpu_f = p["user"] + p["system"], f["user"] + f["system"]
+    ratio = p["mean"] / f["mean"]
+    missed += ratio > 1.5
+    lines.append(
+        f"| {host} | {n} | {p['mean'] * 1e3:.1f} ± {p['stddev'] * 1e3:.1f} "
+        f"| {f['mean'] * 1e3:.1f} ± {f['stddev'] * 1e3:.1f} | **{ratio:.2f}×** "
+        f"| {p['median'] / f['median']:.2f}× | {p['min'] / f['min']:.2f}× "
+        f"| {cpu_p * 1e3:.1f} | {cpu_f * 1e3:.1f} | {cpu_p / cpu_f:.2f}× |")
+table = "\n".join(lines) + "\n"
+open(f"{results}/table.md", "w").write(table)
+print(f"\nNo-op plan vs floor ({runs} runs each in {rounds} round(s), {warmup} warm-up(s) a round; "
+      "target: plan within 1.5x of the floor)")
+print(table)
+print(f"Every plan was a no-op. Ratio of means above 1.5x: {missed} of {len(labels)} row(s).")
+PY
 [ -n "$out" ] && echo "Results kept in $out"
 exit 0

@@ -137,8 +137,8 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
     }
     const ObservedResource& r = it->second;
     const bool domain = change.address.kind == Kind::kDomain;
-    for (const AttributeChange& a : DiffAttributes(change.desired, r.spec)) {
-      if (!(domain && IsPolicyField(a.path))) outcome.remaining.push_back(a.path);
+    for (const AttributeChange& a : DiffResource(change.address.kind, change.desired, r.spec)) {
+      outcome.remaining.push_back(a.path);
     }
     if (domain && r.live.is_object()) {
       // What was changed live must be in the running guest now, not only in its config.

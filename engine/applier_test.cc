@@ -45,6 +45,9 @@ class MemoryProvider : public Provider {
       case Step::Op::kSetAutostart: r.spec["autostart"] = step.spec["autostart"]; break;
       case Step::Op::kResizeVolume: r.spec["capacity"] = step.spec["capacity"]; break;
       case Step::Op::kBlockResize:
+      case Step::Op::kUpdateFeatures:
+      case Step::Op::kCreateSnapshots:
+      case Step::Op::kFlatten:
       case Step::Op::kSetVcpusLive:
       case Step::Op::kSetMemoryLive:
       case Step::Op::kAttachMemoryLive:

@@ -31,6 +31,9 @@ enum class Type {
   kInterfaces,
   kCpu,
   kCpuModel,
+  kNameList,
+  kFeatureList,
+  kSnapshotSpec,
 };
 
 struct Field {
@@ -44,10 +47,22 @@ struct Field {
 // The document's vocabulary; schemas/desired-state.schema.json says the same and a test checks
 // that both accept and reject the same documents.
 const std::initializer_list<Field> kPoolFields = {
-    {"type", Type::kEnum, {"dir", "logical"}},
+    {"type", Type::kEnum, {"dir", "logical", "rbd"}},
     {"path", Type::kPath},
     {"volume_group", Type::kName},
+    {"ceph_pool", Type::kName},
     {"autostart", Type::kBool},
+};
+const std::initializer_list<Field> kRbdImageFields = {
+    {"size", Type::kSize},
+    {"features", Type::kFeatureList},
+    {"snapshots", Type::kNameList},
+    {"clone_from", Type::kSnapshotSpec},
+    {"flatten", Type::kBool},
+};
+const std::initializer_list<Field> kCephFields = {
+    {"conf", Type::kPath},
+    {"user", Type::kName},
 };
 const std::initializer_list<Field> kNetworkFields = {
     {"mode", Type::kEnum, {"isolated", "nat", "route", "open", "bridge"}},
@@ -79,6 +94,7 @@ const std::initializer_list<Field> kCpuFields = {
 };
 const std::initializer_list<Field> kDiskFields = {
     {"volume", Type::kVolumeKey},
+    {"rbd", Type::kVolumeKey},
     {"target", Type::kTarget},
     {"bus", Type::kEnum, {"virtio", "sata", "scsi"}},
     {"discard", Type::kEnum, {"unmap", "ignore"}},
@@ -93,6 +109,7 @@ const std::initializer_list<Field>& FieldsOf(Kind kind) {
   switch (kind) {
     case Kind::kPool: return kPoolFields;
     case Kind::kVolume: return kVolumeFields;
+    case Kind::kRbdImage: return kRbdImageFields;
     case Kind::kNetwork: return kNetworkFields;
     case Kind::kDomain: return kDomainFields;
   }
@@ -151,11 +168,20 @@ class Parser {
         } else {
           doc_->connection = value.Scalar();
         }
+      } else if (key == "ceph") {
+        Json ceph;
+        if (ParseObject(value, "ceph", kCephFields, {"conf"}, &ceph)) {
+          if (!doc_->ceph.is_null() && doc_->ceph != ceph) {
+            Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document");
+          } else {
+            doc_->ceph = ceph;
+          }
+        }
       } else if (std::optional<Kind> kind = SectionKind(key)) {
         ParseSection(*kind, value);
       } else {
-        std::string hint = ClosestMatch(key, {"version", "connection", "pools", "networks",
-                                              "volumes", "domains"});
+        std::string hint = ClosestMatch(key, {"version", "connection", "ceph", "pools", "networks",
+                                              "volumes", "rbd_images", "domains"});
         Error(entry.second.Mark(), "", key,
               "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"));
       }
@@ -202,7 +228,8 @@ class Parser {
       return;
     }
     for (const auto& [name, body] : Entries(section, section_name)) {
-      Status valid = kind == Kind::kVolume ? CheckVolumeKey(name) : CheckName(name);
+      Status valid = kind == Kind::kVolume || kind == Kind::kRbdImage ? CheckVolumeKey(name)
+                                                                      : CheckName(name);
       if (!valid.ok()) {
         Error(body.Mark(), section_name, Quote(name), valid.message());
         continue;
@@ -265,10 +292,14 @@ class Parser {
         if (r.spec.value("type", "") == "logical") {
           require("volume_group", " (a logical pool needs a volume_group)");
         }
+        if (r.spec.value("type", "") == "rbd") require("ceph_pool", " (an rbd pool needs a ceph_pool)");
         break;
       case Kind::kNetwork: require("mode", ""); break;
       case Kind::kVolume:
         if (!r.spec.contains("backing_volume")) require("capacity", " (or give backing_volume)");
+        break;
+      case Kind::kRbdImage:
+        if (!r.spec.contains("clone_from")) require("size", " (or give clone_from)");
         break;
       case Kind::kDomain:
         require("vcpus", "");
@@ -384,6 +415,48 @@ class Parser {
         *out = value.Scalar();
         return true;
       }
+      case Type::kNameList:
+      case Type::kFeatureList: {
+        static const std::set<std::string> kFeatures = {
+            "layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten", "journaling",
+            "striping", "data-pool"};
+        if (!value.IsSequence()) return fail("expected a list");
+        std::set<std::string> items;
+        for (std::size_t i = 0; i < value.size(); ++i) {
+          const YAML::Node item = value[i];
+          std::string where = path + "[" + std::to_string(i) + "]";
+          if (!item.IsScalar()) {
+            Error(item.Mark(), where, "", "expected a name");
+            return false;
+          }
+          Status ok = field.type == Type::kNameList ? CheckName(item.Scalar()) : Status::Ok();
+          if (field.type == Type::kFeatureList && !kFeatures.count(item.Scalar())) {
+            ok = Status::InvalidArgument("unknown RBD feature " + Quote(item.Scalar()) +
+                                         "; known: layering, exclusive-lock, object-map, fast-diff, "
+                                         "deep-flatten, journaling, striping, data-pool");
+          }
+          if (!ok.ok()) {
+            Error(item.Mark(), where, "", ok.message());
+            return false;
+          }
+          if (!items.insert(item.Scalar()).second) {
+            Error(item.Mark(), where, "", Quote(item.Scalar()) + " is listed twice");
+            return false;
+          }
+        }
+        *out = Json(std::vector<std::string>(items.begin(), items.end()));  // canonical: sorted
+        return true;
+      }
+      case Type::kSnapshotSpec: {
+        std::string text = value.IsScalar() ? value.Scalar() : "";
+        std::size_t at = text.find('@');
+        if (at == std::string::npos || !CheckVolumeKey(text.substr(0, at)).ok() ||
+            !CheckName(text.substr(at + 1)).ok()) {
+          return fail("expected <pool>/<image>@<snapshot>, got " + scalar_text());
+        }
+        *out = text;
+        return true;
+      }
       case Type::kCpu: {
         std::size_t errors_before = ErrorCount();
         if (!ParseObject(value, path, kCpuFields, {"mode"}, out)) return false;
@@ -396,7 +469,15 @@ class Parser {
         return ErrorCount() == errors_before;
       }
       case Type::kDisks: {
-        if (!ParseList(value, path, kDiskFields, {"volume", "target"}, out)) return false;
+        if (!ParseList(value, path, kDiskFields, {"target"}, out)) return false;
+        for (std::size_t i = 0; i < out->size(); ++i) {
+          const Json& disk = (*out)[i];
+          if (disk.contains("volume") == disk.contains("rbd")) {
+            Error(value[i].Mark(), path + "[" + std::to_string(i) + "]", "volume",
+                  "give exactly one of volume (a libvirt volume) or rbd (a Ceph RBD image)");
+            return false;
+          }
+        }
         // Canonical order is by target, as observation reports them: order carries no meaning.
         std::stable_sort(out->begin(), out->end(), [](const Json& a, const Json& b) {
           return a.value("target", "") < b.value("target", "");
@@ -589,13 +670,28 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
     const Json& s = r.spec;
     if (address.kind == Kind::kDomain) {
       for (std::size_t i = 0; s.contains("disks") && i < s["disks"].size(); ++i) {
-        require(r, "disks[" + std::to_string(i) + "].volume",
-                Address{Kind::kVolume, s["disks"][i].value("volume", "")});
+        const Json& disk = s["disks"][i];
+        if (disk.contains("rbd")) {
+          require(r, "disks[" + std::to_string(i) + "].rbd", Address{Kind::kRbdImage, disk["rbd"]});
+          if (doc.ceph.is_null()) {
+            diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].rbd",
+                                    "an RBD disk needs the ceph: section (conf, user)"));
+          }
+        } else {
+          require(r, "disks[" + std::to_string(i) + "].volume", Address{Kind::kVolume, disk.value("volume", "")});
+        }
       }
       for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
         require(r, "interfaces[" + std::to_string(i) + "].network",
                 Address{Kind::kNetwork, s["interfaces"][i].value("network", "")});
       }
+    } else if (address.kind == Kind::kRbdImage) {
+      if (s.contains("clone_from")) {
+        std::string parent = s["clone_from"];
+        require(r, "clone_from", Address{Kind::kRbdImage, parent.substr(0, parent.find('@'))});
+      }
+    } else if (address.kind == Kind::kPool && s.value("type", "") == "rbd" && doc.ceph.is_null()) {
+      diags.push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)"));
     } else if (address.kind == Kind::kVolume) {
       require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
       if (s.contains("backing_volume")) {

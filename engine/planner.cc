@@ -17,6 +17,7 @@ bool ForcesReplace(Kind kind, const std::string& path) {
     case Kind::kPool: return path == "type" || path == "path" || path == "volume_group";
     case Kind::kNetwork: return path == "mode" || path == "bridge";
     case Kind::kVolume: return path == "format" || path == "backing_volume";
+    case Kind::kRbdImage: return path == "clone_from";
     case Kind::kDomain: return false;
   }
   return false;
@@ -30,21 +31,27 @@ std::uint64_t Bytes(const Json& size) {
 
 std::string VolumePool(const std::string& volume) { return volume.substr(0, volume.find('/')); }
 
-// The running domains that have `volume` as a disk, with the target they see it as.
+// Whether a disk entry is `image` (a volume or RBD image address).
+bool DiskIs(const Json& disk, const Address& image) {
+  const char* key = image.kind == Kind::kRbdImage ? "rbd" : "volume";
+  return disk.value(key, "") == image.name;
+}
+
+// The running domains that have `image` as a disk, with the target they see it as.
 std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state,
-                                                              const std::string& volume) {
+                                                              const Address& image) {
   std::vector<std::pair<std::string, std::string>> users;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
     for (const Json& disk : r.live.value("disks", Json::array())) {
-      if (disk.value("volume", "") == volume) users.emplace_back(address.name, disk.value("target", ""));
+      if (DiskIs(disk, image)) users.emplace_back(address.name, disk.value("target", ""));
     }
   }
   return users;
 }
 
-// Every domain (observed) that has `volume` as a disk in its config or live definition.
-std::vector<std::string> Users(const ObservedState& state, const std::string& volume) {
+// Every domain (observed) that has `image` as a disk in its config or live definition.
+std::vector<std::string> Users(const ObservedState& state, const Address& image) {
   std::vector<std::string> users;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain) continue;
@@ -52,7 +59,7 @@ std::vector<std::string> Users(const ObservedState& state, const std::string& vo
       if (!spec->is_object()) continue;
       bool uses = false;
       for (const Json& disk : spec->value("disks", Json::array())) {
-        uses = uses || disk.value("volume", "") == volume;
+        uses = uses || DiskIs(disk, image);
       }
       if (uses) {
         users.push_back(address.name);
@@ -79,7 +86,22 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed,
     a->reason = "takes effect when libvirtd starts";
     return;
   }
-  if (kind == Kind::kVolume && a->path == "capacity") {
+  if (kind == Kind::kRbdImage && a->path == "features") {
+    a->disruption = Disruption::kLive;
+    a->reason = "features changed on the image in place";
+    return;
+  }
+  if (kind == Kind::kRbdImage && a->path == "snapshots") {
+    a->disruption = Disruption::kNone;
+    a->reason = "snapshots created";
+    return;
+  }
+  if (kind == Kind::kRbdImage && a->path == "flatten") {
+    a->disruption = Disruption::kLive;
+    a->reason = "copies the parent's data into the clone; the parent link goes";
+    return;
+  }
+  if ((kind == Kind::kVolume && a->path == "capacity") || (kind == Kind::kRbdImage && a->path == "size")) {
     if (Bytes(a->after) < Bytes(a->before)) {
       a->disruption = Disruption::kDestructive;
       a->reason = "shrink: data beyond the new end is lost";
@@ -127,6 +149,10 @@ Change DeleteChange(const ObservedResource& observed, const ObservedState& state
     case Kind::kVolume:
       a.disruption = Disruption::kDestructive;
       a.reason = "the volume and its data are deleted";
+      break;
+    case Kind::kRbdImage:
+      a.disruption = Disruption::kDestructive;
+      a.reason = "the image, its snapshots and its data are deleted";
       break;
     case Kind::kDomain:
       a.disruption = IsRunning(observed) ? Disruption::kRestart : Disruption::kNone;
@@ -227,6 +253,33 @@ Json Project(const Json& observed, const Json& desired) {
   return observed;
 }
 
+std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
+  if (kind == Kind::kDomain) {
+    std::vector<AttributeChange> out;
+    for (AttributeChange& a : DiffAttributes(desired, observed)) {
+      if (!IsPolicyField(a.path)) out.push_back(std::move(a));
+    }
+    return out;
+  }
+  if (kind != Kind::kRbdImage || !observed.is_object()) return DiffAttributes(desired, observed);
+  Json want = desired;
+  Json have = observed;
+  have["flatten"] = !observed.contains("clone_from");
+  if (want.value("flatten", false)) {
+    want.erase("clone_from");  // the source it was cloned from is history once flattened
+  }
+  if (want.contains("snapshots")) {
+    Json present = Json::array();
+    for (const Json& name : observed.value("snapshots", Json::array())) {
+      bool declared = false;
+      for (const Json& w : want["snapshots"]) declared = declared || w == name;
+      if (declared) present.push_back(name);
+    }
+    have["snapshots"] = present;
+  }
+  return DiffAttributes(want, have);
+}
+
 std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& observed) {
   std::vector<AttributeChange> out;
   for (const auto& [key, value] : desired.items()) {
@@ -263,9 +316,8 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
                          actual.live.is_object() &&
                          desired.spec.value("state", "running") == "running";
     bool replace = false;
-    for (AttributeChange& a : DiffAttributes(desired.spec, actual.spec)) {
+    for (AttributeChange& a : DiffResource(address.kind, desired.spec, actual.spec)) {
       if (stays_running && IsDomainHardware(a.path)) continue;
-      if (address.kind == Kind::kDomain && IsPolicyField(a.path)) continue;
       Classify(desired, actual, &a, &replace);
       change.attributes.push_back(std::move(a));
     }
@@ -285,8 +337,8 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
 
   // A volume cannot go while a domain that stays keeps using it.
   for (const Address& address : deleted) {
-    if (address.kind != Kind::kVolume) continue;
-    for (const std::string& user : Users(observed, address.name)) {
+    if (address.kind != Kind::kVolume && address.kind != Kind::kRbdImage) continue;
+    for (const std::string& user : Users(observed, address)) {
       if (!deleted.count(Address{Kind::kDomain, user})) {
         AddDiagnostic(&plan, address, address.ToString() + ": cannot delete: domain " + user +
                                           " uses it (remove the disk or the domain first)");
@@ -321,9 +373,17 @@ std::vector<Address> Dependencies(const Change& change) {
     deps.push_back({Kind::kPool, VolumePool(change.address.name)});
     if (d.contains("backing_volume")) deps.push_back({Kind::kVolume, d["backing_volume"]});
   }
+  if (change.address.kind == Kind::kRbdImage && d.contains("clone_from")) {
+    std::string parent = d["clone_from"];
+    deps.push_back({Kind::kRbdImage, parent.substr(0, parent.find('@'))});
+  }
   if (change.address.kind == Kind::kDomain) {
     for (const Json& disk : d.value("disks", Json::array())) {
-      deps.push_back({Kind::kVolume, disk.value("volume", "")});
+      if (disk.contains("rbd")) {
+        deps.push_back({Kind::kRbdImage, disk["rbd"]});
+      } else {
+        deps.push_back({Kind::kVolume, disk.value("volume", "")});
+      }
     }
     for (const Json& nic : d.value("interfaces", Json::array())) {
       deps.push_back({Kind::kNetwork, nic.value("network", "")});
@@ -343,18 +403,22 @@ std::set<Address> FingerprintAddresses(const std::vector<Change>& changes) {
 
 int StageOf(const Change& change) {
   const Kind kind = change.address.kind;
+  const Json& d = change.desired;
   if (change.action == Action::kDelete) {
+    // Clones and overlays are not known to be such from a delete alone (desired is null): all
+    // images go in one stage, and CheckChildren refuses to delete a parent with clones left.
     switch (kind) {
       case Kind::kDomain: return 0;
       case Kind::kNetwork: return 1;
-      case Kind::kVolume: return 2;
+      case Kind::kVolume:
+      case Kind::kRbdImage: return 2;
       case Kind::kPool: return 3;
     }
   }
   switch (kind) {
     case Kind::kPool: return 4;
-    case Kind::kVolume:
-      return change.desired.is_object() && change.desired.contains("backing_volume") ? 6 : 5;
+    case Kind::kVolume: return d.is_object() && d.contains("backing_volume") ? 6 : 5;
+    case Kind::kRbdImage: return d.is_object() && d.contains("clone_from") ? 6 : 5;
     case Kind::kNetwork: return 7;
     case Kind::kDomain: return 8;
   }
@@ -404,16 +468,39 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
         if (a.path == "autostart") {
           steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", a.after}}});
         }
-        if (a.path == "capacity") {
+        if (a.path == "capacity" || a.path == "size") {
           // A running QEMU holds the image open (and locked): it must grow it itself.
-          auto users = RunningUsers(state, address.name);
+          auto users = RunningUsers(state, address);
           if (users.empty()) {
-            steps.push_back({Step::Op::kResizeVolume, address, {{"capacity", a.after}}});
+            steps.push_back({Step::Op::kResizeVolume, address,
+                             {{"capacity", a.after},
+                              {"allow_shrink", a.disruption == Disruption::kDestructive}}});
           }
           for (const auto& [domain, target] : users) {
             steps.push_back({Step::Op::kBlockResize, Address{Kind::kDomain, domain},
                              {{"target", target}, {"capacity", a.after}}});
           }
+        }
+        if (address.kind == Kind::kRbdImage && a.path == "features") {
+          Json enable = Json::array();
+          Json disable = Json::array();
+          for (const Json& f : a.after) {
+            if (std::find(a.before.begin(), a.before.end(), f) == a.before.end()) enable.push_back(f);
+          }
+          for (const Json& f : a.before) {
+            if (std::find(a.after.begin(), a.after.end(), f) == a.after.end()) disable.push_back(f);
+          }
+          steps.push_back({Step::Op::kUpdateFeatures, address, {{"enable", enable}, {"disable", disable}}});
+        }
+        if (address.kind == Kind::kRbdImage && a.path == "snapshots") {
+          Json missing = Json::array();
+          for (const Json& name : a.after) {
+            if (std::find(a.before.begin(), a.before.end(), name) == a.before.end()) missing.push_back(name);
+          }
+          steps.push_back({Step::Op::kCreateSnapshots, address, {{"snapshots", missing}}});
+        }
+        if (address.kind == Kind::kRbdImage && a.path == "flatten" && a.after == true) {
+          steps.push_back({Step::Op::kFlatten, address, Json::object()});
         }
         if (address.kind == Kind::kDomain && IsDomainHardware(a.path)) {
           hardware = true;
@@ -458,6 +545,12 @@ std::string Step::Describe() const {
     case Op::kBlockResize:
       return "tell " + address.ToString() + " that " + spec.value("target", "") + " is now " +
              spec.value("capacity", "");
+    case Op::kUpdateFeatures:
+      return "update features of " + address.ToString() + " (enable " + spec.value("enable", Json::array()).dump() +
+             ", disable " + spec.value("disable", Json::array()).dump() + ")";
+    case Op::kCreateSnapshots:
+      return "create snapshots " + spec.value("snapshots", Json::array()).dump() + " of " + address.ToString();
+    case Op::kFlatten: return "flatten " + address.ToString();
     case Op::kSetVcpusLive:
       return "hot-plug vCPUs of " + address.ToString() + " to " + spec.value("vcpus", Json(0)).dump();
     case Op::kSetMemoryLive:

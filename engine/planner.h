@@ -18,6 +18,11 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
 /// within lists of objects only the declared sub-fields. Disruption is not yet classified.
 std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& observed);
 
+/// The differences between a declared resource of `kind` and its observed spec, compared as the
+/// kind requires: declared fields only; a domain's policy fields never; an RBD image's declared
+/// snapshots must exist (others may), and with `flatten: true` the clone source no longer counts.
+std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed);
+
 /// `observed` cut down to the shape of `desired` (the declared fields, recursively).
 Json Project(const Json& observed, const Json& desired);
 

@@ -12,7 +12,8 @@ namespace vc {
 
 /// One operation on one resource. `spec` carries what the operation needs (the whole desired
 /// resource for kCreate and kWriteConfig; {"autostart": bool}; {"capacity": "4GiB"};
-/// {"target": "vdb", "capacity": "4GiB"}; {"timeout_seconds": 60}).
+/// {"target": "vdb", "capacity": "4GiB"}; {"timeout_seconds": 60}). kResizeVolume also
+/// resizes RBD images; {"allow_shrink": true} when the plan allowed a destructive shrink.
 struct Step {
   enum class Op {
     kCreate,        // define (and build/start for pools and networks) a new resource
@@ -23,6 +24,9 @@ struct Step {
     kSetAutostart,  // domain, pool or network
     kResizeVolume,  // volume: grow to capacity
     kBlockResize,   // domain: tell the running guest that disk `target` is now `capacity`
+    kUpdateFeatures,   // RBD image: {"enable": [...], "disable": [...]}
+    kCreateSnapshots,  // RBD image: {"snapshots": [...]}
+    kFlatten,          // RBD image: copy the parent's data in, drop the parent link
     // Changes to the running guest only (its persistent config is written by kWriteConfig):
     kSetVcpusLive,         // {"vcpus": n}: hot-plug vCPUs
     kSetMemoryLive,        // {"memory": "768MiB"}: balloon target

@@ -37,6 +37,7 @@ struct ObservedResource {
 
 struct Document {
   std::string connection;  // "" when no document names one
+  Json ceph;               // the `ceph:` section ({"conf": path, "user": name}), or null
   std::map<Address, DesiredResource> resources;
 };
 

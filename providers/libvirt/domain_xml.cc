@@ -16,27 +16,34 @@ constexpr int kMemorySlots = 16;
 
 std::uint64_t Kib(std::uint64_t bytes) { return bytes / 1024; }
 
-// The "<pool>/<volume>" a disk element uses, whether written as a volume, a file or a block
-// device; nullopt for CD-ROMs, network disks and files that are not libvirt volumes.
-std::optional<std::string> DiskVolume(const pugi::xml_node& disk, const VolumeByPath& volume_by_path) {
+// What a disk element is backed by, as the document writes it: {"volume": "<pool>/<volume>"}
+// (a volume, or a file or block device that is a libvirt volume) or {"rbd": "<pool>/<image>"};
+// nullopt for CD-ROMs, other network disks and files that are not libvirt volumes.
+std::optional<Json> DiskSource(const pugi::xml_node& disk, const VolumeByPath& volume_by_path) {
   if (std::strcmp(disk.attribute("device").as_string("disk"), "disk") != 0) return std::nullopt;
   std::string type = disk.attribute("type").as_string();
   pugi::xml_node source = disk.child("source");
   if (type == "volume") {
-    return std::string(source.attribute("pool").as_string()) + "/" + source.attribute("volume").as_string();
+    return Json{{"volume", std::string(source.attribute("pool").as_string()) + "/" +
+                               source.attribute("volume").as_string()}};
   }
-  if (!volume_by_path) return std::nullopt;
-  if (type == "file") return volume_by_path(source.attribute("file").as_string());
-  if (type == "block") return volume_by_path(source.attribute("dev").as_string());
-  return std::nullopt;
+  if (type == "network" && std::strcmp(source.attribute("protocol").as_string(), "rbd") == 0) {
+    return Json{{"rbd", source.attribute("name").as_string()}};
+  }
+  std::optional<std::string> volume;
+  if (volume_by_path && type == "file") volume = volume_by_path(source.attribute("file").as_string());
+  if (volume_by_path && type == "block") volume = volume_by_path(source.attribute("dev").as_string());
+  if (!volume) return std::nullopt;
+  return Json{{"volume", *volume}};
 }
 
 Json ReadDisks(const pugi::xml_node& devices, const VolumeByPath& volume_by_path) {
   Json disks = Json::array();
   for (pugi::xml_node disk : devices.children("disk")) {
-    std::optional<std::string> volume = DiskVolume(disk, volume_by_path);
-    if (!volume) continue;  // not on a libvirt volume: not something the document manages
-    Json entry = {{"volume", *volume}, {"target", disk.child("target").attribute("dev").as_string()}};
+    std::optional<Json> source = DiskSource(disk, volume_by_path);
+    if (!source) continue;  // not on a volume or RBD image: not something the document manages
+    Json entry = *source;
+    entry["target"] = disk.child("target").attribute("dev").as_string();
     std::string bus = disk.child("target").attribute("bus").as_string();
     if (bus == "virtio" || bus == "sata" || bus == "scsi") entry["bus"] = bus;
     std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
@@ -87,6 +94,50 @@ void AppendDisk(pugi::xml_node devices, const Json& disk, const std::string& for
   target.append_attribute("bus") = disk.value("bus", "virtio").c_str();
 }
 
+// An RBD image as a network disk, authenticated with the libvirt secret holding the cephx key
+// (the key itself never appears in the XML).
+Status AppendRbdDisk(pugi::xml_node devices, const Json& disk, const DomainXmlContext& context) {
+  if (!context.ceph) {
+    return Status::InvalidArgument("disk " + disk.value("target", "") +
+                                   " is an RBD image but no ceph: section is configured");
+  }
+  StatusOr<std::string> secret = context.ceph->secret_uuid();
+  if (!secret.ok()) return secret.status();
+  pugi::xml_node node = devices.append_child("disk");
+  node.append_attribute("type") = "network";
+  node.append_attribute("device") = "disk";
+  pugi::xml_node driver = node.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  driver.append_attribute("type") = "raw";
+  driver.append_attribute("cache") = "writeback";
+  driver.append_attribute("discard") = disk.value("discard", "unmap").c_str();
+  pugi::xml_node auth = node.append_child("auth");
+  auth.append_attribute("username") = context.ceph->user.c_str();
+  pugi::xml_node secret_node = auth.append_child("secret");
+  secret_node.append_attribute("type") = "ceph";
+  secret_node.append_attribute("uuid") = secret->c_str();
+  pugi::xml_node source = node.append_child("source");
+  source.append_attribute("protocol") = "rbd";
+  source.append_attribute("name") = disk.at("rbd").get<std::string>().c_str();
+  for (const auto& [host, port] : context.ceph->monitors) {
+    pugi::xml_node h = source.append_child("host");
+    h.append_attribute("name") = host.c_str();
+    h.append_attribute("port") = std::to_string(port).c_str();
+  }
+  pugi::xml_node target = node.append_child("target");
+  target.append_attribute("dev") = disk.at("target").get<std::string>().c_str();
+  target.append_attribute("bus") = disk.value("bus", "virtio").c_str();
+  return Status::Ok();
+}
+
+Status AppendAnyDisk(pugi::xml_node devices, const Json& disk, const DomainXmlContext& context) {
+  if (disk.contains("rbd")) return AppendRbdDisk(devices, disk, context);
+  StatusOr<std::string> format = context.volume_format(disk.at("volume"));
+  if (!format.ok()) return format.status();
+  AppendDisk(devices, disk, *format);
+  return Status::Ok();
+}
+
 void AppendInterface(pugi::xml_node devices, const Json& nic, const std::string& keep_mac) {
   pugi::xml_node node = devices.append_child("interface");
   node.append_attribute("type") = "network";
@@ -103,14 +154,15 @@ Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlCont
   std::vector<pugi::xml_node> remove;
   Json missing = disks;
   for (pugi::xml_node disk : devices.children("disk")) {
-    std::optional<std::string> volume = DiskVolume(disk, context.volume_by_path);
-    if (!volume) continue;  // not on a libvirt volume: not ours to change
+    std::optional<Json> source = DiskSource(disk, context.volume_by_path);
+    if (!source) continue;  // not on a volume or RBD image: not ours to change
     std::string target = disk.child("target").attribute("dev").as_string();
     std::string bus = disk.child("target").attribute("bus").as_string();
     auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) {
       std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
-      return d.at("volume") == *volume && d.at("target") == target && d.value("bus", bus) == bus &&
-             d.value("discard", discard) == discard;
+      return d.value("volume", "") == source->value("volume", "") &&
+             d.value("rbd", "") == source->value("rbd", "") && d.at("target") == target &&
+             d.value("bus", bus) == bus && d.value("discard", discard) == discard;
     });
     if (match != missing.end()) {
       missing.erase(match);
@@ -120,9 +172,7 @@ Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlCont
   }
   for (pugi::xml_node node : remove) devices.remove_child(node);
   for (const Json& disk : missing) {
-    StatusOr<std::string> format = context.volume_format(disk.at("volume"));
-    if (!format.ok()) return format.status();
-    AppendDisk(devices, disk, *format);
+    if (Status s = AppendAnyDisk(devices, disk, context); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -381,10 +431,8 @@ StatusOr<Json> ReadDomainFacts(std::string_view live_xml) {
 }
 
 StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context) {
-  StatusOr<std::string> format = context.volume_format(disk.at("volume"));
-  if (!format.ok()) return format.status();
   pugi::xml_document doc;
-  AppendDisk(doc, disk, *format);
+  if (Status s = AppendAnyDisk(doc, disk, context); !s.ok()) return s;
   return ToString(doc);
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/resource.h"
 #include "engine/status.h"
@@ -20,12 +22,22 @@ using VolumeByPath = std::function<std::optional<std::string>(const std::string&
 /// XML and are left to the caller. Sets *managed when the XML carries the mark.
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed);
 
+/// How domains reach a Ceph cluster: its monitors, the cephx user, and the libvirt secret that
+/// holds the user's key (created on first use; the key never appears in XML or output).
+struct CephDiskAccess {
+  std::vector<std::pair<std::string, int>> monitors;
+  std::string user;
+  std::function<StatusOr<std::string>()> secret_uuid;
+};
+
 struct DomainXmlContext {
   std::string virt_type;  // "kvm", "qemu" or "test": used when the document declares none
   /// The format ("qcow2", "raw") of a volume, for the disk driver element.
   std::function<StatusOr<std::string>(const std::string& volume_key)> volume_format;
   /// Recognises file and block disks that are libvirt volumes, so they are not added twice.
   VolumeByPath volume_by_path;
+  /// Set when the documents have a ceph: section; RBD disks need it.
+  std::optional<CephDiskAccess> ceph;
 };
 
 /// XML for a new domain: the declared hardware, the ownership mark, and the headroom hot-plug

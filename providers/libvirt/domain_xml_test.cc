@@ -10,7 +10,8 @@ DomainXmlContext Context() {
           [](const std::string& path) -> std::optional<std::string> {
             if (path == "/img/root.qcow2") return std::string("img/root.qcow2");
             return std::nullopt;
-          }};
+          },
+          std::nullopt};
 }
 
 constexpr const char* kHandWritten = R"(<domain type='kvm'>

@@ -25,6 +25,9 @@ struct VolumeDeleter {
 struct NetworkDeleter {
   void operator()(virNetworkPtr p) const noexcept { virNetworkFree(p); }
 };
+struct SecretDeleter {
+  void operator()(virSecretPtr p) const noexcept { virSecretFree(p); }
+};
 struct CharDeleter {
   void operator()(char* p) const noexcept { std::free(p); }
 };
@@ -34,6 +37,7 @@ using Domain = std::unique_ptr<virDomain, DomainDeleter>;
 using Pool = std::unique_ptr<virStoragePool, PoolDeleter>;
 using Volume = std::unique_ptr<virStorageVol, VolumeDeleter>;
 using Network = std::unique_ptr<virNetwork, NetworkDeleter>;
+using Secret = std::unique_ptr<virSecret, SecretDeleter>;
 using CString = std::unique_ptr<char, CharDeleter>;
 
 /// Takes ownership of an array libvirt allocated (virConnectListAll*) and of each element in it.

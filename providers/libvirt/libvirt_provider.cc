@@ -24,6 +24,33 @@ namespace {
 constexpr const char* kVolumeMarkAttribute = "user.virtconverge";
 constexpr const char* kVolumeMarkValue = "managed";
 
+// The cephx key is base64; libvirt's ceph secrets hold the decoded bytes. Empty on bad input.
+std::vector<unsigned char> Base64Decode(const std::string& text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::vector<unsigned char> out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    int v = value(c);
+    if (v < 0) return {};
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<unsigned char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
 bool HasVolumeMark(const std::string& path) {
   char value[16] = {};
   ssize_t n = getxattr(path.c_str(), kVolumeMarkAttribute, value, sizeof value - 1);
@@ -170,7 +197,8 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
     StatusOr<ObservedResource> r = ReadPool(pool.get(), name);
     if (!r.ok()) return r.status();
     state.resources.emplace(r->address, *r);
-    if (virStoragePoolIsActive(pool.get()) != 1) continue;
+    // An rbd pool's volumes are RBD images: the Ceph provider reports those, as rbd_images.
+    if (virStoragePoolIsActive(pool.get()) != 1 || r->spec.value("type", "") == "rbd") continue;
     virStorageVolPtr* raw_volumes = nullptr;
     int m = virStoragePoolListAllVolumes(pool.get(), &raw_volumes, 0);
     if (m < 0) return LastError("listing volumes of pool " + name);
@@ -227,6 +255,7 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Addr
   using Result = std::optional<ObservedResource>;
   virConnectPtr c = conn_.get();
   switch (address.kind) {
+    case Kind::kRbdImage: return Status::Unsupported("RBD images are observed by the Ceph provider");
     case Kind::kPool: {
       Pool pool(virStoragePoolLookupByName(c, address.name.c_str()));
       if (!pool) return LastErrorIsNotFound() ? StatusOr<Result>(Result()) : LastError("looking up pool " + address.name);
@@ -285,7 +314,12 @@ Status LibvirtProvider::Execute(const Step& step) {
         case Kind::kVolume: return CreateVolume(step);
         case Kind::kNetwork: return CreateNetwork(step);
         case Kind::kDomain: return CreateDomain(step);
+        case Kind::kRbdImage: break;
       }
+      break;
+    case Step::Op::kUpdateFeatures:
+    case Step::Op::kCreateSnapshots:
+    case Step::Op::kFlatten:
       break;
     case Step::Op::kDelete: return Delete(step);
     case Step::Op::kWriteConfig: return WriteDomainConfig(step);
@@ -307,7 +341,7 @@ Status LibvirtProvider::Execute(const Step& step) {
     case Step::Op::kDetachDiskLive:
     case Step::Op::kDetachInterfaceLive: return DetachLive(step);
   }
-  return Status::Internal("unknown step");
+  return Status::Unsupported(step.Describe() + ": not a libvirt operation");
 }
 
 StatusOr<Domain> LibvirtProvider::LookupDomain(const std::string& name) {
@@ -326,7 +360,14 @@ StatusOr<Volume> LibvirtProvider::LookupVolume(const std::string& key) {
 
 Status LibvirtProvider::CreatePool(const Step& step) {
   const std::string& name = step.address.name;
-  std::string xml = NewPoolXml(name, step.spec, OwnershipUuid("pool", name));
+  std::optional<RbdPoolSource> rbd;
+  if (step.spec.value("type", "") == "rbd") {
+    if (!ceph_) return Status::InvalidArgument("pool " + name + ": an rbd pool needs the ceph: section");
+    StatusOr<std::string> secret = CephSecretUuid();
+    if (!secret.ok()) return secret.status();
+    rbd = RbdPoolSource{ceph_->monitors, ceph_->user, *secret};
+  }
+  std::string xml = NewPoolXml(name, step.spec, OwnershipUuid("pool", name), rbd ? &*rbd : nullptr);
   Pool pool(virStoragePoolDefineXML(conn_.get(), xml.c_str(), 0));
   if (!pool) return LastError("defining pool " + name);
   // A pool that cannot be built or started is undefined again: a failed create changes nothing.
@@ -398,7 +439,45 @@ DomainXmlContext LibvirtProvider::XmlContext() {
             if (!fields.ok()) return fields.status();
             return fields->spec.value("format", "raw");
           },
-          [this](const std::string& path) { return VolumeKeyByPath(path); }};
+          [this](const std::string& path) { return VolumeKeyByPath(path); },
+          ceph_ ? std::optional<CephDiskAccess>(CephDiskAccess{
+                      ceph_->monitors, ceph_->user, [this] { return CephSecretUuid(); }})
+                : std::nullopt};
+}
+
+StatusOr<std::string> LibvirtProvider::CephSecretUuid() {
+  std::call_once(secret_once_, [this] {
+    if (!ceph_) {
+      secret_status_ = Status::InvalidArgument("no ceph: section is configured");
+      return;
+    }
+    std::string uuid = OwnershipUuid("secret", "client." + ceph_->user);
+    Secret secret(virSecretDefineXML(conn_.get(), CephSecretXml(uuid, ceph_->user).c_str(), 0));
+    if (!secret) {
+      // A secret for this usage may exist already under another UUID (made by hand): use it.
+      std::string usage = "client." + ceph_->user + " virtconverge";
+      secret.reset(virSecretLookupByUsage(conn_.get(), VIR_SECRET_USAGE_TYPE_CEPH, usage.c_str()));
+      if (!secret) {
+        secret_status_ = LastError("defining the libvirt secret for client." + ceph_->user);
+        return;
+      }
+      char text[VIR_UUID_STRING_BUFLEN];
+      virSecretGetUUIDString(secret.get(), text);
+      uuid = text;
+    }
+    std::vector<unsigned char> value = Base64Decode(ceph_->key);
+    if (value.empty()) {
+      secret_status_ = Status::InvalidArgument("the cephx key of client." + ceph_->user + " is not base64");
+      return;
+    }
+    if (virSecretSetValue(secret.get(), value.data(), value.size(), 0) < 0) {
+      secret_status_ = LastError("storing the cephx key in the libvirt secret");
+      return;
+    }
+    secret_uuid_ = uuid;
+  });
+  if (!secret_status_.ok()) return secret_status_;
+  return secret_uuid_;
 }
 
 Status LibvirtProvider::CreateDomain(const Step& step) {
@@ -467,6 +546,7 @@ Status LibvirtProvider::Delete(const Step& step) {
       if (virStorageVolDelete(volume->get(), 0) < 0) return LastError("deleting volume " + name);
       return Status::Ok();
     }
+    case Kind::kRbdImage: break;
   }
   return Status::Internal("unknown kind");
 }
@@ -525,7 +605,8 @@ Status LibvirtProvider::SetAutostart(const Step& step) {
       rc = network ? virNetworkSetAutostart(network.get(), value) : -1;
       break;
     }
-    case Kind::kVolume: return Status::InvalidArgument("volumes have no autostart");
+    case Kind::kVolume:
+    case Kind::kRbdImage: return Status::InvalidArgument("volumes and images have no autostart");
   }
   if (rc < 0) return LastError("setting autostart of " + step.address.ToString());
   return Status::Ok();

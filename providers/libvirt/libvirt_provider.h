@@ -12,6 +12,14 @@
 
 namespace vc::libvirt {
 
+/// A Ceph client as domains and rbd pools use it. `key` is the cephx secret (base64): it goes
+/// into a private libvirt secret and nowhere else.
+struct CephClient {
+  std::vector<std::pair<std::string, int>> monitors;
+  std::string user;
+  std::string key;
+};
+
 class LibvirtProvider final : public Provider {
  public:
   /// Connects to `uri`. Unavailable (with libvirt's reason) when the daemon cannot be reached;
@@ -19,6 +27,9 @@ class LibvirtProvider final : public Provider {
   static StatusOr<std::unique_ptr<LibvirtProvider>> Open(const std::string& uri);
 
   const std::string& uri() const override { return uri_; }
+
+  /// Enables RBD disks and rbd pools. REQUIRES: called before any step runs.
+  void SetCephClient(CephClient client) { ceph_ = std::move(client); }
   StatusOr<ObservedState> ObserveAll() override;
   StatusOr<std::optional<ObservedResource>> ObserveOne(const Address& address) override;
   Status Execute(const Step& step) override;
@@ -58,8 +69,16 @@ class LibvirtProvider final : public Provider {
   DomainXmlContext XmlContext();
   bool IsLocal() const;
 
+  /// The UUID of the libvirt secret holding the Ceph key, defining it (and setting its value)
+  /// once per run.
+  StatusOr<std::string> CephSecretUuid();
+
   Connection conn_;
   std::string uri_;
+  std::optional<CephClient> ceph_;
+  std::once_flag secret_once_;
+  Status secret_status_;
+  std::string secret_uuid_;
   std::once_flag virt_type_once_;
   std::string virt_type_;
 };

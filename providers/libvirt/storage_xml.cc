@@ -22,17 +22,35 @@ StatusOr<Json> ReadPoolXml(std::string_view xml, std::string* uuid) {
   } else if (type == "logical") {
     spec["type"] = "logical";
     spec["volume_group"] = pool.child("source").child("name").text().as_string();
+  } else if (type == "rbd") {
+    spec["type"] = "rbd";
+    spec["ceph_pool"] = pool.child("source").child("name").text().as_string();
   }
   return spec;
 }
 
-std::string NewPoolXml(const std::string& name, const Json& desired, const std::string& uuid) {
+std::string NewPoolXml(const std::string& name, const Json& desired, const std::string& uuid,
+                       const RbdPoolSource* rbd) {
   pugi::xml_document doc;
   pugi::xml_node pool = doc.append_child("pool");
   std::string type = desired.at("type");
   pool.append_attribute("type") = type.c_str();
   pool.append_child("name").text() = name.c_str();
   pool.append_child("uuid").text() = uuid.c_str();
+  if (type == "rbd") {
+    pugi::xml_node source = pool.append_child("source");
+    source.append_child("name").text() = desired.at("ceph_pool").get<std::string>().c_str();
+    for (const auto& [host, port] : rbd->monitors) {
+      pugi::xml_node h = source.append_child("host");
+      h.append_attribute("name") = host.c_str();
+      h.append_attribute("port") = std::to_string(port).c_str();
+    }
+    pugi::xml_node auth = source.append_child("auth");
+    auth.append_attribute("type") = "ceph";
+    auth.append_attribute("username") = rbd->user.c_str();
+    auth.append_child("secret").append_attribute("uuid") = rbd->secret_uuid.c_str();
+    return ToString(doc);
+  }
   pugi::xml_node target = pool.append_child("target");
   if (type == "dir") {
     target.append_child("path").text() = desired.at("path").get<std::string>().c_str();
@@ -113,6 +131,23 @@ std::string OwnershipUuid(std::string_view kind, std::string_view name) {
                 static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
   return text;
+}
+
+}  // namespace vc::libvirt
+
+namespace vc::libvirt {
+
+std::string CephSecretXml(const std::string& uuid, const std::string& user) {
+  pugi::xml_document doc;
+  pugi::xml_node secret = doc.append_child("secret");
+  secret.append_attribute("ephemeral") = "no";
+  secret.append_attribute("private") = "yes";  // libvirt never hands the value back out
+  secret.append_child("uuid").text() = uuid.c_str();
+  secret.append_child("description").text() = ("virtconverge: cephx key of client." + user).c_str();
+  pugi::xml_node usage = secret.append_child("usage");
+  usage.append_attribute("type") = "ceph";
+  usage.append_child("name").text() = ("client." + user + " virtconverge").c_str();
+  return ToString(doc);
 }
 
 }  // namespace vc::libvirt

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/resource.h"
 #include "engine/status.h"
@@ -14,8 +16,20 @@ namespace vc::libvirt {
 /// only `type` when it is one the document knows, else an empty object.
 StatusOr<Json> ReadPoolXml(std::string_view xml, std::string* uuid);
 
-/// XML for a new pool with the given UUID (the ownership mark, see OwnershipUuid).
-std::string NewPoolXml(const std::string& name, const Json& desired, const std::string& uuid);
+/// What an rbd pool needs: the Ceph monitors, the cephx user and the libvirt secret's UUID.
+struct RbdPoolSource {
+  std::vector<std::pair<std::string, int>> monitors;
+  std::string user;
+  std::string secret_uuid;
+};
+
+/// XML for a new pool with the given UUID (the ownership mark, see OwnershipUuid). `rbd` is
+/// required for type rbd.
+std::string NewPoolXml(const std::string& name, const Json& desired, const std::string& uuid,
+                       const RbdPoolSource* rbd = nullptr);
+
+/// XML for the libvirt secret holding the cephx key of `user` (the value is set separately).
+std::string CephSecretXml(const std::string& uuid, const std::string& user);
 
 struct VolumeXmlFields {
   Json spec;                 // format, capacity
