@@ -153,10 +153,15 @@ StatusOr<ObservedResource> LibvirtProvider::ReadNetwork(virNetworkPtr network, c
 
 StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     virDomainPtr domain, const std::string& name,
-    const std::function<std::optional<std::string>(const std::string&)>& volume_by_path) {
-  std::string state = DomainState(domain);
-  int autostart = 0;
-  virDomainGetAutostart(domain, &autostart);
+    const std::function<std::optional<std::string>(const std::string&)>& volume_by_path,
+    std::optional<std::pair<std::string, bool>> state_and_autostart) {
+  if (!state_and_autostart) {
+    int flag = 0;
+    virDomainGetAutostart(domain, &flag);
+    state_and_autostart = {DomainState(domain), flag != 0};
+  }
+  const std::string state = state_and_autostart->first;
+  const int autostart = state_and_autostart->second ? 1 : 0;
   std::string config_xml = AdoptString(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
   if (config_xml.empty()) return LastError("reading domain " + name);
   bool managed = false;
@@ -232,6 +237,18 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
     state.resources.emplace(r->address, *r);
   }
 
+  // State and autostart for all domains in two list calls, not two calls per domain.
+  auto names_of = [&](unsigned flags, std::set<std::string>* out) -> Status {
+    virDomainPtr* raw = nullptr;
+    int count = virConnectListAllDomains(c, &raw, flags);
+    if (count < 0) return LastError("listing domains");
+    for (Domain& d : AdoptList<Domain>(raw, count)) out->insert(virDomainGetName(d.get()));
+    return Status::Ok();
+  };
+  std::set<std::string> active;
+  std::set<std::string> autostarted;
+  if (Status s = names_of(VIR_CONNECT_LIST_DOMAINS_ACTIVE, &active); !s.ok()) return s;
+  if (Status s = names_of(VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &autostarted); !s.ok()) return s;
   virDomainPtr* raw_domains = nullptr;
   n = virConnectListAllDomains(c, &raw_domains, 0);
   if (n < 0) return LastError("listing domains");
@@ -241,7 +258,10 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
     return it->second;
   };
   for (Domain& domain : AdoptList<Domain>(raw_domains, n)) {
-    StatusOr<ObservedResource> r = ReadDomain(domain.get(), virDomainGetName(domain.get()), by_path);
+    std::string name = virDomainGetName(domain.get());
+    StatusOr<ObservedResource> r = ReadDomain(
+        domain.get(), name, by_path,
+        std::make_pair(active.count(name) ? "running" : "stopped", autostarted.count(name) > 0));
     if (!r.ok()) {
       if (r.status().code() == Status::Code::kNotFound) continue;  // undefined meanwhile
       return r.status();

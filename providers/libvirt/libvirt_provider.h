@@ -38,8 +38,11 @@ class LibvirtProvider final : public Provider {
   LibvirtProvider(Connection conn, std::string uri);
 
   StatusOr<ObservedResource> ReadPool(virStoragePoolPtr pool, const std::string& name);
-  StatusOr<ObservedResource> ReadDomain(virDomainPtr domain, const std::string& name,
-                                        const std::function<std::optional<std::string>(const std::string&)>& volume_by_path);
+  /// `state_and_autostart` when the caller has them from bulk list calls; read per domain if not.
+  StatusOr<ObservedResource> ReadDomain(
+      virDomainPtr domain, const std::string& name,
+      const std::function<std::optional<std::string>(const std::string&)>& volume_by_path,
+      std::optional<std::pair<std::string, bool>> state_and_autostart = std::nullopt);
   StatusOr<ObservedResource> ReadNetwork(virNetworkPtr network, const std::string& name);
   std::optional<std::string> VolumeKeyByPath(const std::string& path);
 
