@@ -17,7 +17,7 @@
 #include "engine/plan_text.h"
 #include "engine/planner.h"
 #include "engine/schemas.h"
-#include "providers/libvirt/libvirt_provider.h"
+#include "cli/backends.h"
 
 namespace po = boost::program_options;
 
@@ -94,10 +94,12 @@ bool CheckFormat(const po::variables_map& vm, std::initializer_list<const char*>
   return false;
 }
 
+Json CephSection(const po::variables_map& vm, const Json& from_documents);
+
 // Everything plan and apply share: documents read, host observed, plan computed.
 struct Planned {
   Document doc;
-  std::unique_ptr<libvirt::LibvirtProvider> provider;
+  std::unique_ptr<Backends> backends;
   ObservedState observed;
   Plan plan;
 };
@@ -111,13 +113,13 @@ bool MakePlan(const po::variables_map& vm, const PlanOptions& options, Planned* 
   }
   if (Report(LoadDocuments(files, &out->doc))) return false;
   std::string uri = ResolveConnection(vm, out->doc);
-  StatusOr<std::unique_ptr<libvirt::LibvirtProvider>> provider = libvirt::LibvirtProvider::Open(uri);
-  if (!provider.ok()) {
-    PrintError(provider.status().message());
+  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, CephSection(vm, out->doc.ceph));
+  if (!backends.ok()) {
+    PrintError(backends.status().message());
     return false;
   }
-  out->provider = std::move(*provider);
-  StatusOr<ObservedState> observed = out->provider->ObserveAll();
+  out->backends = std::move(*backends);
+  StatusOr<ObservedState> observed = out->backends->provider().ObserveAll();
   if (!observed.ok()) {
     PrintError(observed.status().message());
     return false;
@@ -130,7 +132,21 @@ bool MakePlan(const po::variables_map& vm, const PlanOptions& options, Planned* 
 void AddConnectionOption(po::options_description& options) {
   options.add_options()("connection,c", po::value<std::string>(),
                         "libvirt URI (default: the documents' connection, $LIBVIRT_DEFAULT_URI, "
-                        "qemu:///system)");
+                        "qemu:///system)")(
+      "ceph-conf", po::value<std::string>(),
+      "Ceph conf naming the monitors and keyring (default: the documents' ceph: section)")(
+      "ceph-user", po::value<std::string>(), "cephx user, without 'client.' (default: admin)");
+}
+
+// The Ceph cluster to use: --ceph-conf/--ceph-user over the documents' ceph: section.
+Json CephSection(const po::variables_map& vm, const Json& from_documents) {
+  Json ceph = from_documents;
+  if (vm.count("ceph-conf")) {
+    if (!ceph.is_object()) ceph = Json::object();
+    ceph["conf"] = vm["ceph-conf"].as<std::string>();
+  }
+  if (vm.count("ceph-user") && ceph.is_object()) ceph["user"] = vm["ceph-user"].as<std::string>();
+  return ceph;
 }
 
 void AddAllowOptions(po::options_description& options) {
@@ -297,7 +313,7 @@ int ApplyCommand(const Args& args) {
   if (!vm.count("plan")) {
     Planned planned;
     if (!MakePlan(vm, PlanOptionsFrom(vm), &planned)) return kExitError;
-    return RunApply(planned.plan, planned.observed, *planned.provider, vm);
+    return RunApply(planned.plan, planned.observed, planned.backends->provider(), vm);
   }
 
   // A saved plan: apply exactly it, and only if the host is as it was when it was made.
@@ -326,16 +342,17 @@ int ApplyCommand(const Args& args) {
     return kExitError;
   }
   std::string uri = vm.count("connection") ? vm["connection"].as<std::string>() : plan->connection;
-  StatusOr<std::unique_ptr<libvirt::LibvirtProvider>> provider = libvirt::LibvirtProvider::Open(uri);
-  if (!provider.ok()) {
-    PrintError(provider.status().message());
+  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, plan->ceph);
+  if (!backends.ok()) {
+    PrintError(backends.status().message());
     return kExitError;
   }
-  if ((*provider)->uri() != plan->connection) {
-    PrintError("the plan was made for " + plan->connection + ", not " + (*provider)->uri());
+  Provider& provider = (*backends)->provider();
+  if (provider.uri() != plan->connection) {
+    PrintError("the plan was made for " + plan->connection + ", not " + provider.uri());
     return kExitError;
   }
-  StatusOr<ObservedState> observed = (*provider)->ObserveAll();
+  StatusOr<ObservedState> observed = provider.ObserveAll();
   if (!observed.ok()) {
     PrintError(observed.status().message());
     return kExitError;
@@ -346,7 +363,7 @@ int ApplyCommand(const Args& args) {
                ", now " + now + "); nothing was changed: run plan again");
     return kExitError;
   }
-  return RunApply(*plan, *observed, **provider, vm);
+  return RunApply(*plan, *observed, provider, vm);
 }
 
 int Observe(const Args& args) {
@@ -362,17 +379,18 @@ int Observe(const Args& args) {
   }
   if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
   std::string uri = ResolveConnection(vm, Document{});
-  StatusOr<std::unique_ptr<libvirt::LibvirtProvider>> provider = libvirt::LibvirtProvider::Open(uri);
-  if (!provider.ok()) {
-    PrintError(provider.status().message());
+  Json ceph = CephSection(vm, Json());
+  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, ceph);
+  if (!backends.ok()) {
+    PrintError(backends.status().message());
     return kExitError;
   }
-  StatusOr<ObservedState> observed = (*provider)->ObserveAll();
+  StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
   if (!observed.ok()) {
     PrintError(observed.status().message());
     return kExitError;
   }
-  Json doc = ExportDocument(*observed);
+  Json doc = ExportDocument(*observed, ceph);
   std::vector<std::string> pending = PendingNotes(*observed);
   if (vm["format"].as<std::string>() == "json") {
     std::cout << doc.dump(2) << "\n";

@@ -15,7 +15,7 @@
 #include "engine/plan.h"
 #include "engine/planner.h"
 #include "engine/version.h"
-#include "providers/libvirt/libvirt_provider.h"
+#include "cli/backends.h"
 
 namespace vc::cli {
 namespace {
@@ -54,11 +54,12 @@ class Session {
       return PlanOrApply(command, doc, options);
     }
     if (command == "observe") {
-      StatusOr<Provider*> provider = ProviderFor(options.value("connection", ""), Document{});
+      StatusOr<Provider*> provider = ProviderFor(options.value("connection", ""), options.value("ceph", Json()));
       if (!provider.ok()) return Error(provider.status().message());
       StatusOr<ObservedState> observed = (*provider)->ObserveAll();
       if (!observed.ok()) return Error(observed.status().message());
-      return Ok({{"document", ExportDocument(*observed)}, {"pending", PendingNotes(*observed)}});
+      return Ok({{"document", ExportDocument(*observed, options.value("ceph", Json()))},
+                 {"pending", PendingNotes(*observed)}});
     }
     return Error("unknown command '" + command + "' (validate, plan, apply, observe, version)");
   }
@@ -69,16 +70,21 @@ class Session {
 
   StatusOr<Provider*> ProviderFor(std::string uri, const Document& doc) {
     if (uri.empty()) uri = doc.connection;
+    return ProviderFor(uri, doc.ceph);
+  }
+
+  StatusOr<Provider*> ProviderFor(std::string uri, const Json& ceph) {
     if (uri.empty()) {
       const char* env = std::getenv("LIBVIRT_DEFAULT_URI");
       uri = env != nullptr && *env != '\0' ? env : "qemu:///system";
     }
-    auto it = providers_.find(uri);
-    if (it != providers_.end()) return it->second.get();
-    StatusOr<std::unique_ptr<libvirt::LibvirtProvider>> opened = libvirt::LibvirtProvider::Open(uri);
+    std::string key = uri + "|" + ceph.dump();
+    auto it = backends_.find(key);
+    if (it != backends_.end()) return &it->second->provider();
+    StatusOr<std::unique_ptr<Backends>> opened = Backends::Open(uri, ceph);
     if (!opened.ok()) return opened.status();
-    Provider* provider = opened->get();
-    providers_.emplace(uri, std::move(*opened));
+    Provider* provider = &(*opened)->provider();
+    backends_.emplace(key, std::move(*opened));
     return provider;
   }
 
@@ -100,7 +106,7 @@ class Session {
     return Ok({{"plan", plan_json}, {"apply", ApplyReportToJson(report)}});
   }
 
-  std::map<std::string, std::unique_ptr<libvirt::LibvirtProvider>> providers_;
+  std::map<std::string, std::unique_ptr<Backends>> backends_;  // by URI and ceph section
 };
 
 }  // namespace

@@ -686,6 +686,9 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
                 Address{Kind::kNetwork, s["interfaces"][i].value("network", "")});
       }
     } else if (address.kind == Kind::kRbdImage) {
+      if (doc.ceph.is_null()) {
+        diags.push_back(Problem(r, "size", "rbd_images need the ceph: section (conf, user)"));
+      }
       if (s.contains("clone_from")) {
         std::string parent = s["clone_from"];
         require(r, "clone_from", Address{Kind::kRbdImage, parent.substr(0, parent.find('@'))});

@@ -33,10 +33,13 @@ void Emit(YAML::Emitter& out, const Json& value) {
 
 }  // namespace
 
-Json ExportDocument(const ObservedState& state) {
+Json ExportDocument(const ObservedState& state, const Json& ceph) {
   Json doc = {{"version", 1}};
   if (!state.connection.empty()) doc["connection"] = state.connection;
-  for (Kind kind : kAllKinds) doc[std::string(KindSection(kind))] = Json::object();
+  if (ceph.is_object()) doc["ceph"] = ceph;
+  for (Kind kind : kAllKinds) {
+    if (kind != Kind::kRbdImage || ceph.is_object()) doc[std::string(KindSection(kind))] = Json::object();
+  }
   for (const auto& [address, r] : state.resources) {
     doc[std::string(KindSection(address.kind))][address.name] = r.spec;
   }
@@ -64,7 +67,8 @@ std::string ToYaml(const Json& document, const std::vector<std::string>& notes) 
   for (const std::string& note : notes) header += "# " + note + "\n";
   YAML::Emitter out;
   out << YAML::BeginMap;
-  for (const char* key : {"version", "connection", "pools", "networks", "volumes", "domains"}) {
+  for (const char* key :
+       {"version", "connection", "ceph", "pools", "networks", "volumes", "rbd_images", "domains"}) {
     if (!document.contains(key)) continue;
     out << YAML::Key << key << YAML::Value;
     if (document[key].is_object() && document[key].empty()) {

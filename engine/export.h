@@ -9,8 +9,9 @@
 
 namespace vc {
 
-/// The document (version 1) describing everything in `state`, as JSON.
-Json ExportDocument(const ObservedState& state);
+/// The document (version 1) describing everything in `state`, as JSON. `ceph` (the ceph:
+/// section used to observe RBD images, or null) is written back so the document plans as-is.
+Json ExportDocument(const ObservedState& state, const Json& ceph = nullptr);
 
 /// One line per value of a running domain that differs from its persistent config (a change
 /// waiting for the next boot): "web1: vcpus pending restart (running 1, next boot 2)".

@@ -96,6 +96,7 @@ Json PlanToJson(const Plan& plan) {
   return Json{{"format_version", kPlanFormatVersion},
               {"tool_version", kVersion},
               {"connection", plan.connection},
+              {"ceph", plan.ceph},
               {"fingerprint", plan.fingerprint},
               {"options",
                {{"allow_destroy", plan.options.allow_destroy},
@@ -120,6 +121,7 @@ StatusOr<Plan> PlanFromJson(const Json& json) {
     Plan plan;
     field = "connection";
     plan.connection = json.at("connection").get<std::string>();
+    plan.ceph = json.value("ceph", Json());
     field = "fingerprint";
     plan.fingerprint = json.at("fingerprint").get<std::string>();
     field = "options";

@@ -56,6 +56,7 @@ struct PlanOptions {
 
 struct Plan {
   std::string connection;
+  Json ceph;  // the ceph: section the plan was made with ({"conf", "user"}), or null
   std::string fingerprint;
   PlanOptions options;
   std::vector<Change> changes;  // in apply order

@@ -293,6 +293,7 @@ std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& obs
 Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanOptions& options) {
   Plan plan;
   plan.connection = observed.connection;
+  plan.ceph = doc.ceph;
   plan.options = options;
   plan.diagnostics = CheckReferences(doc, observed);
 

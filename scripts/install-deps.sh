@@ -8,7 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libvirt-dev libyaml-cpp-dev nlohmann-json3-dev libboost-program-options-dev libpugixml-dev
   libfmt-dev libgtest-dev googletest
-  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iproute2
+  libvirt-daemon-system libvirt-clients libvirt-daemon-driver-storage-rbd qemu-system-x86 qemu-utils qemu-block-extra
+  dnsmasq-base iproute2
+  ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev libradospp-dev bc
   python3 python3-jsonschema python3-yaml
   hyperfine
 )

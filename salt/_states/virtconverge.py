@@ -167,6 +167,16 @@ def _message(exc):
     return getattr(exc, "error", None) or str(exc)
 
 
+_MISSING = "is neither declared nor present on the host"
+
+
+def _only_missing_references(plan):
+    """True when every error of the plan is a reference to a pool, volume or network that is not on
+    the host yet (and no change needs an allow flag)."""
+    errors = [d for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
+    return bool(errors) and all(_MISSING in (d.get("summary") or "") for d in errors)
+
+
 def _refusal(plan):
     errors = [d for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
     hints = []
@@ -195,6 +205,13 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
         if not plan.get("changes"):
             ret["result"] = plan.get("applyable", True)
             ret["comment"] = f"The host matches the document; nothing to do.\n{text}"
+        elif not plan.get("applyable", True) and _only_missing_references(plan):
+            # An earlier state of this run may create what is missing (a pool before its volumes);
+            # only the real run can tell. Predict the change and say what it depends on.
+            ret["result"] = None
+            ret["changes"] = _changes(plan)
+            ret["comment"] = (f"virtconverge would change {len(plan['changes'])} resource(s), once "
+                              f"what they refer to exists (an earlier state may create it).\n{text}")
         elif not plan.get("applyable", True):
             ret["comment"] = ("The plan would be refused; nothing would be changed ("
                               + "; ".join(_refusal(plan) or ["see the errors"]) + ").\n" + text)

@@ -1,0 +1,35 @@
+# frozen_string_literal: true
+
+require_relative '../../../puppet_x/virtconverge/provider'
+
+# virt_domain through the virtconverge engine (the shared logic is in PuppetX::Virtconverge::Provider).
+class Puppet::Provider::VirtDomain::VirtDomain < PuppetX::Virtconverge::Provider
+  def kind
+    'domain'
+  end
+
+  def section
+    'domains'
+  end
+
+  def properties
+    [:vcpus, :max_vcpus, :memory, :max_memory, :disks, :interfaces, :state, :autostart, :cpu, :virt_type]
+  end
+
+  def passthrough
+    [:memory_hotplug_unit]
+  end
+
+  def size_fields
+    [:memory, :max_memory, :memory_hotplug_unit]
+  end
+
+  def required_fields(_spec)
+    ['vcpus', 'memory']
+  end
+
+  # allow_restart => true is the domain's `restart: allowed`.
+  def extend_entry(spec, should)
+    spec['restart'] = 'allowed' if should[:allow_restart] == true
+  end
+end

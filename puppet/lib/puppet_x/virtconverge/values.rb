@@ -1,0 +1,87 @@
+# frozen_string_literal: true
+
+module PuppetX
+  module Virtconverge
+    # Value helpers that must agree exactly with the engine (engine/size.cc, engine/planner.cc,
+    # engine/plan_text.cc): canonical sizes, the projection of an observed value onto the declared
+    # one, and how a value is rendered in a message.
+    module Values
+      SIZE_UNITS = [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10], ['B', 0]].freeze
+      SIZE_PATTERN = %r{\A([0-9]+)(B|KiB|MiB|GiB|TiB)?\z}.freeze
+
+      module_function
+
+      # '1024MiB' -> '1GiB', 268435456 -> '256MiB', '1000' -> '1000B': the largest unit that
+      # divides the value exactly, as the engine prints it. Anything else (nil, a malformed or zero
+      # size) is returned unchanged, for the type's validation and the engine to reject.
+      def canonical_size(value)
+        bytes = size_bytes(value)
+        return value if bytes.nil? || bytes.zero?
+        SIZE_UNITS.each do |suffix, shift|
+          return "#{bytes >> shift}#{suffix}" if (bytes & ((1 << shift) - 1)).zero?
+        end
+      end
+
+      # Bytes of a size (Integer or String), or nil when it is not one.
+      def size_bytes(value)
+        return value if value.is_a?(Integer) && value >= 0
+        return nil unless value.is_a?(String) && (m = SIZE_PATTERN.match(value))
+        unit = SIZE_UNITS.find { |suffix, _| suffix == (m[2] || 'B') }
+        m[1].to_i << unit[1]
+      end
+
+      # The engine's Project(): the part of an observed value the declaration speaks about. Objects
+      # keep only the declared keys; arrays are projected element by element (elements beyond the
+      # declared ones onto the union of the declared sub-fields), so a change is reported exactly
+      # when the engine reports one.
+      def project(observed, desired)
+        if desired.is_a?(Hash) && observed.is_a?(Hash)
+          desired.each_with_object({}) do |(key, value), out|
+            out[key] = observed.key?(key) ? project(observed[key], value) : nil
+          end
+        elsif desired.is_a?(Array) && observed.is_a?(Array)
+          shape = desired.select { |e| e.is_a?(Hash) }.reduce({}) { |acc, e| acc.merge(e) }
+          observed.each_with_index.map do |element, i|
+            element_shape = i < desired.size ? desired[i] : shape
+            element_shape.respond_to?(:empty?) && element_shape.empty? ? element : project(element, element_shape)
+          end
+        else
+          observed
+        end
+      end
+
+      # Whether the observed value already matches the declared one, by the engine's rule.
+      def matches?(observed, desired)
+        project(observed, desired) == desired
+      end
+
+      # The engine's RenderValue(): strings bare, lists in [], objects as {key: value}.
+      def render(value)
+        case value
+        when nil then '(none)'
+        when String then value
+        when Array then "[#{value.map { |v| render(v) }.join(', ')}]"
+        when Hash then "{#{value.sort_by { |k, _| k.to_s }.map { |k, v| "#{k}: #{render(v)}" }.join(', ')}}"
+        else value.to_s
+        end
+      end
+
+      # The engine's words for a disruption class.
+      def disruption_words(disruption)
+        { 'live' => 'live', 'restart' => 'needs restart', 'destructive' => 'destructive' }
+          .fetch(disruption.to_s, 'no disruption')
+      end
+
+      # Deep copy with string keys (Puppet hands over Hashes with String keys already; Symbols
+      # appear in hand-written specs).
+      def stringify(value)
+        case value
+        when Hash then value.each_with_object({}) { |(k, v), out| out[k.to_s] = stringify(v) }
+        when Array then value.map { |v| stringify(v) }
+        when Symbol then value.to_s
+        else value
+        end
+      end
+    end
+  end
+end
