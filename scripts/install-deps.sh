@@ -9,7 +9,7 @@ packages=(
   libvirt-dev libyaml-cpp-dev nlohmann-json3-dev libboost-program-options-dev libpugixml-dev
   libfmt-dev libgtest-dev googletest
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-storage-rbd qemu-system-x86 qemu-utils qemu-block-extra
-  dnsmasq-base iproute2
+  dnsmasq-base iproute2 lvm2
   ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev libradospp-dev bc
   python3 python3-jsonschema python3-yaml
   hyperfine

@@ -422,7 +422,10 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
     if (!fields.ok()) return fields.status().WithContext("backing volume " + backing_key);
     backing_format = fields->spec.value("format", "raw");
   }
-  std::string xml = NewVolumeXml(VolumeOf(key), step.spec, backing_path, backing_format);
+  std::string pool_uuid;
+  StatusOr<Json> pool_spec = ReadPoolXml(AdoptString(virStoragePoolGetXMLDesc(pool.get(), 0)), &pool_uuid);
+  bool logical = pool_spec.ok() && pool_spec->value("type", "") == "logical";
+  std::string xml = NewVolumeXml(VolumeOf(key), step.spec, backing_path, backing_format, logical);
   Volume volume(virStorageVolCreateXML(pool.get(), xml.c_str(), 0));
   if (!volume) return LastError("creating volume " + key);
   if (IsLocal()) {

@@ -83,7 +83,7 @@ StatusOr<VolumeXmlFields> ReadVolumeXml(std::string_view xml) {
 }
 
 std::string NewVolumeXml(const std::string& name, const Json& desired, const std::string& backing_path,
-                         const std::string& backing_format) {
+                         const std::string& backing_format, bool fully_allocated) {
   pugi::xml_document doc;
   pugi::xml_node volume = doc.append_child("volume");
   volume.append_child("name").text() = name.c_str();
@@ -95,7 +95,9 @@ std::string NewVolumeXml(const std::string& name, const Json& desired, const std
   }
   pugi::xml_node allocation = volume.append_child("allocation");
   allocation.append_attribute("unit") = "bytes";
-  allocation.text() = "0";
+  allocation.text() = fully_allocated && desired.contains("capacity")
+                          ? std::to_string(ParseSize(desired["capacity"].get<std::string>()).value()).c_str()
+                          : "0";
   pugi::xml_node target = volume.append_child("target");
   target.append_child("format").append_attribute("type") = desired.value("format", "qcow2").c_str();
   target.append_child("permissions").append_child("mode").text() = "0644";

@@ -274,6 +274,36 @@ domains:
         self.assert_no_changes(path)
 
 
+class LogicalPoolTest(RealLibvirtTest):
+    """An LVM `logical` pool on a volume group made on a loop device for the test."""
+
+    def setUp(self):
+        super().setUp()
+        self.image = os.path.join(WORK, "lvm.img")
+        subprocess.run(["truncate", "-s", "128M", self.image], check=True)
+        self.loop = subprocess.run(["losetup", "-f", "--show", self.image], capture_output=True, text=True,
+                                   check=True).stdout.strip()
+        subprocess.run(["vgcreate", "-q", "vct-vg", self.loop], capture_output=True, check=True)
+
+    def tearDown(self):
+        virsh("pool-destroy", "vct-lvm", check=False)
+        virsh("pool-undefine", "vct-lvm", check=False)
+        subprocess.run(["vgremove", "-q", "-f", "vct-vg"], capture_output=True)
+        subprocess.run(["pvremove", "-q", self.loop], capture_output=True)
+        subprocess.run(["losetup", "-d", self.loop], capture_output=True)
+        super().tearDown()
+
+    def test_logical_pool_maps_the_volume_group(self):
+        path = self.write("lvm.yaml", "version: 1\npools:\n  vct-lvm: {type: logical, volume_group: vct-vg}\n")
+        self.apply_ok(path)
+        self.assertIn("running", virsh("pool-info", "vct-lvm"))
+        self.assertIn("<name>vct-vg</name>", virsh("pool-dumpxml", "vct-lvm"))
+        self.assert_no_changes(path)
+        rc, out, _ = run(["observe", "--format", "json", "--connection", URI])
+        self.assertEqual(json.loads(out)["pools"]["vct-lvm"], {"type": "logical", "volume_group": "vct-vg",
+                                                               "autostart": True})
+
+
 class BadInputTest(RealLibvirtTest):
     """Each bad input exits 1, names the file, resource and field, and changes nothing."""
 
