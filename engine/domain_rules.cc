@@ -1,5 +1,6 @@
 #include "engine/domain_rules.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -39,22 +40,40 @@ bool SameNic(const Json& want, const Json& have) {
          want.value("model", have.value("model", "")) == have.value("model", "");
 }
 
-// For each element of `want`, the index of the element of `have` it is matched with (in order,
-// each used once), or -1.
+// How declared devices (`want`) pair with the running guest's (`have`): for each wanted one the
+// index of its running match or -1 (in order, each used once), and which running ones are kept.
+struct Pairing {
+  std::vector<int> matched;
+  std::vector<bool> kept;
+};
+
 template <typename Same>
-std::vector<int> Match(const Json& want, const Json& have, Same same) {
-  std::vector<int> match(want.size(), -1);
-  std::vector<bool> used(have.size(), false);
+Pairing Pair(const Json& want, const Json& have, Same same) {
+  Pairing p{std::vector<int>(want.size(), -1), std::vector<bool>(have.size(), false)};
   for (std::size_t i = 0; i < want.size(); ++i) {
     for (std::size_t j = 0; j < have.size(); ++j) {
-      if (!used[j] && same(want[i], have[j])) {
-        used[j] = true;
-        match[i] = static_cast<int>(j);
+      if (!p.kept[j] && same(want[i], have[j])) {
+        p.kept[j] = true;
+        p.matched[i] = static_cast<int>(j);
         break;
       }
     }
   }
-  return match;
+  return p;
+}
+
+// The live steps that turn the running devices `have` into `want`: detach each running device no
+// declared one matches (identified by its `key` field), then attach each declared one unmatched.
+template <typename Same>
+void DeviceSteps(const Address& address, const Json& want, const Json& have, Same same,
+                 Step::Op detach, const char* key, Step::Op attach, std::vector<Step>* steps) {
+  Pairing p = Pair(want, have, same);
+  for (std::size_t j = 0; j < have.size(); ++j) {
+    if (!p.kept[j]) steps->push_back({detach, address, {{key, have[j][key]}}});
+  }
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (p.matched[i] < 0) steps->push_back({attach, address, want[i]});
+  }
 }
 
 std::string RandomMac() {
@@ -121,14 +140,12 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     const Json& have = LiveList(observed, "disks");
     std::vector<std::string> attach;
     std::vector<std::string> detach;
-    std::vector<int> matched = Match(want, have, SameDisk);
-    std::vector<bool> kept(have.size(), false);
+    Pairing p = Pair(want, have, SameDisk);
     for (std::size_t i = 0; i < want.size(); ++i) {
-      if (matched[i] >= 0) kept[static_cast<std::size_t>(matched[i])] = true;
-      else attach.push_back(want[i].value("target", ""));
+      if (p.matched[i] < 0) attach.push_back(want[i].value("target", ""));
     }
     for (std::size_t j = 0; j < have.size(); ++j) {
-      if (!kept[j]) detach.push_back(have[j].value("target", ""));
+      if (!p.kept[j]) detach.push_back(have[j].value("target", ""));
     }
     for (const std::string& target : attach) {
       for (const std::string& gone : detach) {
@@ -142,10 +159,9 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
   }
   if (field == "interfaces") {
     const Json& have = LiveList(observed, "interfaces");
-    std::vector<int> matched = Match(want, have, SameNic);
-    int attach = 0;
-    for (int m : matched) attach += m < 0;
-    int detach = static_cast<int>(have.size()) - (static_cast<int>(want.size()) - attach);
+    Pairing p = Pair(want, have, SameNic);
+    int attach = static_cast<int>(std::count(p.matched.begin(), p.matched.end(), -1));
+    int detach = static_cast<int>(std::count(p.kept.begin(), p.kept.end(), false));
     std::string reason;
     if (attach > 0) reason += fmt::format("attach {} NIC(s)", attach);
     if (detach > 0) reason += fmt::format("{}detach {} NIC(s)", reason.empty() ? "" : ", ", detach);
@@ -162,7 +178,7 @@ Json WithMacsForNewInterfaces(const Json& desired, const ObservedResource& obser
   if (!desired.contains("interfaces")) return desired;
   Json out = desired;
   const Json& have = LiveList(observed, "interfaces");
-  std::vector<int> matched = Match(desired["interfaces"], have, SameNic);
+  std::vector<int> matched = Pair(desired["interfaces"], have, SameNic).matched;
   // A NIC already in the persistent config (from an earlier run) keeps the MAC it has there.
   std::set<std::string> live_macs;
   for (const Json& nic : have) live_macs.insert(nic.value("mac", ""));
@@ -206,32 +222,12 @@ std::vector<Step> LiveSteps(const Address& address, const AttributeChange& chang
       steps.push_back({Step::Op::kSetMemoryLive, address, {{"memory", want}}});
     }
   } else if (change.path == "disks") {
-    const Json& have = LiveList(observed, "disks");
-    std::vector<int> matched = Match(want, have, SameDisk);
-    std::vector<bool> kept(have.size(), false);
-    for (int m : matched) {
-      if (m >= 0) kept[static_cast<std::size_t>(m)] = true;
-    }
-    for (std::size_t j = 0; j < have.size(); ++j) {
-      if (!kept[j]) steps.push_back({Step::Op::kDetachDiskLive, address, {{"target", have[j]["target"]}}});
-    }
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      if (matched[i] < 0) steps.push_back({Step::Op::kAttachDiskLive, address, want[i]});
-    }
+    DeviceSteps(address, want, LiveList(observed, "disks"), SameDisk, Step::Op::kDetachDiskLive, "target",
+                Step::Op::kAttachDiskLive, &steps);
   } else if (change.path == "interfaces") {
-    const Json& have = LiveList(observed, "interfaces");
-    const Json& nics = desired.value("interfaces", Json::array());
-    std::vector<int> matched = Match(nics, have, SameNic);
-    std::vector<bool> kept(have.size(), false);
-    for (int m : matched) {
-      if (m >= 0) kept[static_cast<std::size_t>(m)] = true;
-    }
-    for (std::size_t j = 0; j < have.size(); ++j) {
-      if (!kept[j]) steps.push_back({Step::Op::kDetachInterfaceLive, address, {{"mac", have[j]["mac"]}}});
-    }
-    for (std::size_t i = 0; i < nics.size(); ++i) {
-      if (matched[i] < 0) steps.push_back({Step::Op::kAttachInterfaceLive, address, nics[i]});
-    }
+    // The declared interfaces with the MACs chosen for new ones (WithMacsForNewInterfaces).
+    DeviceSteps(address, desired.value("interfaces", Json::array()), LiveList(observed, "interfaces"), SameNic,
+                Step::Op::kDetachInterfaceLive, "mac", Step::Op::kAttachInterfaceLive, &steps);
   }
   return steps;
 }
