@@ -9,6 +9,7 @@ set -euo pipefail
 DIR=${VC_CEPH_DIR:-/tmp/vc-ceph}
 V1=${VC_CEPH_PORT_V1:-16789}
 V2=${VC_CEPH_PORT_V2:-13300}
+PORT_MIN=${VC_CEPH_PORT_MIN:-16800}   # the OSD and mgr bind in [PORT_MIN, PORT_MIN+99]
 CONF=$DIR/ceph.conf
 CEPH=(ceph -c "$CONF" --connect-timeout 5 --rados-mon-op-timeout 15)
 
@@ -30,8 +31,8 @@ public addr = 127.0.0.1
 public network = 127.0.0.0/8
 ms bind ipv4 = true
 ms bind ipv6 = false
-ms bind port min = 16800
-ms bind port max = 16899
+ms bind port min = $PORT_MIN
+ms bind port max = $((PORT_MIN + 99))
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx

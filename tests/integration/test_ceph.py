@@ -179,14 +179,31 @@ class CephTest(RealLibvirtTest):
         self.assertNotIn("vct-golden", rbd("ls", "rbd"))
 
     def test_a_stopped_cluster_is_a_clear_error_within_ten_seconds(self):
+        # A second cluster of our own, so stopping it disturbs nothing else.
+        scripts = os.path.join(os.path.dirname(__file__), "../../scripts")
+        env = dict(os.environ, VC_CEPH_DIR=os.path.join(WORK, "ceph2"), VC_CEPH_PORT_V1="16889",
+                   VC_CEPH_PORT_V2="13389", VC_CEPH_PORT_MIN="16900")
+        up = subprocess.run([os.path.join(scripts, "ceph-up.sh")], env=env, capture_output=True, text=True,
+                            timeout=120)
+        try:
+            self.assertEqual(up.returncode, 0, up.stdout + up.stderr)
+            conf2 = os.path.join(WORK, "ceph2", "ceph.conf")
+            doc = self.write("two.yaml", HEADER.replace(CONF, conf2) + "rbd_images:\n  rbd/vct-two: {size: 32MiB}\n")
+            self.apply_ok(doc)
+        finally:
+            down = subprocess.run([os.path.join(scripts, "ceph-down.sh")], env=dict(env, VC_CEPH_DIR=env["VC_CEPH_DIR"]),
+                                  capture_output=True, text=True, timeout=120)
+        self.assertIn("stopped mon.a", down.stdout)
+        # The conf and keyring are gone with the cluster's directory: keep a copy of the conf.
         with open(CONF) as f:
-            conf = re.sub(r"mon host = .*", "mon host = [v2:127.0.0.1:13399,v1:127.0.0.1:16799]", f.read())
+            conf = re.sub(r"mon host = .*", "mon host = [v2:127.0.0.1:13389,v1:127.0.0.1:16889]", f.read())
         dead = self.write("dead.conf", conf)
         start = time.time()
-        rc, out, err = run(["plan", self.write("dead.yaml", IMAGES.format(data_size="1GiB").replace(CONF, dead)),
+        rc, out, err = run(["plan", self.write("dead.yaml", HEADER.replace(CONF, dead) +
+                                               "rbd_images:\n  rbd/vct-two: {size: 32MiB}\n"),
                             "--connection", URI], timeout=60)
         self.assertEqual(rc, 1)
-        self.assertIn("no answer from its monitors", err)
+        self.assertIn("no answer from its monitors within 5 s (is the cluster up?)", err)
         self.assertLess(time.time() - start, 10)
 
     def test_least_privilege_client_manages_images(self):
