@@ -119,7 +119,7 @@ bool MakePlan(const po::variables_map& vm, const PlanOptions& options, Planned* 
     return false;
   }
   out->backends = std::move(*backends);
-  StatusOr<ObservedState> observed = out->backends->provider().ObserveAll();
+  StatusOr<ObservedState> observed = ObserveFor(out->doc, options, out->backends->provider());
   if (!observed.ok()) {
     PrintError(observed.status().message());
     return false;

@@ -1,4 +1,5 @@
 // virtconverge: declare what a libvirt host should hold, review the plan, apply it.
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ else qemu:///system.
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libvirt asks its clients to: a daemon that goes away mid-call must be an error, not a kill.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

@@ -58,8 +58,14 @@ class Session {
       if (!provider.ok()) return Error(provider.status().message());
       StatusOr<ObservedState> observed = (*provider)->ObserveAll();
       if (!observed.ok()) return Error(observed.status().message());
+      Json pending = Json::array();
+      for (const Pending& p : PendingChanges(*observed)) {
+        pending.push_back({{"address", p.address.ToString()}, {"path", p.path}, {"live", p.live},
+                           {"config", p.config}});
+      }
       return Ok({{"document", ExportDocument(*observed, options.value("ceph", Json()))},
-                 {"pending", PendingNotes(*observed)}});
+                 {"pending", PendingNotes(*observed)},
+                 {"pending_changes", pending}});
     }
     return Error("unknown command '" + command + "' (validate, plan, apply, observe, version)");
   }
@@ -91,10 +97,10 @@ class Session {
   Json PlanOrApply(const std::string& command, const Document& doc, const Json& options) {
     StatusOr<Provider*> provider = ProviderFor(options.value("connection", ""), doc);
     if (!provider.ok()) return Error(provider.status().message());
-    StatusOr<ObservedState> observed = (*provider)->ObserveAll();
-    if (!observed.ok()) return Error(observed.status().message());
     PlanOptions plan_options{options.value("allow_destroy", false), options.value("allow_restart", false),
                              options.value("prune", false)};
+    StatusOr<ObservedState> observed = ObserveFor(doc, plan_options, **provider);
+    if (!observed.ok()) return Error(observed.status().message());
     Plan plan = ComputePlan(doc, *observed, plan_options);
     Json plan_json = PlanToJson(plan);
     if (command == "plan") return Ok({{"plan", plan_json}});

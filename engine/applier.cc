@@ -117,7 +117,7 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
   }
 
   // Verify: observe afresh and compare each changed resource with its declared fields.
-  StatusOr<ObservedState> after = provider.ObserveAll();
+  StatusOr<ObservedState> after = provider.ObserveSome(FingerprintAddresses(plan.changes));
   if (!after.ok()) {
     report.verification = after.status().WithContext("observing after apply");
     return report;

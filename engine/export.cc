@@ -46,18 +46,24 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
   return doc;
 }
 
-std::vector<std::string> PendingNotes(const ObservedState& state) {
-  std::vector<std::string> notes;
+std::vector<Pending> PendingChanges(const ObservedState& state) {
+  std::vector<Pending> pending;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain || !r.live.is_object()) continue;
     for (const auto& [key, config] : r.spec.items()) {
       if (!HasComparableLiveValue(key)) continue;
       Json live = Project(r.live.value(key, Json()), config);
-      if (live != config) {
-        notes.push_back(address.name + ": " + key + " pending restart (running " + RenderValue(live) +
-                        ", next boot " + RenderValue(config) + ")");
-      }
+      if (live != config) pending.push_back({address, key, live, config});
     }
+  }
+  return pending;
+}
+
+std::vector<std::string> PendingNotes(const ObservedState& state) {
+  std::vector<std::string> notes;
+  for (const Pending& p : PendingChanges(state)) {
+    notes.push_back(p.address.name + ": " + p.path + " pending restart (running " + RenderValue(p.live) +
+                    ", next boot " + RenderValue(p.config) + ")");
   }
   return notes;
 }

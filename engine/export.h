@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/plan.h"
 #include "engine/resource.h"
 
 namespace vc {
@@ -12,6 +13,10 @@ namespace vc {
 /// The document (version 1) describing everything in `state`, as JSON. `ceph` (the ceph:
 /// section used to observe RBD images, or null) is written back so the document plans as-is.
 Json ExportDocument(const ObservedState& state, const Json& ceph = nullptr);
+
+/// The values of running domains that differ from their persistent config (changes waiting for
+/// the next boot).
+std::vector<Pending> PendingChanges(const ObservedState& state);
 
 /// One line per value of a running domain that differs from its persistent config (a change
 /// waiting for the next boot): "web1: vcpus pending restart (running 1, next boot 2)".

@@ -347,6 +347,18 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
     }
   }
 
+  // A running guest cannot be shrunk under: its disk would lose its end while in use.
+  for (const Change& change : plan.changes) {
+    for (const AttributeChange& a : change.attributes) {
+      bool shrink = (a.path == "capacity" || a.path == "size") && a.disruption == Disruption::kDestructive;
+      if (!shrink || change.action != Action::kUpdate) continue;
+      for (const auto& [domain, target] : RunningUsers(observed, change.address)) {
+        AddDiagnostic(&plan, change.address, change.address.ToString() + ": cannot shrink while domain " +
+                                                 domain + " runs with it as " + target + " (stop it first)");
+      }
+    }
+  }
+
   for (const Change& change : plan.changes) {
     if (change.disruption() == Disruption::kDestructive && !options.allow_destroy) {
       std::string what;
@@ -364,6 +376,26 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
 
   plan.fingerprint = Fingerprint(observed, FingerprintAddresses(plan.changes));
   return plan;
+}
+
+std::optional<std::set<Address>> ObservationScope(const Document& doc, const PlanOptions& options) {
+  if (options.prune) return std::nullopt;
+  std::set<Address> scope;
+  for (const auto& [address, desired] : doc.resources) {
+    if (address.kind == Kind::kVolume || address.kind == Kind::kRbdImage) return std::nullopt;
+    if (address.kind == Kind::kPool && desired.absent) return std::nullopt;
+    scope.insert(address);
+    if (desired.absent) continue;
+    for (const Address& dep : Dependencies(Change{address, Action::kCreate, {}, nullptr, desired.spec})) {
+      scope.insert(dep);
+    }
+  }
+  return scope;
+}
+
+StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options, Provider& provider) {
+  std::optional<std::set<Address>> scope = ObservationScope(doc, options);
+  return scope ? provider.ObserveSome(*scope) : provider.ObserveAll();
 }
 
 std::vector<Address> Dependencies(const Change& change) {

@@ -10,6 +10,14 @@
 
 namespace vc {
 
+/// The resources a plan of `doc` needs observed, or nullopt when it needs the whole host: with
+/// prune, or when `doc` declares volumes, RBD images or deletes pools (any domain may use them,
+/// any volume may sit in them). Otherwise the declared resources and what they refer to.
+std::optional<std::set<Address>> ObservationScope(const Document& doc, const PlanOptions& options);
+
+/// Observes what ObservationScope asks for.
+StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options, Provider& provider);
+
 /// Plans `doc` against `observed`. Never fails: problems (a missing reference, a destructive
 /// change without allow_destroy) become diagnostics and make the plan not applyable.
 Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanOptions& options);

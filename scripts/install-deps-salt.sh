@@ -24,16 +24,31 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "install-deps-salt: creating $venv"
   /usr/bin/python3 -m venv "$venv"
 fi
+# The versions the tests and docs/benchmarks-salt.md were made with (override to try others).
+requirements=(
+  "salt==${VC_SALT_VERSION:-3008.3}"
+  "saltext-virt==${VC_SALTEXT_VIRT_VERSION:-0.1.0}"
+  "libvirt-python==${VC_LIBVIRT_PYTHON_VERSION:-12.8.0}"
+  "pytest>=8" "PyYAML"
+)
 # Quick check first, so a machine that has everything does not touch the network.
-if "$venv/bin/python" - <<'PY' 2>/dev/null
-import importlib.util, sys
-need = ["salt", "saltext.virt", "pytest", "libvirt", "yaml"]
-sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
+if "$venv/bin/python" - "${requirements[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version, PackageNotFoundError
+for req in sys.argv[1:]:
+    name, _, pinned = req.partition("==")
+    name = name.split(">")[0]
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        sys.exit(1)
+    if pinned and have != pinned:
+        sys.exit(1)
 PY
 then
   [ -x "$venv/bin/salt-call" ] && [ -x "$venv/bin/salt-master" ] && [ -x "$venv/bin/salt-minion" ] && exit 0
 fi
-echo "install-deps-salt: installing salt, pytest and libvirt-python into $venv"
+echo "install-deps-salt: installing ${requirements[*]} into $venv"
 "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
-"$venv/bin/python" -m pip install -q salt saltext-virt pytest libvirt-python PyYAML
+"$venv/bin/python" -m pip install -q "${requirements[@]}"
 "$venv/bin/salt-call" --version

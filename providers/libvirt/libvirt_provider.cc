@@ -639,7 +639,9 @@ Status LibvirtProvider::ResizeVolume(const Step& step) {
   StatusOr<Volume> volume = LookupVolume(step.address.name);
   if (!volume.ok()) return volume.status();
   std::uint64_t bytes = ParseSize(step.spec.value("capacity", "")).value();
-  if (virStorageVolResize(volume->get(), bytes, 0) < 0) {
+  // Shrinking needs its own flag: the plan sets allow_shrink only for an allowed destructive change.
+  unsigned flags = step.spec.value("allow_shrink", false) ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0;
+  if (virStorageVolResize(volume->get(), bytes, flags) < 0) {
     return LastError("resizing volume " + step.address.name);
   }
   return Status::Ok();

@@ -72,8 +72,9 @@ def _value(value):
     return str(value)
 
 
-def _plan_text(plan):
-    """The plan as text, in the engine's own layout (engine/plan_text.cc), without colour."""
+def _plan_text(plan, waiting=False):
+    """The plan as text, in the engine's own layout (engine/plan_text.cc), without colour. waiting:
+    references to what is not on the host yet are shown as what the change waits for."""
     lines = [f"Plan for {plan.get('connection', '')} (fingerprint {plan.get('fingerprint', '')})"]
     changes = plan.get("changes", [])
     if not changes:
@@ -100,6 +101,8 @@ def _plan_text(plan):
                      f"{_value(item.get('live'))}, next boot {_value(item.get('config'))}")
     for diag in plan.get("diagnostics", []):
         label = "Error" if diag.get("severity") == "error" else "Warning"
+        if waiting and _MISSING in (diag.get("summary") or ""):
+            label = "Waits for"
         lines.append(f"{label}: {diag.get('summary', '')}"
                      + (f" ({diag['detail']})" if diag.get("detail") else ""))
     s = plan.get("summary", {})
@@ -163,6 +166,14 @@ def _apply_text(report):
     return "\n".join(lines)
 
 
+def _nothing_to_do(plan):
+    lines = [f"The host ({plan.get('connection', '')}) matches the document; nothing to do."]
+    for item in plan.get("pending", []):
+        lines.append(f"Pending restart: {item['address']} {item['path']}: running "
+                     f"{_value(item.get('live'))}, next boot {_value(item.get('config'))}")
+    return "\n".join(lines)
+
+
 def _message(exc):
     return getattr(exc, "error", None) or str(exc)
 
@@ -204,14 +215,15 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
         text = _plan_text(plan)
         if not plan.get("changes"):
             ret["result"] = plan.get("applyable", True)
-            ret["comment"] = f"The host matches the document; nothing to do.\n{text}"
+            ret["comment"] = _nothing_to_do(plan) if ret["result"] else text
         elif not plan.get("applyable", True) and _only_missing_references(plan):
             # An earlier state of this run may create what is missing (a pool before its volumes);
             # only the real run can tell. Predict the change and say what it depends on.
             ret["result"] = None
             ret["changes"] = _changes(plan)
             ret["comment"] = (f"virtconverge would change {len(plan['changes'])} resource(s), once "
-                              f"what they refer to exists (an earlier state may create it).\n{text}")
+                              f"what they refer to exists (an earlier state may create it).\n"
+                              f"{_plan_text(plan, waiting=True)}")
         elif not plan.get("applyable", True):
             ret["comment"] = ("The plan would be refused; nothing would be changed ("
                               + "; ".join(_refusal(plan) or ["see the errors"]) + ").\n" + text)
@@ -244,7 +256,7 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
     text = _plan_text(plan)
     if not plan.get("changes") or report is None:
         ret["result"] = True
-        ret["comment"] = f"The host matches the document; nothing to do.\n{text}"
+        ret["comment"] = _nothing_to_do(plan)
         return ret
     ret["changes"] = _changes(plan, report)
     converged = (report.get("ok") and not report.get("verification_error")

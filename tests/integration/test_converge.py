@@ -234,6 +234,24 @@ volumes:
         self.assertIn("shrink", out)
         self.assertIn(str(96 * 1024 * 1024), virsh("domblkinfo", "vct-web1", "vda"))
 
+    def test_shrinking_an_unused_volume_needs_allow_destroy_and_a_used_one_is_refused(self):
+        images = os.path.join(WORK, "images")
+        doc = f"version: 1\npools:\n  vct-images: {{type: dir, path: {images}}}\nvolumes:\n  vct-images/spare: {{capacity: %s}}\n"
+        self.apply_ok(self.write("spare.yaml", doc % "64MiB"))
+        small = self.write("small.yaml", doc % "32MiB")
+        rc, out, err = run(["apply", small, "--connection", URI])
+        self.assertEqual(rc, 1)
+        self.assertIn("capacity 64MiB → 32MiB  (destructive: shrink", out)
+        self.apply_ok(small, "--allow-destroy")
+        self.assertIn("32.00 MiB", virsh("vol-info", "spare", "--pool", "vct-images"))
+        # A volume a running guest uses is never shrunk under it, even when destruction is allowed.
+        self.apply_ok(self.site_file())
+        shrunk = self.write("shrunk.yaml", site(images).replace("capacity: 64MiB", "capacity: 32MiB"))
+        rc, out, err = run(["apply", shrunk, "--connection", URI, "--allow-destroy"])
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot shrink while domain vct-web1 runs with it as vda", out + err)
+        self.assertIn(str(64 * 1024 * 1024), virsh("domblkinfo", "vct-web1", "vda"))
+
     def test_prune_removes_only_marked_undeclared_resources(self):
         self.apply_ok(self.write("nets.yaml", "version: 1\nnetworks:\n  vct-mine: {mode: isolated}\n"))
         foreign = self.write("foreign.xml", "<network><name>vct-foreign</name><dns enable='no'/></network>")

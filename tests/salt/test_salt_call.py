@@ -59,7 +59,8 @@ log_level_logfile: info
         if test:
             args.append("test=True")
         out = self.run(*args)
-        assert isinstance(out, dict), out
+        assert isinstance(out, dict) and all(isinstance(r, dict) and "__id__" in r for r in out.values()), \
+            f"state.apply {sls} did not run its states: {out}"
         return {ret["__id__"]: ret for ret in out.values()}
 
 

@@ -117,8 +117,6 @@ def test_volume_grows_live_and_shrinking_or_deleting_needs_allow_destroy(minion)
     assert not os.path.exists(os.path.join(POOL_DIR, "data"))
 
 
-@pytest.mark.xfail(strict=True, reason="engine: LibvirtProvider::ResizeVolume calls virStorageVolResize "
-                   "with flags 0, so libvirt refuses every shrink, even with --allow-destroy")
 def test_volume_shrink_is_applied_with_allow_destroy(minion):
     pool(minion)
     vol = PREFIX + "images/shrink"

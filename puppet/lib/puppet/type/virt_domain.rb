@@ -87,6 +87,11 @@ Puppet::ResourceApi.register_type(
       default: false,
       behaviour: :parameter,
     },
+    shutdown_timeout: {
+      type: 'Optional[Integer[0]]',
+      desc: 'Seconds the guest gets to shut down (ACPI) when it is restarted or deleted, before it is forced off (engine default 60).',
+      behaviour: :parameter,
+    },
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes of this resource (the engine refuses them otherwise and the resource fails).',

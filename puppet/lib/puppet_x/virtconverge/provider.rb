@@ -16,7 +16,7 @@ module PuppetX
     #   domain's persistent config, the attribute is in sync without asking; otherwise the engine
     #   plans the resource once and its verdict, disruption class and reason make the change
     #   message (`vcpus changed 1 to 2 (live: hot-plug)`), also under --noop.
-    # - set: one `apply` request per (connection, allow_destroy) group of the changes Puppet hands
+    # - set: one `apply` request per (connection, engine options) group of the changes Puppet hands
     #   over (resource_api 1.8 hands over one resource per call). The engine's per-resource errors
     #   fail the resource with the engine's message; changes pending restart become warnings.
     class Provider
@@ -100,7 +100,6 @@ module PuppetX
           message = "#{field} changed #{Values.render(change_attr['before'])} to " \
                     "#{Values.render(change_attr['after'])} (#{how(change_attr)})"
         end
-        message += refusal(plan[:errors])
         announce_noop(context, name, field, message, plan[:errors])
         [false, message]
       end
@@ -109,9 +108,9 @@ module PuppetX
         failures = []
         groups = changes.group_by do |_title, change|
           should = change[:should] || {}
-          [should[:connection], should[:allow_destroy] == true]
+          [should[:connection], request_options(should)]
         end
-        groups.each do |(connection, allow_destroy), group|
+        groups.each do |(connection, options), group|
           document = { 'version' => 1, section => {} }
           names = []
           group.each do |title, change|
@@ -126,8 +125,7 @@ module PuppetX
           end
           next if names.empty?
           begin
-            result = host.session.request('apply', document: document,
-                                                   options: host.options_for(connection, allow_destroy: allow_destroy))
+            result = host.session.request('apply', document: document, options: host.options_for(connection, **options))
             failures.concat(report_apply(context, connection, document[section], result))
           rescue EngineError => e
             failures << e.message
@@ -154,6 +152,11 @@ module PuppetX
 
       # Additions to a present entry (the domain's restart policy).
       def extend_entry(_spec, _should); end
+
+      # The engine options a resource asks for; resources are applied in groups of equal options.
+      def request_options(should)
+        { allow_destroy: should[:allow_destroy] == true }
+      end
 
       def address(name)
         "#{kind}.#{name}"
@@ -196,7 +199,7 @@ module PuppetX
         @plans[name] ||= begin
           connection = should_hash[:connection]
           document = { 'version' => 1, section => { name => entry(name, is_hash, should_hash) } }
-          options = host.options_for(connection, allow_destroy: should_hash[:allow_destroy] == true)
+          options = host.options_for(connection, **request_options(should_hash))
           result = host.session.request('plan', document: document, options: options)
           interpret_plan(result, name)
         rescue EngineError => e
@@ -238,10 +241,6 @@ module PuppetX
         reason.empty? ? words : "#{words}: #{reason}"
       end
 
-      def refusal(errors)
-        errors.empty? ? '' : " -- the engine refuses it: #{errors.join('; ')}"
-      end
-
       def ensure_message(context, name, is_hash, should_hash)
         plan = plan_of(name, is_hash, should_hash)
         change = plan[:change]
@@ -254,13 +253,13 @@ module PuppetX
                   else
                     head
                   end
-        message += refusal(plan[:errors])
         announce_noop(context, name, 'ensure', message, plan[:errors])
         message
       end
 
       # Under --noop Puppet prints only "current_value X, should be Y (noop)"; the engine's plan
-      # line, with its disruption class, is logged beside it.
+      # line, with its disruption class, is logged beside it, and what the engine would refuse as a
+      # warning.
       def announce_noop(context, name, field, message, errors)
         return unless Puppet[:noop]
         return if @announced[[name, field]]

@@ -24,7 +24,7 @@ module PuppetX
         # The process-wide session. Puppet runs are one-shot processes (`puppet apply`,
         # `puppet resource`; `puppet agent` forks per run), so process-wide is per run.
         def current
-          @current ||= new
+          @current ||= new(debug: ->(message) { Puppet.debug(message) if defined?(Puppet) && Puppet.respond_to?(:debug) })
         end
 
         # Closes the process-wide session (tests; and at exit).
@@ -36,8 +36,10 @@ module PuppetX
 
       attr_reader :starts, :requests
 
-      def initialize(binary: nil, timeout: nil, env: ENV)
+      # debug: a callable given one line per request (command, size, seconds), or nil.
+      def initialize(binary: nil, timeout: nil, env: ENV, debug: nil)
         @binary = binary
+        @debug = debug
         @env = env
         @timeout = (timeout || env.fetch('VIRTCONVERGE_TIMEOUT', 900)).to_f
         @mutex = Mutex.new
@@ -62,8 +64,11 @@ module PuppetX
           message = { 'id' => @next_id, 'command' => command }
           message['document'] = document unless document.nil?
           message['options'] = options unless options.nil?
+          started = monotonic
           send_line(JSON.generate(message))
           response = parse(read_line)
+          @debug&.call(format('virtconverge: %<command>s request %<id>d answered in %<seconds>.3f s',
+                              command: command, id: @next_id, seconds: monotonic - started))
           unless response['id'] == @next_id
             raise EngineError, "virtconverge: response id #{response['id'].inspect} does not match request #{@next_id}"
           end
@@ -102,6 +107,7 @@ module PuppetX
         stop(grace: 0) if @wait
         # Two arguments: Ruby executes the binary directly, no shell is involved.
         @stdin, @stdout, stderr, @wait = Open3.popen3(binary, 'serve', pgroup: true)
+        @last_status = nil
         @starts += 1
         @buffer = +''
         @stderr_tail = +''

@@ -28,6 +28,13 @@ class Puppet::Provider::VirtDomain::VirtDomain < PuppetX::Virtconverge::Provider
     ['vcpus', 'memory']
   end
 
+  # shutdown_timeout: seconds a guest gets to shut down (ACPI) before it is forced off.
+  def request_options(should)
+    options = super
+    options[:shutdown_timeout] = should[:shutdown_timeout] unless should[:shutdown_timeout].nil?
+    options
+  end
+
   # allow_restart => true is the domain's `restart: allowed`.
   def extend_entry(spec, should)
     spec['restart'] = 'allowed' if should[:allow_restart] == true

@@ -1,0 +1,63 @@
+# frozen_string_literal: true
+
+require 'spec_helper'
+require 'puppet/type/virt_domain'
+
+RSpec.describe 'the virt_domain type' do
+  let(:type) { Puppet::Type.type(:virt_domain) }
+
+  it 'is a Resource API type with present/absent, defaulting to present' do
+    resource = type.new(name: 'web1', vcpus: 2, memory: '1GiB')
+    expect(resource[:ensure]).to eq(:present)
+    expect(resource[:allow_restart]).to be false
+    expect(resource[:allow_destroy]).to be false
+  end
+
+  it 'canonicalizes sizes to the largest exact unit, as the engine prints them' do
+    resource = type.new(name: 'web1', vcpus: 1, memory: '1024MiB', max_memory: 2_147_483_648,
+                        memory_hotplug_unit: '131072KiB')
+    expect(resource[:memory]).to eq('1GiB')
+    expect(resource[:max_memory]).to eq('2GiB')
+    expect(resource[:memory_hotplug_unit]).to eq('128MiB')
+  end
+
+  it 'accepts disks, interfaces and a CPU as the document declares them' do
+    resource = type.new(name: 'web1', vcpus: 1, memory: '256MiB',
+                        disks: [{ 'volume' => 'images/web1-root', 'target' => 'vda', 'bus' => 'sata' }],
+                        interfaces: [{ 'network' => 'backend', 'mac' => '52:54:00:aa:bb:cc', 'model' => 'e1000' }],
+                        cpu: { 'mode' => 'custom', 'model' => 'Skylake-Client-v4' }, state: 'stopped',
+                        autostart: true, virt_type: 'qemu')
+    expect(resource[:disks]).to eq([{ 'volume' => 'images/web1-root', 'target' => 'vda', 'bus' => 'sata' }])
+    expect(resource[:state]).to eq('stopped')
+  end
+
+  [
+    [{ name: '../etc', vcpus: 1, memory: '1GiB' }, %r{name}],
+    [{ name: 'web1', vcpus: 0, memory: '1GiB' }, %r{vcpus}],
+    [{ name: 'web1', vcpus: 1, memory: '12 GB' }, %r{memory}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', state: 'paused' }, %r{state}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', disks: [{ 'volume' => 'nopool', 'target' => 'vda' }] }, %r{disks}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', disks: [{ 'volume' => 'p/v', 'target' => 'hda' }] }, %r{disks}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', interfaces: [{ 'network' => 'n', 'colour' => 'red' }] }, %r{interfaces}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', ensure: 'running' }, %r{ensure}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', cpu: { 'mode' => 'fast' } }, %r{cpu}],
+  ].each do |attributes, message|
+    it "rejects #{attributes.reject { |k, _| [:vcpus, :memory].include?(k) }.inspect}" do
+      expect { type.new(attributes) }.to raise_error(Puppet::Error, message)
+    end
+  end
+
+  it 'keeps policy and connection out of the compared properties' do
+    properties = type.properties.map(&:name)
+    expect(properties).to include(:vcpus, :memory, :disks, :state, :autostart, :cpu)
+    expect(properties).not_to include(:allow_restart, :allow_destroy, :connection, :memory_hotplug_unit,
+                                      :shutdown_timeout)
+  end
+end
+
+describe 'virt_domain', type: :type do
+  let(:title) { 'web1' }
+
+  it { is_expected.to be_valid_type.with_properties([:vcpus, :max_vcpus, :memory, :max_memory, :disks, :interfaces, :state, :autostart]) }
+  it { is_expected.to be_valid_type.with_parameters([:allow_restart, :allow_destroy, :connection]) }
+end

@@ -1,0 +1,42 @@
+# frozen_string_literal: true
+
+require 'spec_helper'
+require 'puppet_x/virtconverge/host'
+
+RSpec.describe PuppetX::Virtconverge::Host do
+  subject(:host) { described_class.new(session) }
+
+  let(:session) { instance_double(PuppetX::Virtconverge::Session) }
+  let(:document) { { 'version' => 1, 'domains' => { 'web1' => { 'vcpus' => 1 } } } }
+
+  it 'observes each connection once per run, for every type' do
+    expect(session).to receive(:request).with('observe', options: {}).once
+                                        .and_return('document' => document, 'pending' => [])
+    expect(session).to receive(:request).with('observe', options: { 'connection' => 'test:///default' }).once
+                                        .and_return('document' => { 'version' => 1 }, 'pending' => [])
+    3.times do
+      expect(host.find(nil, 'domains', 'web1')).to eq('vcpus' => 1)
+      expect(host.all(nil, 'pools')).to eq({})
+      expect(host.find('test:///default', 'domains', 'web1')).to be_nil
+    end
+  end
+
+  it "reads the engine's pending-restart notes per domain and field" do
+    notes = ['web1: max_vcpus pending restart (running 4, next boot 6)', 'web1: cpu pending restart (running (none), next boot {mode: host-model})']
+    allow(session).to receive(:request).and_return('document' => document, 'pending' => notes)
+    expect(host.pending(nil, 'web1')).to eq('max_vcpus' => 'max_vcpus pending restart (running 4, next boot 6)',
+                                            'cpu' => 'cpu pending restart (running (none), next boot {mode: host-model})')
+    expect(host.pending(nil, 'web2')).to eq({})
+  end
+
+  it 'records what an apply changed' do
+    allow(session).to receive(:request).and_return('document' => document, 'pending' => [])
+    host.record(nil, 'domains', 'web1', 'vcpus' => 5) # nothing observed yet: nothing to correct
+    expect(host.find(nil, 'domains', 'web1')).to eq('vcpus' => 1)
+    host.record(nil, 'domains', 'web1', 'vcpus' => 2)
+    host.record(nil, 'domains', 'web2', 'vcpus' => 1)
+    expect(host.all(nil, 'domains')).to eq('web1' => { 'vcpus' => 2 }, 'web2' => { 'vcpus' => 1 })
+    host.record(nil, 'domains', 'web1', nil)
+    expect(host.find(nil, 'domains', 'web1')).to be_nil
+  end
+end

@@ -1,0 +1,41 @@
+# The Puppet module (puppet/): its rspec unit tests, end-to-end `puppet apply` runs against the real
+# libvirtd, and a quick run of the 200-domain benchmark. Debian's ruby, rspec and puppet
+# (scripts/install-deps-puppet.sh); absolute paths, so a missing package fails the tests loudly.
+set(VC_PUPPET_RUBY /usr/bin/ruby)
+set(VC_PUPPET_RSPEC /usr/bin/rspec)
+
+# Types, providers and the engine client. The provider specs drive the real engine on libvirt's
+# test driver (test:///default), so no daemon is needed.
+add_test(NAME puppet_unit
+  COMMAND ${VC_PUPPET_RSPEC}
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/puppet)
+set_tests_properties(puppet_unit PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS puppet TIMEOUT 300)
+
+# The module's examples/*.pp compile and plan (`puppet apply --noop` on the test driver).
+add_test(NAME puppet_examples
+  COMMAND ${VC_PUPPET_RSPEC} examples_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_examples PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS puppet TIMEOUT 300)
+
+# Real manifests, real `puppet apply`, real libvirtd (qemu:///system): create, no-op second run,
+# puppet resource, --noop, live vCPU hot-plug (same QEMU process), pending restart, allow_restart,
+# per-resource engine errors, ensure => absent. Objects are named vcp-e2e-* and removed.
+add_test(NAME puppet_real_libvirt
+  COMMAND ${VC_PUPPET_RSPEC} real_libvirt_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_real_libvirt PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+
+# The benchmark's checks at a small size: one engine process per run, create and delete report
+# changes, no-op runs exit 0 (domains vcp-bench-*, removed afterwards).
+add_test(NAME puppet_bench_quick
+  COMMAND ${VC_PUPPET_RUBY} ${CMAKE_SOURCE_DIR}/bench/puppet/bench.rb
+          --n 20 --runs 1 --engine $<TARGET_FILE:virtconverge>
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(puppet_bench_quick PROPERTIES
+  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 600)

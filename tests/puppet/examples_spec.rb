@@ -1,0 +1,26 @@
+# frozen_string_literal: true
+
+# The module's examples/*.pp compile and plan: each runs through `puppet apply --noop` against
+# libvirt's test driver (nothing outside the engine process is touched).
+require_relative 'puppet_run'
+
+RSpec.describe 'the module examples' do
+  before(:all) do
+    @dir = Dir.mktmpdir('vcp-examples-')
+    engine = ENV.fetch('VIRTCONVERGE_BIN', File.expand_path('../../build/virtconverge', __dir__))
+    @puppet = PuppetRun.new(engine: engine, dir: @dir)
+  end
+
+  after(:all) { FileUtils.rm_rf(@dir) }
+
+  Dir[File.join(PuppetRun::MODULE, 'examples', '*.pp')].sort.each do |example|
+    it "plans #{File.basename(example)}" do
+      run = @puppet.apply(File.read(example), '--noop', env: { 'LIBVIRT_DEFAULT_URI' => 'test:///default' })
+      expect(run.status).to eq(0), run.to_s
+      # teardown.pp removes what the test host does not hold: nothing to do.
+      expect(run.output.include?(': would change: ')).to eq(!example.end_with?('teardown.pp')), run.to_s
+      expect(run.output).not_to match(%r{^Error:})
+      expect(run.engine_starts).to eq(1)
+    end
+  end
+end

@@ -1,0 +1,30 @@
+# The Salt modules (salt/): pytest suites run with the Salt venv's interpreter
+# (scripts/install-deps-salt.sh makes it; override with -DVC_SALT_VENV=...).
+set(VC_SALT_VENV /opt/virtconverge-salt-venv CACHE PATH "virtualenv holding Salt and pytest for the Salt tests")
+set(VC_SALT_PYTHON ${VC_SALT_VENV}/bin/python)
+set(VC_SALT_ENV
+  "VC_BINARY=$<TARGET_FILE:virtconverge>"
+  "VC_SALT_BIN=${VC_SALT_VENV}/bin"
+  "PYTHONDONTWRITEBYTECODE=1")
+
+# Unit tests of both modules: the engine on libvirt's test driver and a recording fake engine.
+add_test(NAME salt_modules
+  COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_modules.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
+set_tests_properties(salt_modules PROPERTIES ENVIRONMENT "${VC_SALT_ENV}" TIMEOUT 300)
+
+# On the real libvirtd: every state in test and live mode (in-process), salt-call --local with
+# the example state files and pillar, a salt-master with two salt-minions on 127.0.0.1, and the
+# benchmark in its quick form. They create only vcs-* objects and remove them.
+foreach(suite states salt_call master_minion)
+  add_test(NAME salt_real_${suite}
+    COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_${suite}.py
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
+  set_tests_properties(salt_real_${suite} PROPERTIES
+    ENVIRONMENT "${VC_SALT_ENV}" LABELS real RUN_SERIAL TRUE TIMEOUT 900)
+endforeach()
+
+add_test(NAME salt_real_bench_quick
+  COMMAND ${CMAKE_SOURCE_DIR}/bench/salt/run.sh --quick
+          --binary $<TARGET_FILE:virtconverge> --venv ${VC_SALT_VENV})
+set_tests_properties(salt_real_bench_quick PROPERTIES LABELS real RUN_SERIAL TRUE TIMEOUT 900)
