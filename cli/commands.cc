@@ -227,6 +227,8 @@ int RunApply(const Plan& plan, const ObservedState& observed, Provider& provider
 
 int Validate(const Args& args) {
   po::options_description options("validate options");
+  options.add_options()("format", po::value<std::string>()->default_value("text"),
+                        "text, or json: {\"valid\": bool, \"resources\": n, \"diagnostics\": [...]} on stdout");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(args, "usage: virtconverge validate FILE...\n\nParse and check documents; "
@@ -239,8 +241,23 @@ int Validate(const Args& args) {
     PrintError("no documents given (use - for standard input)");
     return kExitError;
   }
+  if (!CheckFormat(vm, {"text", "json"})) return kExitError;
   Document doc;
-  if (Report(LoadDocuments(files, &doc))) return kExitError;
+  Diagnostics diagnostics = LoadDocuments(files, &doc);
+  if (vm["format"].as<std::string>() == "json") {
+    Json list = Json::array();
+    for (const Diagnostic& d : diagnostics) {
+      list.push_back({{"severity", d.severity == Diagnostic::Severity::kError ? "error" : "warning"},
+                      {"address", d.address},
+                      {"summary", d.summary},
+                      {"detail", d.detail}});
+    }
+    bool valid = !HasErrors(diagnostics);
+    std::cout << Json{{"valid", valid}, {"resources", valid ? doc.resources.size() : 0}, {"diagnostics", list}}.dump(2)
+              << "\n";
+    return valid ? kExitOk : kExitError;
+  }
+  if (Report(diagnostics)) return kExitError;
   std::cout << "valid: " << doc.resources.size() << " resource(s) in " << files.size()
             << " document(s)\n";
   return kExitOk;
@@ -285,7 +302,7 @@ int ApplyCommand(const Args& args) {
   po::options_description options("apply options");
   AddConnectionOption(options);
   options.add_options()("plan", po::value<std::string>(),
-                        "apply this saved plan (from plan --out) instead of documents")(
+                        "apply this saved plan (from plan --out; - for standard input) instead of documents")(
       "format", po::value<std::string>()->default_value("text"), "text or json")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when changes were made")(
       "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)")(
@@ -322,12 +339,15 @@ int ApplyCommand(const Args& args) {
     return kExitError;
   }
   std::string path = vm["plan"].as<std::string>();
-  std::ifstream in(path);
-  if (!in) {
-    PrintError(path + ": cannot read the plan");
-    return kExitError;
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) {
+      PrintError(path + ": cannot read the plan");
+      return kExitError;
+    }
   }
-  Json json = Json::parse(in, nullptr, false);
+  Json json = Json::parse(path == "-" ? std::cin : file, nullptr, false);
   if (json.is_discarded()) {
     PrintError(path + ": not JSON");
     return kExitError;

@@ -193,7 +193,8 @@ domains:
         self.assertIn("98304", virsh("dominfo", "vct-web1"))  # untouched: still 96 MiB
         # A fresh plan applies.
         rc, _, err = run(["plan", path, "--connection", URI, "--out", plan_file])
-        rc, out, err = run(["apply", "--plan", plan_file, "--detailed-exitcode"])
+        with open(plan_file) as f:  # the plan may also come on standard input
+            rc, out, err = run(["apply", "--plan", "-", "--detailed-exitcode"], stdin=f.read())
         self.assertEqual(rc, 2, out + err)
         self.assertIn("262144", virsh("dominfo", "vct-web1"))
         self.assert_no_changes(path)
@@ -341,6 +342,14 @@ class BadInputTest(RealLibvirtTest):
         self.assert_rejected([f], "bad.yaml:", "malformed")
         j = self.doc("bad.json", '{"version": 1, "networks": {"vct-x": {"mode": "isolated"}\n')
         self.assert_rejected([j], "bad.json:", "malformed")
+
+    def test_validate_reports_json_for_tools(self):
+        f = self.doc("typo.yaml", "version: 1\ndomains:\n  vct-b1: {vcpu: 2, memory: 1GiB}\n")
+        rc, out, _ = run(["validate", f, "--format", "json"])
+        self.assertEqual(rc, 1)
+        result = json.loads(out)
+        self.assertFalse(result["valid"])
+        self.assertIn("domains.vct-b1.vcpu: unknown field, did you mean 'vcpus'?", result["diagnostics"][0]["summary"])
 
     def test_schema_violations_name_the_field(self):
         f = self.doc("typo.yaml", "version: 1\nnetworks:\n  vct-ok: {mode: isolated}\ndomains:\n  vct-b1:\n    vcpu: 2\n    memory: 1GiB\n")
