@@ -112,6 +112,7 @@ bool MakePlan(const po::variables_map& vm, const PlanOptions& options, Planned* 
     return false;
   }
   if (Report(LoadDocuments(files, &out->doc))) return false;
+  out->doc.ceph = CephSection(vm, out->doc.ceph);  // --ceph-conf/--ceph-user count as the section
   std::string uri = ResolveConnection(vm, out->doc);
   StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, CephSection(vm, out->doc.ceph));
   if (!backends.ok()) {
@@ -399,6 +400,10 @@ int Observe(const Args& args) {
   }
   if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
   std::string uri = ResolveConnection(vm, Document{});
+  if (vm.count("ceph-user") && !vm.count("ceph-conf")) {
+    PrintError("--ceph-user needs --ceph-conf (the conf names the monitors and the keyring)");
+    return kExitError;
+  }
   Json ceph = CephSection(vm, Json());
   StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, ceph);
   if (!backends.ok()) {

@@ -563,7 +563,7 @@ Diagnostic Problem(const DesiredResource& r, const std::string& field, const std
   Diagnostic d;
   d.address = r.address.ToString();
   d.summary = r.source + ": " + std::string(KindSection(r.address.kind)) + "." + r.address.name +
-              "." + field + ": " + message;
+              (field.empty() ? "" : "." + field) + ": " + message;
   return d;
 }
 
@@ -687,11 +687,28 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
       }
     } else if (address.kind == Kind::kRbdImage) {
       if (doc.ceph.is_null()) {
-        diags.push_back(Problem(r, "size", "rbd_images need the ceph: section (conf, user)"));
+        diags.push_back(Problem(r, "", "rbd_images need the ceph: section (conf, user) or --ceph-conf"));
       }
       if (s.contains("clone_from")) {
-        std::string parent = s["clone_from"];
-        require(r, "clone_from", Address{Kind::kRbdImage, parent.substr(0, parent.find('@'))});
+        std::string source = s["clone_from"];
+        Address parent{Kind::kRbdImage, source.substr(0, source.find('@'))};
+        std::string snapshot = source.substr(source.find('@') + 1);
+        require(r, "clone_from", parent);
+        // The snapshot must be declared on the parent or exist: a clone never creates one unseen.
+        auto declared = doc.resources.find(parent);
+        auto observed_parent = observed.resources.find(parent);
+        bool known = false;
+        for (const Json* list : {declared != doc.resources.end() ? &declared->second.spec : nullptr,
+                                 observed_parent != observed.resources.end() ? &observed_parent->second.spec
+                                                                            : nullptr}) {
+          if (list == nullptr) continue;
+          for (const Json& name : list->value("snapshots", Json::array())) known = known || name == snapshot;
+        }
+        bool parent_exists = declared != doc.resources.end() || observed_parent != observed.resources.end();
+        if (parent_exists && !known) {
+          diags.push_back(Problem(r, "clone_from", "snapshot " + snapshot + " is neither declared in " +
+                                                       parent.name + "'s snapshots nor present"));
+        }
       }
     } else if (address.kind == Kind::kPool && s.value("type", "") == "rbd" && doc.ceph.is_null()) {
       diags.push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)"));

@@ -336,6 +336,19 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
     }
   }
 
+  // An RBD image cannot go while a clone that stays depends on it.
+  for (const Address& address : deleted) {
+    if (address.kind != Kind::kRbdImage) continue;
+    for (const auto& [other, r] : observed.resources) {
+      std::string source = r.spec.is_object() ? r.spec.value("clone_from", "") : "";
+      if (other.kind == Kind::kRbdImage && source.substr(0, source.find('@')) == address.name &&
+          !deleted.count(other)) {
+        AddDiagnostic(&plan, address, address.ToString() + ": cannot delete: the clone " + other.name +
+                                          " depends on it (flatten or delete the clone first)");
+      }
+    }
+  }
+
   // A volume cannot go while a domain that stays keeps using it.
   for (const Address& address : deleted) {
     if (address.kind != Kind::kVolume && address.kind != Kind::kRbdImage) continue;

@@ -24,6 +24,16 @@ foreach(suite states salt_call master_minion)
     ENVIRONMENT "${VC_SALT_ENV}" LABELS real RUN_SERIAL TRUE TIMEOUT 900)
 endforeach()
 
+# Ceph RBD on the real single-node cluster (scripts/ceph-up.sh) and the real libvirtd: the rbd_image
+# states, domains with RBD disks, converged with a ceph: section, observe, salt-call with
+# salt/examples/states/ceph.sls; no cephx key in any return, comment or log. Images rbd/vcs-r-*,
+# rbd/vcs-ex-*, removed afterwards.
+add_test(NAME salt_real_rbd
+  COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_rbd.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
+set_tests_properties(salt_real_rbd PROPERTIES
+  ENVIRONMENT "${VC_SALT_ENV}" LABELS real RUN_SERIAL TRUE TIMEOUT 900)
+
 add_test(NAME salt_real_bench_quick
   COMMAND ${CMAKE_SOURCE_DIR}/bench/salt/run.sh --quick
           --binary $<TARGET_FILE:virtconverge> --venv ${VC_SALT_VENV})

@@ -15,6 +15,11 @@ Configuration (minion config, grains or pillar, read with ``config.get``):
     ``qemu:///system``.
 ``virtconverge.timeout``
     Seconds one engine call may take before it is killed. Default: 3600.
+``virtconverge.ceph_conf``, ``virtconverge.ceph_user``
+    The Ceph conf (monitors and keyring) and cephx user (without ``client.``; default ``admin``) for
+    RBD images and disks: added as the ``ceph:`` section to a document dict that uses RBD and has
+    none, and used by ``observe`` to include the RBD images. The cephx key stays in the keyring the
+    conf names: it is never passed, returned or logged.
 
 A *document* argument is a dict (a desired-state document, e.g. from pillar), or a path or list of
 paths to YAML/JSON documents on the minion (``salt://`` URLs are fetched with ``cp.cache_file``).
@@ -27,8 +32,10 @@ CLI examples:
     salt '*' virtconverge.plan /srv/virt/site.yaml
     salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     salt '*' virtconverge.observe connection=qemu:///system
+    salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
 """
 
+import copy
 import json
 import logging
 import os
@@ -101,6 +108,59 @@ def _document_args(document):
             raise CommandExecutionError(f"{path}: no such document file")
         files.append(path)
     return files, None
+
+
+def _uses_rbd(document):
+    """True when a document dict declares RBD images, an RBD disk or an rbd pool."""
+    if document.get("rbd_images"):
+        return True
+    for pool in (document.get("pools") or {}).values():
+        if isinstance(pool, dict) and pool.get("type") == "rbd":
+            return True
+    for domain in (document.get("domains") or {}).values():
+        for disk in (domain.get("disks") or []) if isinstance(domain, dict) else []:
+            if isinstance(disk, dict) and "rbd" in disk:
+                return True
+    return False
+
+
+def _ceph(document, ceph_conf=None, ceph_user=None):
+    """The Ceph cluster for a document: returns (document, extra argv).
+
+    A dict gets its ``ceph:`` section here (a copy; the caller's dict, often pillar, is not
+    touched): ``ceph_conf``/``ceph_user`` override the document's own fields; a document that uses
+    RBD and has no section gets one from them or, failing that, from ``virtconverge.ceph_conf`` /
+    ``virtconverge.ceph_user``. A document without RBD gets none (the engine would contact the
+    cluster for nothing). For document files the arguments become ``--ceph-conf``/``--ceph-user``,
+    which rank over the files' ``ceph:`` sections. Only the conf path and the user name are passed:
+    the key is read by the engine from the keyring the conf names."""
+    if not isinstance(document, dict):
+        args = []
+        if ceph_conf:
+            args += ["--ceph-conf", str(ceph_conf)]
+        if ceph_user:
+            args += ["--ceph-user", str(ceph_user)]
+        return document, args
+    section = document.get("ceph")
+    if isinstance(section, dict):
+        section = dict(section)
+        if ceph_conf:
+            section["conf"] = str(ceph_conf)
+        if ceph_user:
+            section["user"] = str(ceph_user)
+    elif section is None and _uses_rbd(document):
+        conf = ceph_conf or _config("virtconverge.ceph_conf")
+        user = ceph_user or _config("virtconverge.ceph_user")
+        if not conf:
+            return document, []  # the engine says that RBD needs the ceph: section
+        section = {"conf": str(conf)}
+        if user:
+            section["user"] = str(user)
+    else:
+        return document, []
+    document = copy.copy(document)
+    document["ceph"] = section
+    return document, []
 
 
 def _error_text(stderr, output=None):
@@ -197,7 +257,8 @@ def validate(document):
     return {"valid": False, "errors": errors, "summary": f"{len(errors)} error(s)"}
 
 
-def plan(document, connection=None, allow_destroy=False, allow_restart=False, prune=False):
+def plan(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
+         ceph_conf=None, ceph_user=None):
     """
     Compute what ``apply`` would change, without changing anything.
 
@@ -205,7 +266,11 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
     ``after`` and ``disruption`` (``none``/``live``/``restart``/``destructive``), ``applyable``,
     ``diagnostics``, ``pending`` and ``summary``. A plan that cannot be applied (``applyable: false``,
     e.g. a destructive change without ``allow_destroy``) is returned too: its diagnostics say why.
-    Raises ``CommandExecutionError`` when there is no plan (invalid document, unreachable libvirt).
+    Raises ``CommandExecutionError`` when there is no plan (invalid document, unreachable libvirt
+    or Ceph cluster).
+
+    ``ceph_conf``, ``ceph_user``: the Ceph cluster for RBD images and disks, over the document's
+    ``ceph:`` section (see ``virtconverge.ceph_conf`` in the module documentation).
 
     CLI example:
 
@@ -213,9 +278,10 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
 
         salt '*' virtconverge.plan /srv/virt/site.yaml allow_destroy=True
     """
+    document, ceph_args = _ceph(document, ceph_conf, ceph_user)
     files, stdin = _document_args(document)
     rc, out, err = _run(["plan"] + files + ["--format", "json"]
-                        + _flags(allow_destroy, allow_restart, prune),
+                        + _flags(allow_destroy, allow_restart, prune) + ceph_args,
                         stdin=stdin, connection=connection)
     if isinstance(out, dict) and out.get("format_version") is not None:
         return out
@@ -223,7 +289,7 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
 
 
 def apply(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
-          parallelism=None, shutdown_timeout=None):
+          parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
     """
     Change the host to match the document: plan, apply in dependency order, observe again.
 
@@ -232,14 +298,18 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
     (nothing was changed) or a resource failed to converge; the exception's ``info`` then holds the
     parsed output (``plan`` and ``apply``), so callers can report what did change.
 
+    ``ceph_conf``, ``ceph_user``: as for ``plan``.
+
     CLI example:
 
     .. code-block:: bash
 
         salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     """
+    document, ceph_args = _ceph(document, ceph_conf, ceph_user)
     files, stdin = _document_args(document)
-    args = ["apply"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
+    args = (["apply"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
+            + ceph_args)
     if parallelism is not None:
         args += ["--parallelism", str(int(parallelism))]
     if shutdown_timeout is not None:
@@ -252,17 +322,30 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
     raise _error(_error_text(err, out), info)
 
 
-def observe(connection=None):
+def observe(connection=None, ceph_conf=None, ceph_user=None):
     """
     What the host holds, as a desired-state document (planning it shows no changes).
+
+    With a Ceph conf (``ceph_conf``, else ``virtconverge.ceph_conf``) the document also holds the
+    cluster's RBD images (``rbd_images``) and the ``ceph:`` section (conf and user, never the key),
+    so it plans as it is. ``ceph_user`` (else ``virtconverge.ceph_user``, else ``admin``) is the
+    cephx user. ``ceph_conf=False`` leaves Ceph out even when it is configured.
 
     CLI example:
 
     .. code-block:: bash
 
         salt '*' virtconverge.observe connection=qemu:///system
+        salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
     """
-    rc, out, err = _run(["observe", "--format", "json"], connection=connection)
+    args = ["observe", "--format", "json"]
+    conf = None if ceph_conf is False else (ceph_conf or _config("virtconverge.ceph_conf"))
+    if conf:
+        args += ["--ceph-conf", str(conf)]
+        user = ceph_user or _config("virtconverge.ceph_user")
+        if user:
+            args += ["--ceph-user", str(user)]
+    rc, out, err = _run(args, connection=connection)
     if rc != 0 or not isinstance(out, dict):
         raise _error(_error_text(err), {"exit_code": rc})
     return out

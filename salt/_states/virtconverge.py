@@ -1,6 +1,7 @@
 """
-States for virtconverge: declare pools, volumes, networks and domains of a libvirt host, or a whole
-desired-state document, and converge the host to them with the virtconverge engine.
+States for virtconverge: declare pools, volumes, networks and domains of a libvirt host, Ceph RBD
+images, or a whole desired-state document, and converge the host to them with the virtconverge
+engine.
 
 The state functions are thin: each builds a desired-state document (docs/document.md) and makes
 one engine call through the ``virtconverge`` execution module:
@@ -10,7 +11,8 @@ one engine call through the ``virtconverge`` execution module:
 - otherwise: ``virtconverge.apply``, which plans, returns early when nothing differs, applies, and
   observes the host again to verify every changed attribute (its report is the re-check).
 
-``changes`` is keyed by resource address (``domain.web1``, ``volume.images/web1-root``)::
+``changes`` is keyed by resource address (``domain.web1``, ``volume.images/web1-root``,
+``rbd_image.rbd/web1-root``)::
 
     domain.web1:
       action: update               # create | update | replace | delete
@@ -40,6 +42,18 @@ which restarts the guest gracefully.
       virtconverge.converged:
         - document: {{ pillar['virtconverge'] | json }}
         - allow_restart: False
+
+RBD images and RBD disks need a Ceph cluster: ``ceph_conf`` (the conf naming the monitors and the
+keyring) and ``ceph_user`` (the cephx user, default ``admin``) on the state, else
+``virtconverge.ceph_conf`` / ``virtconverge.ceph_user`` from the minion config. The key stays in the
+keyring; it never appears in a return, a comment or a log.
+
+.. code-block:: yaml
+
+    rbd/web1-root:
+      virtconverge.rbd_image_present:
+        - clone_from: rbd/golden@base
+        - size: 20GiB
 """
 
 from salt.exceptions import CommandExecutionError
@@ -195,16 +209,20 @@ def _refusal(plan):
         hints.append("set allow_destroy: True to permit it")
     if any("--allow-restart" in (d.get("summary") or "") for d in errors):
         hints.append("set allow_restart: True to permit it")
+    if any("the ceph: section" in (d.get("summary") or "") for d in errors):
+        hints.append("set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf in the "
+                     "minion config")
     return hints
 
 
 # --- the one state function --------------------------------------------------------------------
 
 def _converge(name, document, connection=None, allow_restart=False, allow_destroy=False, prune=False,
-              parallelism=None, shutdown_timeout=None):
+              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     flags = {"connection": connection, "allow_destroy": bool(allow_destroy),
-             "allow_restart": bool(allow_restart), "prune": bool(prune)}
+             "allow_restart": bool(allow_restart), "prune": bool(prune),
+             "ceph_conf": ceph_conf, "ceph_user": ceph_user}
 
     if __opts__["test"]:  # pylint: disable=undefined-variable
         try:
@@ -277,7 +295,7 @@ def _document(section, key, fields):
 # --- public states -----------------------------------------------------------------------------
 
 def converged(name, document, connection=None, allow_restart=False, allow_destroy=False, prune=False,
-              parallelism=None, shutdown_timeout=None):
+              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
     """
     Converge the host to a whole desired-state document in one engine call.
 
@@ -298,6 +316,10 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         Delete resources carrying virtconverge's mark that the document no longer declares.
     parallelism, shutdown_timeout
         As the CLI's ``--parallelism`` and ``--shutdown-timeout``.
+    ceph_conf, ceph_user
+        The Ceph cluster for the document's RBD images, disks and pools; they override the
+        document's ``ceph:`` section. A document that uses RBD without a ``ceph:`` section gets
+        ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user`` from the minion config.
 
     .. code-block:: yaml
 
@@ -309,18 +331,22 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         return {"name": name, "result": False, "changes": {},
                 "comment": "document must be a dict or a path (or list of paths)"}
     return _converge(name, document, connection, allow_restart, allow_destroy, prune, parallelism,
-                     shutdown_timeout)
+                     shutdown_timeout, ceph_conf, ceph_user)
 
 
 def domain_present(name, vcpus, memory, max_vcpus=None, max_memory=None, disks=None, interfaces=None,
                    domain_state=None, autostart=None, virt_type=None, cpu=None, memory_hotplug_unit=None,
                    restart=None, connection=None, allow_restart=False, allow_destroy=False,
-                   shutdown_timeout=None):
+                   shutdown_timeout=None, ceph_conf=None, ceph_user=None):
     """
     Ensure a domain (VM) exists with these attributes. Fields as in docs/document.md; a field left
     out is not managed. ``domain_state`` is the document's ``state`` (``running`` | ``stopped``;
-    Salt reserves the argument name ``state``). Running guests are changed live where QEMU can (vCPU hot-plug, memory
-    balloon and DIMM hot-add, disk and NIC attach/detach).
+    Salt reserves the argument name ``state``). Running guests are changed live where QEMU can
+    (vCPU hot-plug, memory balloon and DIMM hot-add, disk and NIC attach/detach).
+
+    A disk is ``{volume: <pool>/<volume>, target: vda}`` or, on Ceph, ``{rbd: <ceph pool>/<image>,
+    target: vdb}``; RBD disks use ``ceph_conf`` / ``ceph_user`` (else ``virtconverge.ceph_conf`` /
+    ``virtconverge.ceph_user``), and QEMU reaches the image with the key in a private libvirt secret.
 
     .. code-block:: yaml
 
@@ -331,13 +357,17 @@ def domain_present(name, vcpus, memory, max_vcpus=None, max_memory=None, disks=N
             - memory: 512MiB
             - max_memory: 2GiB
             - domain_state: running
+            - disks:
+              - rbd: rbd/web1-root
+                target: vda
     """
     fields = {"vcpus": vcpus, "max_vcpus": max_vcpus, "memory": memory, "max_memory": max_memory,
               "disks": disks, "interfaces": interfaces, "state": domain_state, "autostart": autostart,
               "virt_type": virt_type, "cpu": cpu, "memory_hotplug_unit": memory_hotplug_unit,
               "restart": restart}
     return _converge(name, _document("domains", name, fields), connection,
-                     allow_restart, allow_destroy, shutdown_timeout=shutdown_timeout)
+                     allow_restart, allow_destroy, shutdown_timeout=shutdown_timeout,
+                     ceph_conf=ceph_conf, ceph_user=ceph_user)
 
 
 def domain_absent(name, connection=None, allow_restart=False, allow_destroy=False, shutdown_timeout=None):
@@ -384,10 +414,11 @@ def volume_absent(name, pool=None, connection=None, allow_destroy=False):
 
 
 def pool_present(name, type, path=None, volume_group=None, autostart=None,  # pylint: disable=redefined-builtin
-                 connection=None, allow_destroy=False):
+                 connection=None, allow_destroy=False, ceph_pool=None, ceph_conf=None, ceph_user=None):
     """
-    Ensure a storage pool exists and is active: ``type`` is ``dir`` (with ``path``) or ``logical``
-    (with ``volume_group``).
+    Ensure a storage pool exists and is active: ``type`` is ``dir`` (with ``path``), ``logical``
+    (with ``volume_group``) or ``rbd`` (with ``ceph_pool``, using ``ceph_conf`` / ``ceph_user``, else
+    ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user``).
 
     .. code-block:: yaml
 
@@ -396,9 +427,10 @@ def pool_present(name, type, path=None, volume_group=None, autostart=None,  # py
             - type: dir
             - path: /var/lib/virtconverge/images
     """
-    fields = {"type": type, "path": path, "volume_group": volume_group, "autostart": autostart}
+    fields = {"type": type, "path": path, "volume_group": volume_group, "ceph_pool": ceph_pool,
+              "autostart": autostart}
     return _converge(name, _document("pools", name, fields), connection, False,
-                     allow_destroy)
+                     allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)
 
 
 def pool_absent(name, connection=None, allow_destroy=False):
@@ -427,3 +459,62 @@ def network_absent(name, connection=None, allow_destroy=False):
     """Ensure a virtual network is stopped and undefined."""
     return _converge(name, _document("networks", name, {"ensure": "absent"}), connection,
                      False, allow_destroy)
+
+
+def rbd_image_present(name, size=None, features=None, snapshots=None, clone_from=None, flatten=None,
+                      pool=None, ceph_conf=None, ceph_user=None, connection=None, allow_destroy=False):
+    """
+    Ensure a Ceph RBD image exists with these attributes (docs/ceph.md). ``name`` is
+    ``<ceph pool>/<image>``, or the image's name with ``pool``. A field left out is not managed.
+
+    size
+        Virtual size (``10GiB``), required unless ``clone_from``. Growing is live (a running guest
+        using the image sees the new size at once); shrinking is destructive and needs
+        ``allow_destroy: True``.
+    features
+        The enabled features (``layering``, ``exclusive-lock``, ``object-map``, ``fast-diff``, ...),
+        changed live in dependency order.
+    snapshots
+        Snapshots that must exist; missing ones are created, others are left alone.
+    clone_from
+        ``<pool>/<image>@<snapshot>``: create the image as a copy-on-write clone (the snapshot is
+        protected first). Changing it replaces the image (destructive).
+    flatten
+        ``True``: copy the parent's data in and drop the link to it (live).
+    ceph_conf, ceph_user
+        The Ceph conf (monitors and keyring) and cephx user; default ``virtconverge.ceph_conf`` and
+        ``virtconverge.ceph_user`` from the minion config (user ``admin`` when neither says).
+
+    .. code-block:: yaml
+
+        rbd/golden:
+          virtconverge.rbd_image_present:
+            - size: 10GiB
+            - features: [layering, exclusive-lock, object-map, fast-diff]
+            - snapshots: [base]
+
+        rbd/web1-root:
+          virtconverge.rbd_image_present:
+            - clone_from: rbd/golden@base
+            - size: 20GiB
+            - require:
+              - virtconverge: rbd/golden
+    """
+    address = _volume_address(name, pool)
+    fields = {"size": size, "features": features, "snapshots": snapshots, "clone_from": clone_from,
+              "flatten": flatten}
+    return _converge(name, _document("rbd_images", address, fields), connection, False,
+                     allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)
+
+
+def rbd_image_absent(name, pool=None, ceph_conf=None, ceph_user=None, connection=None,
+                     allow_destroy=False):
+    """
+    Ensure a Ceph RBD image does not exist. Deleting it loses its data and its snapshots, so an
+    existing image is deleted only with ``allow_destroy: True``; otherwise the state fails and
+    changes nothing. An image that clones depend on is not deleted (remove or flatten the clones
+    first: order the states with ``require``).
+    """
+    address = _volume_address(name, pool)
+    return _converge(name, _document("rbd_images", address, {"ensure": "absent"}), connection,
+                     False, allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)

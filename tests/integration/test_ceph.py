@@ -157,7 +157,9 @@ class CephTest(RealLibvirtTest):
         gone = self.write("gone.yaml", HEADER + "rbd_images:\n  rbd/vct-golden: {ensure: absent}\n")
         rc, out, err = run(["apply", gone, "--connection", URI, "--allow-destroy"])
         self.assertEqual(rc, 1)
-        self.assertIn("cannot delete rbd/vct-golden: clones depend on it (rbd/vct-web1-root)", out)
+        # The plan already refuses, so nothing is attempted.
+        self.assertIn("rbd_image.rbd/vct-golden: cannot delete: the clone rbd/vct-web1-root depends on it", out + err)
+        self.assertNotIn("Applying:", out)
         self.assertEqual(rbd_info("rbd/vct-golden")["size"], 256 << 20)
         both = self.write("both.yaml", HEADER + "rbd_images:\n  rbd/vct-web1-root: {ensure: absent}\n")
         self.apply_ok(both, "--allow-destroy")
@@ -205,6 +207,23 @@ class CephTest(RealLibvirtTest):
         self.assertEqual(rc, 1)
         self.assertIn("no answer from its monitors within 5 s (is the cluster up?)", err)
         self.assertLess(time.time() - start, 10)
+
+    def test_a_clone_of_an_unknown_snapshot_is_refused_at_plan_time(self):
+        self.apply_ok(self.images())
+        doc = self.write("badsnap.yaml", HEADER + "rbd_images:\n  rbd/vct-c2: {clone_from: rbd/vct-golden@nosuch}\n")
+        rc, out, err = run(["plan", doc, "--connection", URI])
+        self.assertEqual(rc, 1)
+        self.assertIn("rbd_images.rbd/vct-c2.clone_from: snapshot nosuch is neither declared in rbd/vct-golden's "
+                      "snapshots nor present", out + err)
+
+    def test_ceph_conf_flag_stands_in_for_the_ceph_section(self):
+        doc = self.write("noceph.yaml", "version: 1\nrbd_images:\n  rbd/vct-flag: {size: 32MiB}\n")
+        rc, out, err = run(["plan", doc, "--connection", URI])
+        self.assertEqual(rc, 1)
+        self.assertIn("rbd_images.rbd/vct-flag: rbd_images need the ceph: section (conf, user) or --ceph-conf",
+                      out + err)
+        self.apply_ok(doc, "--ceph-conf", CONF)
+        self.assertEqual(rbd_info("rbd/vct-flag")["size"], 32 << 20)
 
     def test_least_privilege_client_manages_images(self):
         doc = HEADER.replace(CONF, LEAST_PRIVILEGE_CONF).replace("user: admin", "user: virtconverge")

@@ -2,14 +2,16 @@
 
 - load the project's execution and state modules the way Salt's loader does (module globals
   ``__salt__``, ``__opts__``), for in-process unit tests;
-- snapshot and clean up what the tests create on the real libvirtd (qemu:///system). Every object
-  is named with a suite prefix starting ``vcs-`` and removed by the suite that made it; objects
-  of anybody else are never touched.
+- snapshot and clean up what the tests create on the real libvirtd (qemu:///system) and the real
+  Ceph cluster (scripts/ceph-up.sh, pool ``rbd``). Every object is named with a suite prefix
+  starting ``vcs-`` and removed by the suite that made it; objects of anybody else are never
+  touched.
 """
 
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,10 @@ BINARY = os.path.abspath(os.environ.get("VC_BINARY", os.path.join(REPO, "build",
 # Salt's scripts live beside the interpreter running the tests (the venv of install-deps-salt.sh).
 SALT_BIN = os.environ.get("VC_SALT_BIN", os.path.dirname(sys.executable))
 URI = "qemu:///system"
+CEPH_DIR = os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph")
+CEPH_CONF = os.path.join(CEPH_DIR, "ceph.conf")                        # client.admin
+CEPH_LP_CONF = os.path.join(CEPH_DIR, "ceph.virtconverge.conf")        # client.virtconverge
+CEPH_POOL = "rbd"
 
 
 def load_module(kind, opts=None, salt_funcs=None, name=None):
@@ -110,13 +116,89 @@ def cleanup(prefix, work=None):
     for p in names("pool-list", "--all", "--name"):
         if p.startswith(prefix):
             virsh("pool-start", p, check=False)
-            for line in virsh("vol-list", p, check=False).splitlines():
-                if line.split():
-                    virsh("vol-delete", line.split()[0], "--pool", p, check=False)
+            # An rbd pool's volumes are the Ceph pool's images, everybody's: never delete them.
+            if "type='rbd'" not in virsh("pool-dumpxml", p, check=False):
+                for line in virsh("vol-list", p, check=False).splitlines():
+                    if line.split():
+                        virsh("vol-delete", line.split()[0], "--pool", p, check=False)
             virsh("pool-destroy", p, check=False)
             virsh("pool-undefine", p, check=False)
     if work:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --- the real Ceph cluster ----------------------------------------------------------------------------
+
+def rbd(*args, check=True, conf=CEPH_CONF):
+    p = subprocess.run(["rbd", "-c", conf] + list(args), capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"rbd {' '.join(args)} failed: {p.stderr}")
+    return p.stdout
+
+
+def rbd_images(prefix):
+    """Our images in the test pool (names starting with prefix)."""
+    return sorted(i for i in json.loads(rbd("ls", "--format", "json", CEPH_POOL, check=False) or "[]")
+                  if i.startswith(prefix))
+
+
+def rbd_info(image):
+    return json.loads(rbd("info", "--format", "json", image))
+
+
+def rbd_snapshot(prefix):
+    """Everything a state could change about our images: `rbd ls`, and per image `rbd info` (size,
+    features, parent, flags), its snapshots with their protection, and virtconverge's metadata."""
+    ours = {"ls": rbd_images(prefix)}
+    for image in ours["ls"]:
+        spec = f"{CEPH_POOL}/{image}"
+        info = json.loads(rbd("info", "--format", "json", spec, check=False) or "{}")
+        for volatile in ("access_timestamp", "modify_timestamp"):
+            info.pop(volatile, None)
+        snaps = json.loads(rbd("snap", "ls", "--format", "json", spec, check=False) or "[]")
+        meta = rbd("image-meta", "list", "--format", "json", spec, check=False)
+        ours[image] = {"info": info, "snaps": [(s["name"], s["size"], s.get("protected")) for s in snaps],
+                       "meta": json.loads(meta) if meta.strip() else {}}
+    return ours
+
+
+def cleanup_rbd(prefix):
+    """Removes every image of the test pool whose name starts with prefix: clones before their
+    parents, snapshots unprotected and purged first."""
+    assert prefix.startswith("vcs-") and len(prefix) > 4, prefix
+    for _ in range(5):
+        images = rbd_images(prefix)
+        if not images:
+            return
+        parents = set()
+        for image in images:
+            info = json.loads(rbd("info", "--format", "json", f"{CEPH_POOL}/{image}", check=False) or "{}")
+            parent = info.get("parent") or {}
+            if parent.get("pool") == CEPH_POOL:
+                parents.add(parent.get("image"))
+        for image in images:
+            if image in parents:
+                continue  # a clone of it is still there: next round
+            spec = f"{CEPH_POOL}/{image}"
+            for snap in json.loads(rbd("snap", "ls", "--format", "json", spec, check=False) or "[]"):
+                if snap.get("protected") == "true":
+                    rbd("snap", "unprotect", f"{spec}@{snap['name']}", check=False)
+            rbd("snap", "purge", spec, check=False)
+            rbd("rm", "--no-progress", spec, check=False)
+    assert not rbd_images(prefix), f"could not remove {rbd_images(prefix)}"
+
+
+def cephx_key(user):
+    """client.USER's key, from the keyring the test cluster wrote: what must never be printed."""
+    with open(os.path.join(CEPH_DIR, f"ceph.client.{user}.keyring")) as f:
+        return re.search(r"key\s*=\s*(\S+)", f.read()).group(1)
+
+
+def require_ceph():
+    p = subprocess.run(["ceph", "-c", CEPH_CONF, "--connect-timeout", "5", "health"],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        pytest.fail("the Ceph cluster is not running: start it with scripts/ceph-up.sh\n" + p.stderr)
 
 
 def require_real_libvirtd():

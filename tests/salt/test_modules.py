@@ -352,3 +352,130 @@ def test_every_state_function_builds_the_documented_document():
             [(call, document, _)] = s.calls
             assert call == ("plan" if test else "apply"), (fun, test)
             assert document == dict({"version": 1}, **sections), fun
+
+
+# --- Ceph RBD: the ceph: section, --ceph-conf/--ceph-user, observe --------------------------------
+
+RBD_DOC = {"version": 1, "rbd_images": {"rbd/vcs-img": {"size": "1GiB"}}}
+LP_CONF = "/etc/ceph/ceph.conf"
+
+
+def test_a_document_using_rbd_gets_the_configured_ceph_section(fake_engine):
+    binary, recorded = fake_engine
+    m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF, "virtconverge.ceph_user": "libvirt"})
+    docs = [
+        RBD_DOC,
+        {"version": 1, "domains": {"d": {"vcpus": 1, "memory": "1GiB",
+                                         "disks": [{"rbd": "rbd/vcs-img", "target": "vda"}]}}},
+        {"version": 1, "pools": {"p": {"type": "rbd", "ceph_pool": "rbd"}}},
+    ]
+    for doc in docs:
+        original = json.dumps(doc, sort_keys=True)
+        m.mod.plan(doc)
+        sent = json.loads(recorded()["stdin"])
+        assert sent == dict(doc, ceph={"conf": LP_CONF, "user": "libvirt"})
+        assert "--ceph-conf" not in recorded()["argv"]
+        assert json.dumps(doc, sort_keys=True) == original, "the caller's dict (pillar) was changed"
+
+
+def test_a_document_without_rbd_gets_no_ceph_section(fake_engine):
+    binary, recorded = fake_engine
+    m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF})
+    doc = {"version": 1, "domains": {"d": {"vcpus": 1, "memory": "1GiB",
+                                           "disks": [{"volume": "p/v", "target": "vda"}]}}}
+    m.mod.plan(doc, ceph_conf="/other/ceph.conf")
+    assert json.loads(recorded()["stdin"]) == doc  # the engine would contact Ceph for nothing
+    assert recorded()["argv"] == [binary, "plan", "-", "--format", "json"]
+
+
+BOTH = json.dumps({"format_version": 1, "changes": [], "plan": {"changes": []}, "apply": None})
+
+
+def test_the_documents_own_ceph_section_ranks_below_the_arguments_and_above_the_config(fake_engine,
+                                                                                     monkeypatch):
+    binary, recorded = fake_engine
+    monkeypatch.setenv("FAKE_STDOUT", BOTH)  # answers plan and apply
+    m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF, "virtconverge.ceph_user": "libvirt"})
+    doc = dict(RBD_DOC, ceph={"conf": "/doc/ceph.conf", "user": "doc"})
+    m.mod.plan(doc)
+    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/doc/ceph.conf", "user": "doc"}
+    m.mod.apply(doc, ceph_user="arg")
+    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/doc/ceph.conf", "user": "arg"}
+    m.mod.plan(doc, ceph_conf="/arg/ceph.conf", ceph_user="arg")
+    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/arg/ceph.conf", "user": "arg"}
+    assert doc["ceph"] == {"conf": "/doc/ceph.conf", "user": "doc"}
+    # No configuration and no arguments: the document goes as it is (the engine says what is missing).
+    Minion(binary).mod.plan(RBD_DOC)
+    assert json.loads(recorded()["stdin"]) == RBD_DOC
+
+
+def test_document_files_get_the_arguments_as_ceph_flags_and_not_the_config(fake_engine, tmp_path,
+                                                                          monkeypatch):
+    binary, recorded = fake_engine
+    monkeypatch.setenv("FAKE_STDOUT", BOTH)
+    path = tmp_path / "rbd.yaml"
+    path.write_text("version: 1\n")
+    m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF})
+    m.mod.plan(str(path))
+    assert recorded()["argv"] == [binary, "plan", str(path), "--format", "json"]
+    m.mod.apply(str(path), ceph_conf="/arg/ceph.conf", ceph_user="libvirt", allow_destroy=True)
+    assert recorded()["argv"] == [binary, "apply", str(path), "--format", "json", "--allow-destroy",
+                                  "--ceph-conf", "/arg/ceph.conf", "--ceph-user", "libvirt"]
+
+
+def test_observe_includes_ceph_when_configured_or_asked(fake_engine, monkeypatch):
+    binary, recorded = fake_engine
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps({"version": 1}))
+    Minion(binary).mod.observe()
+    assert recorded()["argv"] == [binary, "observe", "--format", "json"]
+    m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF, "virtconverge.ceph_user": "libvirt"})
+    m.mod.observe()
+    assert recorded()["argv"][2:] == ["--format", "json", "--ceph-conf", LP_CONF, "--ceph-user", "libvirt"]
+    m.mod.observe(ceph_conf="/arg/ceph.conf", ceph_user="admin")
+    assert recorded()["argv"][4:] == ["--ceph-conf", "/arg/ceph.conf", "--ceph-user", "admin"]
+    m.mod.observe(ceph_conf=False)
+    assert recorded()["argv"] == [binary, "observe", "--format", "json"]
+
+
+def test_rbd_states_build_the_documented_document_and_pass_the_cluster():
+    cases = [
+        ("rbd_image_present", dict(name="rbd/img", size="1GiB", features=["layering"],
+                                   snapshots=["base"], flatten=False),
+         {"rbd_images": {"rbd/img": {"size": "1GiB", "features": ["layering"], "snapshots": ["base"],
+                                     "flatten": False}}}),
+        ("rbd_image_present", dict(name="img", pool="rbd", clone_from="rbd/golden@base"),
+         {"rbd_images": {"rbd/img": {"clone_from": "rbd/golden@base"}}}),
+        ("rbd_image_absent", dict(name="rbd/img"), {"rbd_images": {"rbd/img": {"ensure": "absent"}}}),
+        ("pool_present", dict(name="ceph", type="rbd", ceph_pool="rbd"),
+         {"pools": {"ceph": {"type": "rbd", "ceph_pool": "rbd"}}}),
+        ("domain_present", dict(name="d", vcpus=1, memory="1GiB", disks=[{"rbd": "rbd/img", "target": "vdb"}]),
+         {"domains": {"d": {"vcpus": 1, "memory": "1GiB", "disks": [{"rbd": "rbd/img", "target": "vdb"}]}}}),
+    ]
+    for fun, kwargs, sections in cases:
+        for test in (True, False):
+            s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None})
+            s.run(fun, test, ceph_conf="/etc/ceph/ceph.conf", ceph_user="libvirt", **kwargs)
+            [(call, document, kw)] = s.calls
+            assert call == ("plan" if test else "apply"), (fun, test)
+            assert document == dict({"version": 1}, **sections), fun
+            assert (kw["ceph_conf"], kw["ceph_user"]) == ("/etc/ceph/ceph.conf", "libvirt"), fun
+    s = Scripted(plan=PLAN_NONE)
+    s.run("converged", True, name="site", document=RBD_DOC, ceph_conf="/c", ceph_user="u")
+    assert s.calls[0][1] == RBD_DOC and s.calls[0][2]["ceph_conf"] == "/c" and s.calls[0][2]["ceph_user"] == "u"
+
+
+def test_rbd_image_absent_and_shrink_need_allow_destroy_in_the_flags():
+    s = Scripted(plan=PLAN_NONE)
+    s.run("rbd_image_absent", True, name="rbd/img")
+    assert s.calls[0][2]["allow_destroy"] is False
+    s.run("rbd_image_present", True, name="rbd/img", size="1GiB", allow_destroy=True)
+    assert s.calls[1][2]["allow_destroy"] is True
+
+
+def test_an_rbd_state_without_a_cluster_says_how_to_name_one(minion):
+    minion.opts["virtconverge.connection"] = TEST_URI
+    for test in (True, False):
+        ret = minion.state("rbd_image_present", test, name="rbd/vcs-img", size="1GiB")
+        assert ret["result"] is False and ret["changes"] == {}
+        assert "rbd_images need the ceph: section" in ret["comment"]
+        assert "set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf" in ret["comment"]

@@ -19,9 +19,13 @@ WEB1, DB1, DATA = PREFIX + "web1", PREFIX + "db1", PREFIX + "images/web1-data"
 
 
 class SaltCall:
-    def __init__(self, root):
+    def __init__(self, root, **config):
+        """config: more minion options (or replacements), e.g. virtconverge.ceph_conf."""
         self.conf = os.path.join(root, "conf")
+        self.log_file = os.path.join(root, "root", "var", "log", "salt", "minion")
         os.makedirs(self.conf)
+        settings = {"log_level_logfile": "info"}
+        settings.update(config)
         with open(os.path.join(self.conf, "minion"), "w") as f:
             f.write(f"""id: vcs-ex-local
 root_dir: {root}/root
@@ -32,8 +36,7 @@ pillar_roots:
   base: [{EXAMPLES}/pillar]
 virtconverge.binary: {BINARY}
 virtconverge.connection: {URI}
-log_level_logfile: info
-""")
+""" + "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items()))
         out = self.run("saltutil.sync_all")
         assert "modules.virtconverge" in json.dumps(out) and "states.virtconverge" in json.dumps(out), out
 

@@ -2,3 +2,4 @@ base:
   '*':
     - hypervisor
     - site
+    - ceph
