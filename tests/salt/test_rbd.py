@@ -218,12 +218,14 @@ def test_absent_needs_allow_destroy_and_removes_clones_before_parents(minion):
     converge(minion, "rbd_image_present", "change", name=CLONE, clone_from=GOLDEN + "@base")
     converge(minion, "rbd_image_absent", "refused", name=GOLDEN)
     converge(minion, "rbd_image_absent", "refused", name=CLONE)
-    # The parent first: the engine refuses while a clone depends on it, and changes nothing.
-    # (Its plan does not see the clone, so test mode predicts the deletion: see docs/salt.md.)
+    # The parent first: the engine's plan refuses while a clone depends on it (in test mode too),
+    # and changes nothing.
     before = host()
+    predicted = minion.state("rbd_image_absent", True, name=GOLDEN, allow_destroy=True)
+    assert f"rbd_image.{GOLDEN}: cannot delete: the clone {CLONE} depends on it" in predicted["comment"], predicted
     ret = minion.state("rbd_image_absent", False, name=GOLDEN, allow_destroy=True)
     assert ret["result"] is False and ret["changes"] == {}, ret
-    assert f"cannot delete {GOLDEN}: clones depend on it ({CLONE})" in ret["comment"]
+    assert f"rbd_image.{GOLDEN}: cannot delete: the clone {CLONE} depends on it" in ret["comment"]
     assert host() == before
     # The clone, then the parent.
     predicted, _ = converge(minion, "rbd_image_absent", "change", name=CLONE, allow_destroy=True)
