@@ -79,7 +79,8 @@ class Session {
     return ProviderFor(uri, doc.ceph);
   }
 
-  StatusOr<Provider*> ProviderFor(std::string uri, const Json& ceph) {
+  StatusOr<Provider*> ProviderFor(std::string uri, Json ceph) {
+    if (ceph.is_object() && !ceph.contains("user")) ceph["user"] = "admin";  // one key per cluster
     if (uri.empty()) {
       const char* env = std::getenv("LIBVIRT_DEFAULT_URI");
       uri = env != nullptr && *env != '\0' ? env : "qemu:///system";
@@ -124,7 +125,8 @@ int Serve(const Args& args) {
                  "  {\"id\": 1, \"command\": \"validate\"|\"plan\"|\"apply\", \"document\": {...},\n"
                  "   \"options\": {\"connection\": URI, \"allow_destroy\": false, \"allow_restart\": false,\n"
                  "                \"prune\": false, \"parallelism\": 4, \"shutdown_timeout\": 60}}\n"
-                 "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI}}\n"
+                 "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI,\n"
+                 "                                     \"ceph\": {\"conf\": PATH, \"user\": NAME}}}\n"
                  "Responses: {\"id\": ..., \"ok\": true, \"result\": {...}} or {\"id\": ..., \"ok\": false, "
                  "\"error\": \"...\"}.\nSee docs/serve.md.\n";
     return args[0] == "--help" || args[0] == "-h" ? 0 : 1;

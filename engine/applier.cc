@@ -82,7 +82,8 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!s.ok()) {
-          outcome.status = s.WithContext(step.Describe());
+          // Providers often name the step themselves; say it once.
+          outcome.status = s.message().rfind(step.Describe(), 0) == 0 ? s : s.WithContext(step.Describe());
           say(fmt::format("{}: {} failed after {:.2f} s", change.address.ToString(), step.Describe(),
                           seconds));
           break;

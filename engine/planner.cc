@@ -604,8 +604,8 @@ std::string Step::Describe() const {
     case Op::kAttachMemoryLive:
       return "hot-add a " + spec.value("size", "") + " DIMM to " + address.ToString();
     case Op::kAttachDiskLive:
-      return "attach " + spec.value("volume", "") + " as " + spec.value("target", "") + " to " +
-             address.ToString();
+      return "attach " + (spec.contains("rbd") ? "RBD image " + spec.value("rbd", "") : spec.value("volume", "")) +
+             " as " + spec.value("target", "") + " to " + address.ToString();
     case Op::kDetachDiskLive:
       return "detach " + spec.value("target", "") + " from " + address.ToString();
     case Op::kAttachInterfaceLive:

@@ -31,6 +31,20 @@ set_tests_properties(puppet_real_libvirt PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
   LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
 
+# rbd_image and RBD disks, real `puppet apply` against the real Ceph cluster (scripts/ceph-up.sh,
+# the least-privilege client.virtconverge) and libvirtd: --noop of the new site without warnings,
+# a golden image with a snapshot, a clone grown after cloning, a KVM domain on the clone (dependency
+# order from autorequire), no-op second run, puppet resource, --noop, live grow under the running
+# domain, shrink refused without allow_destroy (that resource only), a Sensitive ceph_conf
+# redacted, teardown in reverse order without `require`, and no cephx key in any output or report.
+# Objects are vcp-rbd-*, removed.
+add_test(NAME puppet_real_ceph
+  COMMAND ${VC_PUPPET_RSPEC} real_ceph_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_real_ceph PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+
 # The benchmark's checks at a small size: one engine process per run, create and delete report
 # changes, no-op runs exit 0 (domains vcp-bench-*, removed afterwards).
 add_test(NAME puppet_bench_quick

@@ -23,6 +23,9 @@ Puppet::ResourceApi.register_type(
         interfaces => [{ 'network' => 'backend' }],
         state      => 'running',
       }
+
+    A disk on a Ceph RBD image is `{ 'rbd' => 'rbd/web1-data', 'target' => 'vdb' }`; the domain then
+    requires that rbd_image and reaches its cluster (ceph_conf, ceph_user) like it.
   DOC
   features: ['canonicalize', 'simple_get_filter', 'custom_insync'],
   attributes: {
@@ -53,8 +56,11 @@ Puppet::ResourceApi.register_type(
       desc: 'Memory ceiling (default at creation: memory). A domain created with max_memory above memory gets the slots DIMM hot-add needs. Fixed at boot.',
     },
     disks: {
-      type: 'Optional[Array[Struct[{volume => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], target => Pattern[/\A(vd|sd)[a-z]{1,2}\z/], Optional[bus] => Enum[virtio, sata, scsi], Optional[discard] => Enum[unmap, ignore]}]]]',
-      desc: "Disks, each { volume => 'pool/volume', target => 'vda', bus => virtio|sata|scsi, discard => unmap|ignore }. Only the declared sub-fields are compared.",
+      type: 'Optional[Array[Variant[Struct[{volume => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], target => Pattern[/\A(vd|sd)[a-z]{1,2}\z/], Optional[bus] => Enum[virtio, sata, scsi], Optional[discard] => Enum[unmap, ignore]}], Struct[{rbd => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], target => Pattern[/\A(vd|sd)[a-z]{1,2}\z/], Optional[bus] => Enum[virtio, sata, scsi], Optional[discard] => Enum[unmap, ignore]}]]]]',
+      desc: "Disks, each { volume => 'pool/volume', target => 'vda', bus => virtio|sata|scsi, discard => unmap|ignore } " \
+            "for a libvirt volume, or { rbd => 'ceph_pool/image', target => 'vdb', ... } for a Ceph RBD image (a network " \
+            'disk authenticated with cephx through a libvirt secret virtconverge keeps; the cluster is ceph_conf and ' \
+            'ceph_user). Only the declared sub-fields are compared.',
     },
     interfaces: {
       type: 'Optional[Array[Struct[{network => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], Optional[mac] => Pattern[/\A[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\z/], Optional[model] => Enum[virtio, e1000, rtl8139]}]]]',
@@ -103,8 +109,22 @@ Puppet::ResourceApi.register_type(
       desc: 'The libvirt URI. Default: $LIBVIRT_DEFAULT_URI, then qemu:///system.',
       behaviour: :parameter,
     },
+    ceph_conf: {
+      type: 'Optional[Variant[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/], Sensitive[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/]]]]',
+      desc: 'For RBD disks: the Ceph conf naming the monitors and the keyring. Default: the ceph_conf of the ' \
+            "disk's rbd_image in the catalog, else $CEPH_CONF, else /etc/ceph/ceph.conf. May be Sensitive.",
+      behaviour: :parameter,
+    },
+    ceph_user: {
+      type: 'Optional[Variant[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], Sensitive[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]]]',
+      desc: "For RBD disks: the cephx client without 'client.'. Default: the ceph_user of the disk's rbd_image in " \
+            'the catalog, else admin. May be Sensitive.',
+      behaviour: :parameter,
+    },
   },
 )
 
+require_relative '../../puppet_x/virtconverge/ceph'
 require_relative '../../puppet_x/virtconverge/relationships'
 PuppetX::Virtconverge::Relationships.add_domain_autorequires(Puppet::Type.type(:virt_domain))
+PuppetX::Virtconverge::Ceph.accept_sensitive(Puppet::Type.type(:virt_domain))

@@ -5,11 +5,11 @@ require_relative 'session'
 module PuppetX
   module Virtconverge
     # What one Puppet run knows about the hosts it manages: one engine session, and one `observe`
-    # per libvirt connection, made on first use and shared by every virt_* type. Apply results
-    # are written back into the observation, so it stays what the host holds as far as this run
-    # has changed it.
+    # per libvirt connection (and Ceph cluster, for rbd_image), made on first use and shared by
+    # every type. Apply results are written back into the observation, so it stays what the host
+    # holds as far as this run has changed it.
     class Host
-      SECTIONS = %w[pools networks volumes domains].freeze
+      SECTIONS = %w[pools networks volumes rbd_images domains].freeze
 
       class << self
         def current
@@ -28,43 +28,86 @@ module PuppetX
       def initialize(session)
         @session = session
         @observed = {}
+        @images = {}
+        @declared = {}
       end
 
-      # The observation of `connection` (nil: the engine's default URI):
-      # { 'document' => DOC, 'pending' => { domain => { field => note } } }.
-      def observation(connection)
-        @observed[connection.to_s] ||= begin
-          result = @session.request('observe', options: options_for(connection))
+      # The observation of `connection` (nil: the engine's default URI), with the RBD images of
+      # the Ceph cluster `ceph` ({ 'conf' => ..., 'user' => ... }) when given:
+      # { 'document' => DOC, 'pending' => { domain => { field => note } },
+      #   'live' => { domain => { field => running value } } } (the fields whose running value
+      #   differs from the persistent config).
+      def observation(connection, ceph: nil)
+        @observed[[connection.to_s, ceph]] ||= begin
+          options = options_for(connection)
+          options['ceph'] = ceph unless ceph.nil?
+          result = @session.request('observe', options: options)
           document = result.fetch('document')
           SECTIONS.each { |s| document[s] ||= {} }
-          { 'document' => document, 'pending' => parse_pending(result.fetch('pending', [])) }
+          { 'document' => document, 'pending' => parse_pending(result.fetch('pending', [])),
+            'live' => parse_live(result.fetch('pending_changes', [])) }
         end
       end
 
       # The observed spec of `name` in `section`, or nil when the host does not hold it.
-      def find(connection, section, name)
-        observation(connection)['document'][section][name]
+      def find(connection, section, name, ceph: nil)
+        observation(connection, ceph: ceph)['document'][section][name]
       end
 
       # Every observed resource of `section`: { name => spec }.
-      def all(connection, section)
-        observation(connection)['document'][section]
+      def all(connection, section, ceph: nil)
+        observation(connection, ceph: ceph)['document'][section]
       end
 
       # The pending-restart notes of a domain: { field => note }.
-      def pending(connection, name)
-        observation(connection)['pending'].fetch(name, {})
+      def pending(connection, name, ceph: nil)
+        observation(connection, ceph: ceph)['pending'].fetch(name, {})
+      end
+
+      # The running value of a domain's field when it differs from the persistent config, else nil.
+      def live(connection, name, field, ceph: nil)
+        observation(connection, ceph: ceph)['live'].fetch(name, {})[field]
       end
 
       # Records what an apply did: `spec` merged over the observed one, or removed when nil.
-      def record(connection, section, name, spec)
-        return unless @observed.key?(connection.to_s)
-        resources = @observed[connection.to_s]['document'][section]
+      def record(connection, section, name, spec, ceph = nil)
+        return unless @observed.key?([connection.to_s, ceph])
+        resources = @observed[[connection.to_s, ceph]]['document'][section]
         if spec.nil?
           resources.delete(name)
         else
           resources[name] = (resources[name] || {}).merge(spec)
         end
+      end
+
+      # The resources this run declares (kind as in the engine's addresses: 'volume', ...), present
+      # or absent, as their providers canonicalize them.
+      def declare(kind, name, state)
+        (@declared[[kind, name]] ||= {})[state.to_s == 'absent' ? 'absent' : 'present'] = true
+      end
+
+      def declared?(kind, name, state = 'present')
+        @declared.fetch([kind, name], {}).key?(state)
+      end
+
+      # The snapshots this run declares on an RBD image (they exist once it is applied).
+      def declare_snapshots(name, snapshots)
+        (@snapshots ||= {})[name] = ((@snapshots || {}).fetch(name, []) + snapshots).uniq
+      end
+
+      def declared_snapshot?(name, snapshot)
+        (@snapshots || {}).fetch(name, []).include?(snapshot)
+      end
+
+      # The catalog's rbd_image resources, as their provider canonicalizes them: the Ceph cluster
+      # each names ({ ceph: SECTION, secrets: [...] }), so that a domain with an RBD disk can reach
+      # the same cluster without repeating it.
+      def declare_image(name, ceph, secrets)
+        @images[name] = { ceph: ceph, secrets: secrets }
+      end
+
+      def declared_image(name)
+        @images[name]
       end
 
       # Request options naming the connection (the engine's default when nil).
@@ -75,6 +118,14 @@ module PuppetX
       end
 
       private
+
+      # observe's pending_changes: [{ 'address' => 'domain.NAME', 'path' => FIELD, 'live' => X, ... }].
+      def parse_live(changes)
+        changes.each_with_object({}) do |change, out|
+          next unless change.is_a?(Hash) && change['address'].to_s.start_with?('domain.')
+          (out[change['address'].delete_prefix('domain.')] ||= {})[change['path'].to_s] = change['live']
+        end
+      end
 
       # observe's notes read "NAME: FIELD pending restart (running X, next boot Y)".
       def parse_pending(notes)

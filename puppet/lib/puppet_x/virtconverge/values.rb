@@ -8,6 +8,7 @@ module PuppetX
     module Values
       SIZE_UNITS = [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10], ['B', 0]].freeze
       SIZE_PATTERN = %r{\A([0-9]+)(B|KiB|MiB|GiB|TiB)?\z}.freeze
+      ENGINE_PREFIX = 'virtconverge: '
 
       module_function
 
@@ -73,14 +74,54 @@ module PuppetX
       end
 
       # Deep copy with string keys (Puppet hands over Hashes with String keys already; Symbols
-      # appear in hand-written specs).
+      # appear in hand-written specs). Sensitive values are unwrapped: the result is what the
+      # engine receives on its stdin, never something to log.
       def stringify(value)
         case value
         when Hash then value.each_with_object({}) { |(k, v), out| out[k.to_s] = stringify(v) }
         when Array then value.map { |v| stringify(v) }
         when Symbol then value.to_s
-        else value
+        else sensitive?(value) ? stringify(value.unwrap) : value
         end
+      end
+
+      # Whether a value is Puppet's Sensitive wrapper (Puppet::Pops::Types::PSensitiveType::Sensitive).
+      def sensitive?(value)
+        value.respond_to?(:unwrap) && value.class.name.to_s.end_with?('::Sensitive')
+      end
+
+      # The value inside a Sensitive wrapper, or the value itself.
+      def unwrap(value)
+        sensitive?(value) ? value.unwrap : value
+      end
+
+      # The text of every Sensitive value in a resource hash (any depth), to be redacted from
+      # whatever the provider logs or raises.
+      def secrets(value, inside = false)
+        case value
+        when Hash then value.values.flat_map { |v| secrets(v, inside) }
+        when Array then value.flat_map { |v| secrets(v, inside) }
+        else
+          if sensitive?(value)
+            secrets(value.unwrap, true)
+          elsif inside && !value.nil? && !value.to_s.empty?
+            [value.to_s]
+          else
+            []
+          end
+        end
+      end
+
+      # `text` with every secret replaced by [redacted] (longest first, so a secret that contains
+      # another is not half-redacted). The "virtconverge: " that starts an engine error is kept.
+      def redact(text, secrets)
+        return text if secrets.nil? || secrets.empty?
+        text = text.to_s
+        prefix = text.start_with?(ENGINE_PREFIX) ? ENGINE_PREFIX : ''
+        rest = secrets.uniq.sort_by { |s| -s.size }.reduce(text[prefix.size..]) do |out, secret|
+          out.gsub(secret, '[redacted]')
+        end
+        prefix + rest
       end
     end
   end

@@ -31,7 +31,20 @@ RSpec.describe 'the virt_domain type' do
     expect(resource[:state]).to eq('stopped')
   end
 
+  it 'accepts disks on Ceph RBD images, and the cluster they are in' do
+    resource = type.new(name: 'web1', vcpus: 1, memory: '256MiB', ceph_conf: '/etc/ceph/ceph.conf', ceph_user: 'libvirt',
+                        disks: [{ 'rbd' => 'rbd/web1-root', 'target' => 'vda' },
+                                { 'volume' => 'images/web1-data', 'target' => 'vdb', 'discard' => 'ignore' },
+                                { 'rbd' => 'rbd/web1-logs', 'target' => 'sda', 'bus' => 'scsi' }])
+    expect(resource[:disks].map { |d| d['rbd'] || d['volume'] }).to eq(['rbd/web1-root', 'images/web1-data', 'rbd/web1-logs'])
+    expect(resource[:ceph_user]).to eq('libvirt')
+  end
+
   [
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', disks: [{ 'rbd' => 'rbd/x', 'volume' => 'p/v', 'target' => 'vda' }] }, %r{disks}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', disks: [{ 'rbd' => 'rbd', 'target' => 'vda' }] }, %r{disks}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', disks: [{ 'target' => 'vda' }] }, %r{disks}],
+    [{ name: 'web1', vcpus: 1, memory: '1GiB', ceph_conf: 'etc/ceph.conf' }, %r{ceph_conf}],
     [{ name: '../etc', vcpus: 1, memory: '1GiB' }, %r{name}],
     [{ name: 'web1', vcpus: 0, memory: '1GiB' }, %r{vcpus}],
     [{ name: 'web1', vcpus: 1, memory: '12 GB' }, %r{memory}],
@@ -51,7 +64,7 @@ RSpec.describe 'the virt_domain type' do
     properties = type.properties.map(&:name)
     expect(properties).to include(:vcpus, :memory, :disks, :state, :autostart, :cpu)
     expect(properties).not_to include(:allow_restart, :allow_destroy, :connection, :memory_hotplug_unit,
-                                      :shutdown_timeout)
+                                      :shutdown_timeout, :ceph_conf, :ceph_user)
   end
 end
 

@@ -39,4 +39,27 @@ RSpec.describe PuppetX::Virtconverge::Host do
     host.record(nil, 'domains', 'web1', nil)
     expect(host.find(nil, 'domains', 'web1')).to be_nil
   end
+
+  it 'observes a Ceph cluster with the connection, once, and keeps it apart from the plain observation' do
+    ceph = { 'conf' => '/etc/ceph/ceph.conf', 'user' => 'admin' }
+    with_images = { 'version' => 1, 'ceph' => ceph, 'rbd_images' => { 'rbd/a' => { 'size' => '1GiB' } } }
+    expect(session).to receive(:request).with('observe', options: { 'ceph' => ceph }).once
+                                        .and_return('document' => with_images, 'pending' => [])
+    expect(session).to receive(:request).with('observe', options: {}).once
+                                        .and_return('document' => document, 'pending' => [])
+    2.times do
+      expect(host.find(nil, 'rbd_images', 'rbd/a', ceph: ceph)).to eq('size' => '1GiB')
+      expect(host.all(nil, 'rbd_images')).to eq({})
+    end
+    host.record(nil, 'rbd_images', 'rbd/a', { 'size' => '2GiB' }, ceph)
+    expect(host.find(nil, 'rbd_images', 'rbd/a', ceph: ceph)).to eq('size' => '2GiB')
+  end
+
+  it "keeps the running value of the fields a domain's persistent config changed" do
+    changes = [{ 'address' => 'domain.web1', 'path' => 'disks', 'live' => [{ 'rbd' => 'rbd/a', 'target' => 'vdb' }], 'config' => [] }]
+    allow(session).to receive(:request).and_return('document' => document, 'pending' => [], 'pending_changes' => changes)
+    expect(host.live(nil, 'web1', 'disks')).to eq([{ 'rbd' => 'rbd/a', 'target' => 'vdb' }])
+    expect(host.live(nil, 'web1', 'vcpus')).to be_nil
+    expect(host.live(nil, 'web2', 'disks')).to be_nil
+  end
 end

@@ -58,4 +58,26 @@ RSpec.describe PuppetX::Virtconverge::Values do
       expect(described_class.render(true)).to eq('true')
     end
   end
+
+  describe 'Sensitive values' do
+    let(:secret) { Puppet::Pops::Types::PSensitiveType::Sensitive.new('/srv/site/ceph.conf') }
+
+    it 'unwraps them for the engine only' do
+      expect(described_class.stringify(ceph_conf: secret, list: [secret])).to eq('ceph_conf' => '/srv/site/ceph.conf', 'list' => ['/srv/site/ceph.conf'])
+      expect(described_class.unwrap(secret)).to eq('/srv/site/ceph.conf')
+      expect(described_class.unwrap('plain')).to eq('plain')
+    end
+
+    it 'finds the text of every one in a resource hash' do
+      hash = { name: 'x', ceph_conf: secret, disks: [{ 'rbd' => Puppet::Pops::Types::PSensitiveType::Sensitive.new('rbd/a') }] }
+      expect(described_class.secrets(hash)).to contain_exactly('/srv/site/ceph.conf', 'rbd/a')
+      expect(described_class.secrets(name: 'x', size: 5)).to eq([])
+    end
+
+    it 'redacts them, longest first, and keeps the engine prefix' do
+      expect(described_class.redact('virtconverge: reading /srv/site/ceph.conf as virtconverge', ['virtconverge', '/srv/site/ceph.conf']))
+        .to eq('virtconverge: reading [redacted] as [redacted]')
+      expect(described_class.redact('nothing secret', [])).to eq('nothing secret')
+    end
+  end
 end
