@@ -7,7 +7,6 @@
 
 #include "engine/composite_provider.h"
 #include "engine/resource.h"
-#include "providers/ceph/ceph_provider.h"
 #include "providers/libvirt/libvirt_provider.h"
 
 namespace vc::cli {
@@ -23,7 +22,7 @@ class Backends {
 
  private:
   std::unique_ptr<libvirt::LibvirtProvider> libvirt_;
-  std::unique_ptr<ceph::CephProvider> ceph_;
+  std::unique_ptr<Provider> ceph_;
   std::unique_ptr<CompositeProvider> composite_;
 };
 
