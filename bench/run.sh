@@ -177,9 +177,14 @@ measure() {
   for ((round = 1; round <= rounds; round++)); do
     local order=(-n plan "$plan_cmd" -n floor "$floor_cmd")
     ((round % 2 == 0)) && order=(-n floor "$floor_cmd" -n plan "$plan_cmd")
-    hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
+    if ! hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
       --export-json "$results/$label.round$round.json" \
-      --export-markdown "$results/$label.round$round.md" "${order[@]}" >&2
+      --export-markdown "$results/$label.round$round.md" "${order[@]}" >&2; then
+      # hyperfine does not show the output of the failed run: plan once more, to show why.
+      echo "run.sh: a timed run failed ($label, round $round); planning once more:" >&2
+      assert_noop "$doc" "$connection"
+      die "a timed run of $label failed, the next plan did not (something changed meanwhile?)"
+    fi
   done
   # User-space instructions do not depend on what else the machine runs: a steadier ratio than
   # times on a shared machine (daemon time and waiting are not in it).
@@ -359,7 +364,8 @@ check_done_live() {
 }
 
 run_live() {
-  local n dir run cmd_label wall user sys rc log=$work/timed.log k first label
+  local n dir run cmd_label wall user sys rc log=$work/timed.log k first
+  local reset_start reset_seconds config_steps hotplug_steps
   local labels=("apply -p 1" "apply -p 4" "floor -p 1" "floor -p 4")
   local virt_type=kvm
   [ -c /dev/kvm ] || virt_type=qemu
@@ -385,9 +391,8 @@ run_live() {
       first=$(((run - 1) % ${#labels[@]}))
       for ((k = 0; k < ${#labels[@]}; k++)); do
         cmd_label=${labels[(first + k) % ${#labels[@]}]}
-        local reset_start=$EPOCHREALTIME
+        reset_start=$EPOCHREALTIME
         reset_live "$dir"
-        local reset_seconds
         reset_seconds=$(awk -v a="$reset_start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
         check_plan_live "$dir/doc-2.yaml"
         read_pids pids_before
@@ -397,7 +402,7 @@ run_live() {
         esac
         read -r wall user sys rc < <(timed "$log" "$@")
         [ "$rc" = 0 ] || live_fail "$cmd_label exited $rc" "$log"
-        local config_steps="" hotplug_steps=""
+        config_steps="" hotplug_steps=""
         if [[ $cmd_label == apply* ]]; then
           grep -qx "Apply: $n of $n resource(s) converged." "$log" || live_fail "apply did not converge" "$log"
           [ "$(grep -c ': hot-plug vCPUs of domain\.vcb-l[0-9]* to 2 (' "$log")" = "$n" ] ||
