@@ -403,6 +403,10 @@ std::optional<std::set<Address>> ObservationScope(const Document& doc, const Pla
       scope.insert(dep);
     }
   }
+  // Reading one resource costs several round trips; reading everything costs a few list calls
+  // plus one per domain. Past a handful of resources, everything is cheaper.
+  constexpr std::size_t kMostReadOneByOne = 8;
+  if (scope.size() > kMostReadOneByOne) return std::nullopt;
   return scope;
 }
 

@@ -12,7 +12,8 @@ namespace vc {
 
 /// The resources a plan of `doc` needs observed, or nullopt when it needs the whole host: with
 /// prune, or when `doc` declares volumes, RBD images or deletes pools (any domain may use them,
-/// any volume may sit in them). Otherwise the declared resources and what they refer to.
+/// any volume may sit in them), or more than a handful of resources (reading all is then cheaper).
+/// Otherwise the declared resources and what they refer to.
 std::optional<std::set<Address>> ObservationScope(const Document& doc, const PlanOptions& options);
 
 /// Observes what ObservationScope asks for.
