@@ -291,6 +291,13 @@ wait_idle() {
   done
 }
 
+# Prints the UUIDs of the domains whose saved states are given ($saves/NAME.img), one a line.
+virsh_uuids() {
+  local batch="" img name
+  for img in "$@"; do name=${img##*/}; batch+="domuuid ${name%.img}; "; done
+  virsh -q -c "$uri" "$batch" | grep -v '^$'
+}
+
 # Back to N running domains with 1 vCPU, each in a fresh QEMU process, without booting them again
 # (a boot costs 10 s of CPU here, a restore a few hundredths): destroy the running ones, apply the
 # document of N stopped 1-vCPU domains (the config), restore each from the state saved after its
@@ -306,6 +313,10 @@ reset_live() {
   for name in "${live_names[@]}"; do
     if [ -f "$saves/$name.img" ]; then saved+=("$saves/$name.img"); else fresh+=("$name"); fi
   done
+  # A saved state restores only into the domain it was saved from (same UUID).
+  if [ "${#saved[@]}" -gt 0 ] && ! cmp -s <(cat "${saved[@]/%.img/.uuid}") <(virsh_uuids "${saved[@]}"); then
+    live_fail "vcb-l* domains were undefined and defined again meanwhile (another client's apply --prune?)"
+  fi
   if [ "${#saved[@]}" -gt 0 ]; then
     printf '%s\n' "${saved[@]}" | xargs -n 1 -P 4 virsh -q -c "$uri" restore >/dev/null ||
       live_fail "cannot restore the vcb-l* domains"
@@ -320,6 +331,7 @@ reset_live() {
       batch=""
       for name in "${group[@]}"; do batch+="save $name $saves/$name.img; restore $saves/$name.img; "; done
       virsh -q -c "$uri" "$batch" >/dev/null || live_fail "cannot save ${group[*]}"
+      for name in "${group[@]}"; do virsh_uuids "$saves/$name.img" >"$saves/$name.uuid"; done
     done
   fi
   "$vc" plan "$dir/doc-1.yaml" --connection "$uri" --detailed-exitcode >"$log" 2>&1 || rc=$?
