@@ -5,19 +5,19 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 #include <boost/program_options.hpp>
 
+#include "cli/driver.h"
 #include "engine/applier.h"
 #include "engine/document_parser.h"
 #include "engine/export.h"
-#include "engine/fingerprint.h"
 #include "engine/plan.h"
 #include "engine/plan_text.h"
-#include "engine/planner.h"
+#include "engine/saved_plan.h"
 #include "engine/schemas.h"
-#include "cli/backends.h"
 
 namespace po = boost::program_options;
 
@@ -30,11 +30,24 @@ constexpr int kExitChanges = 2;
 
 void PrintError(const std::string& message) { std::cerr << "error: " << message << "\n"; }
 
+Json StatusToJson(const Status& status) {
+  return {{"code", ErrorCodeName(status.error_code())},
+          {"transient", status.transient()},
+          {"message", status.message()}};
+}
+
+// Reports a failure before any plan exists: the message on stderr and, with --format json, the
+// coded error on stdout so callers need not read English.
+int Fail(const Status& status, bool json) {
+  PrintError(status.message());
+  if (json) std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"error", StatusToJson(status)}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  return kExitError;
+}
+
 // Prints the diagnostics; true when one of them is an error.
 bool Report(const Diagnostics& diagnostics) {
   for (const Diagnostic& d : diagnostics) {
-    std::cerr << (d.severity == Diagnostic::Severity::kError ? "error: " : "warning: ") << d.summary
-              << "\n";
+    std::cerr << (d.severity == Diagnostic::Severity::kError ? "error: " : "warning: ") << d.summary << "\n";
     if (!d.detail.empty()) std::cerr << "    " << d.detail << "\n";
   }
   return HasErrors(diagnostics);
@@ -42,8 +55,8 @@ bool Report(const Diagnostics& diagnostics) {
 
 // Parses `args` against `options` (plus --help and positional FILEs when `files` is set).
 // Returns false, having printed why, when the process should exit with *exit_code.
-bool ParseArgs(const Args& args, const std::string& usage, po::options_description& options,
-               bool files, po::variables_map* vm, int* exit_code) {
+bool ParseArgs(const Args& args, const std::string& usage, po::options_description& options, bool files,
+               po::variables_map* vm, int* exit_code) {
   options.add_options()("help,h", "show this help");
   po::options_description hidden;
   po::positional_options_description positional;
@@ -73,16 +86,13 @@ std::vector<std::string> Files(const po::variables_map& vm) {
   return vm.count("file") ? vm["file"].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-std::string ResolveConnection(const po::variables_map& vm, const Document& doc) {
-  if (vm.count("connection")) return vm["connection"].as<std::string>();
-  if (!doc.connection.empty()) return doc.connection;
-  if (const char* env = std::getenv("LIBVIRT_DEFAULT_URI"); env != nullptr && *env != '\0') return env;
-  return "qemu:///system";
+std::string Text(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::string>() : std::string();
 }
 
-TextStyle StyleForStdout() {
+TextStyle StyleForStdout(bool verbose) {
   const char* no_color = std::getenv("NO_COLOR");
-  return TextStyle{isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0')};
+  return TextStyle{isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0'), verbose};
 }
 
 bool CheckFormat(const po::variables_map& vm, std::initializer_list<const char*> allowed) {
@@ -92,42 +102,6 @@ bool CheckFormat(const po::variables_map& vm, std::initializer_list<const char*>
   }
   PrintError("--format " + format + " is not one of the supported formats (see --help)");
   return false;
-}
-
-Json CephSection(const po::variables_map& vm, const Json& from_documents);
-
-// Everything plan and apply share: documents read, host observed, plan computed.
-struct Planned {
-  Document doc;
-  std::unique_ptr<Backends> backends;
-  ObservedState observed;
-  Plan plan;
-};
-
-// Returns false (having printed why) on any error before a plan exists.
-bool MakePlan(const po::variables_map& vm, const PlanOptions& options, Planned* out) {
-  std::vector<std::string> files = Files(vm);
-  if (files.empty()) {
-    PrintError("no documents given (use - for standard input)");
-    return false;
-  }
-  if (Report(LoadDocuments(files, &out->doc))) return false;
-  out->doc.ceph = CephSection(vm, out->doc.ceph);  // --ceph-conf/--ceph-user count as the section
-  std::string uri = ResolveConnection(vm, out->doc);
-  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, CephSection(vm, out->doc.ceph));
-  if (!backends.ok()) {
-    PrintError(backends.status().message());
-    return false;
-  }
-  out->backends = std::move(*backends);
-  StatusOr<ObservedState> observed = ObserveFor(out->doc, options, out->backends->provider());
-  if (!observed.ok()) {
-    PrintError(observed.status().message());
-    return false;
-  }
-  out->observed = std::move(*observed);
-  out->plan = ComputePlan(out->doc, out->observed, options);
-  return true;
 }
 
 void AddConnectionOption(po::options_description& options) {
@@ -152,18 +126,51 @@ Json CephSection(const po::variables_map& vm, const Json& from_documents) {
 
 void AddAllowOptions(po::options_description& options) {
   options.add_options()("allow-destroy", po::bool_switch(),
-                        "permit destructive changes: deleting or shrinking volumes, replacing "
-                        "resources")(
+                        "permit destructive changes: deleting or shrinking volumes, replacing resources")(
       "allow-restart", po::bool_switch(),
-      "restart running domains whose change needs it (graceful shutdown, then start); without "
-      "it such changes wait in the persistent config for the next boot")(
-      "prune", po::bool_switch(),
-      "delete resources that carry virtconverge's mark but are no longer declared");
+      "restart running domains whose change needs it (graceful shutdown, then start); without it such "
+      "changes wait in the persistent config for the next boot")(
+      "prune", po::bool_switch(), "delete resources that carry virtconverge's mark but are no longer declared");
 }
 
-PlanOptions PlanOptionsFrom(const po::variables_map& vm) {
-  return PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(),
-                     vm["prune"].as<bool>()};
+void AddPlanShapeOptions(po::options_description& options) {
+  options.add_options()("shutdown-timeout", po::value<int>()->default_value(60),
+                        "seconds a guest gets to shut down (ACPI) before it is forced off (0-86400); part "
+                        "of the plan's steps")(
+      "verbose,v", po::bool_switch(), "show each step's arguments in the text plan");
+}
+
+bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
+  int timeout = vm["shutdown-timeout"].as<int>();
+  if (timeout < 0 || timeout > 86400) {
+    PrintError("--shutdown-timeout must be between 0 and 86400 seconds");
+    return false;
+  }
+  *options = PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(), vm["prune"].as<bool>(),
+                         timeout};
+  return true;
+}
+
+// Loads the documents named on the command line, --ceph-conf/--ceph-user counting as their
+// ceph: section. False (having printed why) when they do not load.
+bool LoadFromCommandLine(const po::variables_map& vm, Document* doc, bool json) {
+  std::vector<std::string> files = Files(vm);
+  if (files.empty()) {
+    Fail(Status::InvalidArgument("no documents given (use - for standard input)"), json);
+    return false;
+  }
+  Diagnostics diagnostics = LoadDocuments(files, doc);
+  if (HasErrors(diagnostics)) {
+    Report(diagnostics);
+    if (json) {
+      std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"diagnostics", DiagnosticsToJson(diagnostics)}}.dump(2, ' ', false, Json::error_handler_t::replace)
+                << "\n";
+    }
+    return false;
+  }
+  Report(diagnostics);  // warnings
+  doc->ceph = CephSection(vm, doc->ceph);
+  return true;
 }
 
 std::string RenderReport(const ApplyReport& report) {
@@ -171,19 +178,19 @@ std::string RenderReport(const ApplyReport& report) {
   int converged = 0;
   for (const ResourceOutcome& o : report.outcomes) {
     if (!o.status.ok()) {
-      out << "  " << o.address.ToString() << ": FAILED: " << o.status.message() << "\n";
+      out << "  " << o.address.ToString() << ": FAILED (" << ErrorCodeName(o.status.error_code())
+          << "): " << o.status.message() << "\n";
     } else if (!o.converged) {
       std::string remaining;
       for (const std::string& r : o.remaining) remaining += (remaining.empty() ? "" : ", ") + r;
-      out << "  " << o.address.ToString() << ": applied but NOT converged (still differs: "
-          << remaining << ")\n";
+      out << "  " << o.address.ToString() << ": applied but NOT converged (still differs: " << remaining << ")\n";
     } else {
       ++converged;
     }
   }
   for (const Pending& p : report.pending) {
-    out << "  " << p.address.ToString() << ": " << p.path << " pending restart (running "
-        << RenderValue(p.live) << ", next boot " << RenderValue(p.config) << ")\n";
+    out << "  " << p.address.ToString() << ": " << p.path << " pending restart (running " << RenderValue(p.live)
+        << ", next boot " << RenderValue(p.config) << ")\n";
   }
   if (!report.verification.ok()) out << "  verification failed: " << report.verification.message() << "\n";
   out << "Apply: " << converged << " of " << report.outcomes.size() << " resource(s) converged";
@@ -192,36 +199,48 @@ std::string RenderReport(const ApplyReport& report) {
   return out.str();
 }
 
-int RunApply(const Plan& plan, const ObservedState& observed, Provider& provider,
-             const po::variables_map& vm) {
+int RunApply(Driver& driver, Driver::Run& run, const po::variables_map& vm) {
   const bool json = vm["format"].as<std::string>() == "json";
   const bool detailed = vm["detailed-exitcode"].as<bool>();
+  const Plan& plan = run.plan;
   Json plan_json = PlanToJson(plan);
-  if (!json) std::cout << RenderPlanText(plan_json, StyleForStdout());
+  if (!json) std::cout << RenderPlanText(plan_json, StyleForStdout(vm["verbose"].as<bool>()));
   if (!plan.applyable()) {
-    if (json) std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2) << "\n";
+    if (json) std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     PrintError("apply refused: the plan has errors (see above); nothing was changed");
     return kExitError;
   }
   if (plan.empty()) {
-    if (json) std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2) << "\n";
-    else std::cout << "\nNothing to do.\n";
+    if (json) {
+      std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << "\nNothing to do.\n";
+    }
     return kExitOk;
   }
   ApplyOptions options;
   options.parallelism = vm["parallelism"].as<int>();
-  options.shutdown_timeout_seconds = vm["shutdown-timeout"].as<int>();
   if (!json) std::cout << "\nApplying:\n";
-  ApplyReport report = ApplyPlan(plan, observed, provider, options, [&](const std::string& line) {
+  ApplyReport report = driver.Apply(run, options, [&](const std::string& line) {
     if (!json) std::cout << "  " << line << "\n" << std::flush;
   });
   if (json) {
-    std::cout << Json{{"plan", plan_json}, {"apply", ApplyReportToJson(report)}}.dump(2) << "\n";
+    std::cout << Json{{"plan", plan_json}, {"apply", ApplyReportToJson(report)}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "\n" << RenderReport(report);
   }
   if (!report.ok()) return kExitError;
   return detailed ? kExitChanges : kExitOk;
+}
+
+// Reads a whole file, or standard input for "-".
+StatusOr<std::string> ReadInput(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the plan").WithErrorCode(ErrorCode::kInvalidDocument);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 }  // namespace
@@ -232,35 +251,37 @@ int Validate(const Args& args) {
                         "text, or json: {\"valid\": bool, \"resources\": n, \"diagnostics\": [...]} on stdout");
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge validate FILE...\n\nParse and check documents; "
-                       "touches nothing, connects to nothing.",
+  if (!ParseArgs(args,
+                 "usage: virtconverge validate FILE...\n\nParse and check documents; touches nothing, "
+                 "connects to nothing.",
                  options, true, &vm, &code)) {
     return code;
   }
-  std::vector<std::string> files = Files(vm);
-  if (files.empty()) {
-    PrintError("no documents given (use - for standard input)");
-    return kExitError;
-  }
   if (!CheckFormat(vm, {"text", "json"})) return kExitError;
+  const bool json = vm["format"].as<std::string>() == "json";
+  std::vector<std::string> files = Files(vm);
   Document doc;
-  Diagnostics diagnostics = LoadDocuments(files, &doc);
-  if (vm["format"].as<std::string>() == "json") {
-    Json list = Json::array();
-    for (const Diagnostic& d : diagnostics) {
-      list.push_back({{"severity", d.severity == Diagnostic::Severity::kError ? "error" : "warning"},
-                      {"address", d.address},
-                      {"summary", d.summary},
-                      {"detail", d.detail}});
+  Diagnostics diagnostics =
+      files.empty() ? Diagnostics{ErrorDiagnostic(ErrorCode::kInvalidDocument, "",
+                                                  "no documents given (use - for standard input)")}
+                    : LoadDocuments(files, &doc);
+  // The reference checks that need no host: RBD disks, images and pools need the ceph: section.
+  if (!HasErrors(diagnostics)) {
+    for (const Diagnostic& d : CheckReferences(doc, ObservedState{})) {
+      if (d.code == ErrorCode::kMissingReference && d.related.empty()) diagnostics.push_back(d);
     }
-    bool valid = !HasErrors(diagnostics);
-    std::cout << Json{{"valid", valid}, {"resources", valid ? doc.resources.size() : 0}, {"diagnostics", list}}.dump(2)
+  }
+  bool valid = !HasErrors(diagnostics);
+  if (json) {
+    std::cout << Json{{"valid", valid},
+                      {"resources", valid ? doc.resources.size() : 0},
+                      {"diagnostics", DiagnosticsToJson(diagnostics)}}
+                     .dump(2, ' ', false, Json::error_handler_t::replace)
               << "\n";
     return valid ? kExitOk : kExitError;
   }
   if (Report(diagnostics)) return kExitError;
-  std::cout << "valid: " << doc.resources.size() << " resource(s) in " << files.size()
-            << " document(s)\n";
+  std::cout << "valid: " << doc.resources.size() << " resource(s) in " << files.size() << " document(s)\n";
   return kExitOk;
 }
 
@@ -271,120 +292,100 @@ int PlanCommand(const Args& args) {
       "out,o", po::value<std::string>(), "also write the JSON plan to this file (for apply --plan)")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when there are changes");
   AddAllowOptions(options);
+  AddPlanShapeOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge plan FILE... [options]\n\nShow what apply would "
-                       "change, attribute by attribute, and how disruptive each change is.",
+  if (!ParseArgs(args,
+                 "usage: virtconverge plan FILE... [options]\n\nShow what apply would change, attribute by "
+                 "attribute, how disruptive each change is, and the exact steps apply will run.",
                  options, true, &vm, &code)) {
     return code;
   }
   if (!CheckFormat(vm, {"text", "json"})) return kExitError;
-  Planned planned;
-  if (!MakePlan(vm, PlanOptionsFrom(vm), &planned)) return kExitError;
-  Json plan_json = PlanToJson(planned.plan);
+  const bool json = vm["format"].as<std::string>() == "json";
+  PlanOptions plan_options;
+  if (!PlanOptionsFrom(vm, &plan_options)) return kExitError;
+  Document doc;
+  if (!LoadFromCommandLine(vm, &doc, json)) return kExitError;
+  Driver driver;
+  StatusOr<Driver::Run> run = driver.PlanDocument(doc, Text(vm, "connection"), plan_options);
+  if (!run.ok()) return Fail(run.status(), json);
+  Json plan_json = PlanToJson(run->plan);
   if (vm.count("out")) {
     std::ofstream out(vm["out"].as<std::string>());
-    out << plan_json.dump(2) << "\n";
+    out << plan_json.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     if (!out) {
       PrintError("cannot write " + vm["out"].as<std::string>());
       return kExitError;
     }
   }
-  if (vm["format"].as<std::string>() == "json") {
-    std::cout << plan_json.dump(2) << "\n";
+  if (json) {
+    std::cout << plan_json.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << RenderPlanText(plan_json, StyleForStdout());
+    std::cout << RenderPlanText(plan_json, StyleForStdout(vm["verbose"].as<bool>()));
   }
-  if (!planned.plan.applyable()) return kExitError;
-  return !planned.plan.empty() && vm["detailed-exitcode"].as<bool>() ? kExitChanges : kExitOk;
+  if (!run->plan.applyable()) return kExitError;
+  return !run->plan.empty() && vm["detailed-exitcode"].as<bool>() ? kExitChanges : kExitOk;
 }
 
 int ApplyCommand(const Args& args) {
   po::options_description options("apply options");
   AddConnectionOption(options);
   options.add_options()("plan", po::value<std::string>(),
-                        "apply this saved plan (from plan --out; - for standard input) instead of documents")(
+                        "apply this saved plan (from plan --out; - for standard input) instead of documents: "
+                        "it is planned again from the document it records and applied only if identical")(
       "format", po::value<std::string>()->default_value("text"), "text or json")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when changes were made")(
-      "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)")(
-      "shutdown-timeout", po::value<int>()->default_value(60),
-      "seconds a guest gets to shut down (ACPI) before it is forced off");
+      "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)");
   AddAllowOptions(options);
+  AddPlanShapeOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge apply FILE... [options]\n       virtconverge apply "
-                       "--plan PLAN.json [options]\n\nChange the host to match the documents: plan, "
-                       "apply in dependency order, observe again and report per resource.",
+  if (!ParseArgs(args,
+                 "usage: virtconverge apply FILE... [options]\n       virtconverge apply --plan PLAN.json "
+                 "[--allow-destroy] [--allow-restart] [--prune]\n\nChange the host to match the documents: "
+                 "plan, run the plan's steps in dependency order, observe again and report per resource.\n"
+                 "A saved plan needs the same allow flags it was made with: they are this run's permission.",
                  options, true, &vm, &code)) {
     return code;
   }
   if (!CheckFormat(vm, {"text", "json"})) return kExitError;
+  const bool json = vm["format"].as<std::string>() == "json";
   int parallelism = vm["parallelism"].as<int>();
   if (parallelism < 1 || parallelism > 64) {
     PrintError("--parallelism must be between 1 and 64");
     return kExitError;
   }
-  if (vm["shutdown-timeout"].as<int>() < 0) {
-    PrintError("--shutdown-timeout must not be negative");
-    return kExitError;
-  }
+  PlanOptions plan_options;
+  if (!PlanOptionsFrom(vm, &plan_options)) return kExitError;
+  Driver driver;
   if (!vm.count("plan")) {
-    Planned planned;
-    if (!MakePlan(vm, PlanOptionsFrom(vm), &planned)) return kExitError;
-    return RunApply(planned.plan, planned.observed, planned.backends->provider(), vm);
+    Document doc;
+    if (!LoadFromCommandLine(vm, &doc, json)) return kExitError;
+    StatusOr<Driver::Run> run = driver.PlanDocument(doc, Text(vm, "connection"), plan_options);
+    if (!run.ok()) return Fail(run.status(), json);
+    return RunApply(driver, *run, vm);
   }
 
-  // A saved plan: apply exactly it, and only if the host is as it was when it was made.
+  // A saved plan: plan again from what it records, apply only if that gives the same plan.
   if (!Files(vm).empty()) {
     PrintError("give either documents or --plan, not both");
     return kExitError;
   }
+  if (!vm["shutdown-timeout"].defaulted() || vm.count("ceph-conf") || vm.count("ceph-user")) {
+    PrintError("--shutdown-timeout, --ceph-conf and --ceph-user belong to the plan command: a saved plan "
+               "records them");
+    return kExitError;
+  }
   std::string path = vm["plan"].as<std::string>();
-  std::ifstream file;
-  if (path != "-") {
-    file.open(path);
-    if (!file) {
-      PrintError(path + ": cannot read the plan");
-      return kExitError;
-    }
-  }
-  Json json = Json::parse(path == "-" ? std::cin : file, nullptr, false);
-  if (json.is_discarded()) {
-    PrintError(path + ": not JSON");
-    return kExitError;
-  }
-  StatusOr<Plan> plan = PlanFromJson(json);
-  if (!plan.ok()) {
-    PrintError(path + ": " + plan.status().message());
-    return kExitError;
-  }
-  if (vm["allow-destroy"].as<bool>() || vm["allow-restart"].as<bool>() || vm["prune"].as<bool>()) {
-    PrintError("allow flags belong to the plan command when applying a saved plan");
-    return kExitError;
-  }
-  std::string uri = vm.count("connection") ? vm["connection"].as<std::string>() : plan->connection;
-  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, plan->ceph);
-  if (!backends.ok()) {
-    PrintError(backends.status().message());
-    return kExitError;
-  }
-  Provider& provider = (*backends)->provider();
-  if (provider.uri() != plan->connection) {
-    PrintError("the plan was made for " + plan->connection + ", not " + provider.uri());
-    return kExitError;
-  }
-  StatusOr<ObservedState> observed = provider.ObserveAll();
-  if (!observed.ok()) {
-    PrintError(observed.status().message());
-    return kExitError;
-  }
-  std::string now = Fingerprint(*observed, FingerprintAddresses(plan->changes));
-  if (now != plan->fingerprint) {
-    PrintError("the host changed since the plan was made (fingerprint " + plan->fingerprint +
-               ", now " + now + "); nothing was changed: run plan again");
-    return kExitError;
-  }
-  return RunApply(*plan, *observed, provider, vm);
+  StatusOr<std::string> text = ReadInput(path);
+  if (!text.ok()) return Fail(text.status(), json);
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(*text);
+  if (!saved.ok()) return Fail(saved.status().WithContext(path), json);
+  StatusOr<Driver::Run> run = driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options.allow_destroy,
+                                                 plan_options.allow_restart, plan_options.prune);
+  if (!run.ok()) return Fail(run.status().WithContext(path + ": nothing was changed"), json);
+  return RunApply(driver, *run, vm);
 }
 
 int Observe(const Args& args) {
@@ -393,32 +394,27 @@ int Observe(const Args& args) {
   options.add_options()("format", po::value<std::string>()->default_value("yaml"), "yaml or json");
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge observe [options]\n\nPrint everything the host holds "
-                       "as a desired-state document; planning it shows no changes.",
+  if (!ParseArgs(args,
+                 "usage: virtconverge observe [options]\n\nPrint everything the host holds as a "
+                 "desired-state document; planning it shows no changes.",
                  options, false, &vm, &code)) {
     return code;
   }
   if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
-  std::string uri = ResolveConnection(vm, Document{});
   if (vm.count("ceph-user") && !vm.count("ceph-conf")) {
     PrintError("--ceph-user needs --ceph-conf (the conf names the monitors and the keyring)");
     return kExitError;
   }
   Json ceph = CephSection(vm, Json());
-  StatusOr<std::unique_ptr<Backends>> backends = Backends::Open(uri, ceph);
-  if (!backends.ok()) {
-    PrintError(backends.status().message());
-    return kExitError;
-  }
+  Driver driver;
+  StatusOr<Backends*> backends = driver.Open(ResolveConnection(Text(vm, "connection"), ""), ceph);
+  if (!backends.ok()) return Fail(backends.status(), false);
   StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
-  if (!observed.ok()) {
-    PrintError(observed.status().message());
-    return kExitError;
-  }
+  if (!observed.ok()) return Fail(observed.status(), false);
   Json doc = ExportDocument(*observed, ceph);
   std::vector<std::string> pending = PendingNotes(*observed);
   if (vm["format"].as<std::string>() == "json") {
-    std::cout << doc.dump(2) << "\n";
+    std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     for (const std::string& note : pending) std::cerr << "note: " << note << "\n";
   } else {
     std::cout << ToYaml(doc, pending);
@@ -430,8 +426,8 @@ int Schema(const Args& args) {
   po::options_description options("schema options");
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge schema desired-state|plan\n\nPrint a JSON Schema.",
-                 options, true, &vm, &code)) {
+  if (!ParseArgs(args, "usage: virtconverge schema desired-state|plan\n\nPrint a JSON Schema.", options, true, &vm,
+                 &code)) {
     return code;
   }
   std::vector<std::string> names = Files(vm);

@@ -1,120 +1,189 @@
 // `virtconverge serve`: one long-lived engine process for Puppet and Salt. One JSON request per
 // line on stdin, one JSON response per line on stdout, one libvirt connection per URI for the
-// whole session; see docs/serve.md.
-#include <algorithm>
-#include <cstdlib>
+// whole session; see docs/serve.md. Every request is decoded into a typed request with every
+// field checked; a bad one gets an error response with its id, and the session goes on.
 #include <iostream>
-#include <map>
-#include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
-#include "engine/applier.h"
+#include "cli/driver.h"
 #include "engine/document_parser.h"
 #include "engine/export.h"
+#include "engine/json_reader.h"
 #include "engine/plan.h"
-#include "engine/planner.h"
+#include "engine/plan_text.h"
 #include "engine/version.h"
-#include "cli/backends.h"
 
 namespace vc::cli {
 namespace {
 
-Json DiagnosticsToJson(const Diagnostics& diagnostics) {
-  Json out = Json::array();
-  for (const Diagnostic& d : diagnostics) {
-    out.push_back({{"severity", d.severity == Diagnostic::Severity::kError ? "error" : "warning"},
-                   {"address", d.address},
-                   {"summary", d.summary},
-                   {"detail", d.detail}});
+// A request line longer than this is refused unread (a document is at most kMaxDocumentBytes).
+constexpr std::size_t kMaxRequestBytes = kMaxDocumentBytes + (std::size_t{1} << 20);
+
+struct Request {
+  Json id;  // echoed back as given (null when absent)
+  std::string command;
+  Json document;  // an object, for validate/plan/apply
+  std::string connection;
+  Json ceph;  // observe only: null or {"conf", "user"?}
+  PlanOptions plan_options;
+  int parallelism = 4;
+  bool text = false;  // also return the plan rendered for people
+};
+
+Status BadField(const std::string& field, const std::string& what) {
+  return Status::InvalidArgument("request field " + field + ": " + what).WithErrorCode(ErrorCode::kInvalidValue);
+}
+
+// Decodes a request object; every field's type and range is checked.
+StatusOr<Request> DecodeRequest(const Json& json) {
+  Request r;
+  auto id = json.find("id");
+  if (id != json.end()) {
+    if (!(id->is_number_integer() || id->is_string() || id->is_null())) return BadField("id", "must be an integer or a string");
+    r.id = *id;
   }
-  return out;
+  for (const auto& [key, value] : json.items()) {
+    if (key != "id" && key != "command" && key != "document" && key != "options") {
+      return BadField(key, "unknown (known: id, command, document, options)").WithErrorCode(ErrorCode::kUnknownField);
+    }
+  }
+  auto command = json.find("command");
+  if (command == json.end() || !command->is_string()) return BadField("command", "must be a string");
+  r.command = command->get<std::string>();
+  if (r.command != "version" && r.command != "validate" && r.command != "plan" && r.command != "apply" &&
+      r.command != "observe") {
+    return BadField("command", "unknown command (validate, plan, apply, observe, version)");
+  }
+  const bool takes_document = r.command == "validate" || r.command == "plan" || r.command == "apply";
+  auto document = json.find("document");
+  if (takes_document) {
+    if (document == json.end() || !document->is_object()) return BadField("document", "must be an object");
+    r.document = *document;
+  } else if (document != json.end()) {
+    return BadField("document", "not taken by " + r.command);
+  }
+  auto options = json.find("options");
+  if (options == json.end()) return r;
+  if (!options->is_object()) return BadField("options", "must be an object");
+  for (const auto& [key, value] : options->items()) {
+    const std::string field = "options." + key;
+    if (key == "connection") {
+      if (!value.is_string()) return BadField(field, "must be a string");
+      r.connection = value.get<std::string>();
+    } else if (key == "ceph") {
+      if (!value.is_object()) return BadField(field, "must be an object {\"conf\": PATH, \"user\": NAME}");
+      for (const auto& [k, v] : value.items()) {
+        if ((k != "conf" && k != "user") || !v.is_string()) return BadField(field + "." + k, "must be conf or user, a string");
+      }
+      if (!value.contains("conf")) return BadField(field + ".conf", "is required");
+      r.ceph = value;
+    } else if (key == "allow_destroy" || key == "allow_restart" || key == "prune" || key == "text") {
+      if (!value.is_boolean()) return BadField(field, "must be true or false");
+      bool b = value.get<bool>();
+      if (key == "allow_destroy") r.plan_options.allow_destroy = b;
+      if (key == "allow_restart") r.plan_options.allow_restart = b;
+      if (key == "prune") r.plan_options.prune = b;
+      if (key == "text") r.text = b;
+    } else if (key == "parallelism") {
+      if (!value.is_number_integer() || value < 1 || value > 64) return BadField(field, "must be an integer from 1 to 64");
+      r.parallelism = value.get<int>();
+    } else if (key == "shutdown_timeout") {
+      if (!value.is_number_integer() || value < 0 || value > 86400) {
+        return BadField(field, "must be an integer from 0 to 86400 (seconds)");
+      }
+      r.plan_options.shutdown_timeout_seconds = value.get<int>();
+    } else {
+      return BadField(field, "unknown option").WithErrorCode(ErrorCode::kUnknownField);
+    }
+  }
+  return r;
+}
+
+Json Ok(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
+
+Json Error(const Status& status) {
+  return {{"ok", false},
+          {"error", status.message()},
+          {"code", ErrorCodeName(status.error_code())},
+          {"transient", status.transient()}};
 }
 
 class Session {
  public:
-  Json Handle(const Json& request, int line) {
-    std::string command = request.value("command", "");
-    const Json options = request.value("options", Json::object());
-    if (command == "version") return Ok({{"version", kVersion}});
-    if (command == "validate" || command == "plan" || command == "apply") {
-      Document doc;
-      Diagnostics diagnostics;
-      if (!request.contains("document") || !request["document"].is_object()) {
-        return Error("request needs a 'document' object");
-      }
-      diagnostics = ParseDocument(request["document"].dump(), "<request " + std::to_string(line) + ">", &doc);
-      if (!HasErrors(diagnostics)) {
-        Diagnostics limits = CheckLimits(doc);
-        diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
-      }
-      if (command == "validate" || HasErrors(diagnostics)) {
-        return Ok({{"valid", !HasErrors(diagnostics)}, {"diagnostics", DiagnosticsToJson(diagnostics)}});
-      }
-      return PlanOrApply(command, doc, options);
+  Json Handle(const Request& request, int line) {
+    if (request.command == "version") return Ok({{"version", kVersion}});
+    if (request.command == "observe") return Observe(request);
+    Document doc;
+    Diagnostics diagnostics = ParseDocument(request.document.dump(), "<request " + std::to_string(line) + ">", &doc);
+    if (!HasErrors(diagnostics)) {
+      Diagnostics limits = CheckLimits(doc);
+      diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
     }
-    if (command == "observe") {
-      StatusOr<Provider*> provider = ProviderFor(options.value("connection", ""), options.value("ceph", Json()));
-      if (!provider.ok()) return Error(provider.status().message());
-      StatusOr<ObservedState> observed = (*provider)->ObserveAll();
-      if (!observed.ok()) return Error(observed.status().message());
-      Json pending = Json::array();
-      for (const Pending& p : PendingChanges(*observed)) {
-        pending.push_back({{"address", p.address.ToString()}, {"path", p.path}, {"live", p.live},
-                           {"config", p.config}});
-      }
-      return Ok({{"document", ExportDocument(*observed, options.value("ceph", Json()))},
-                 {"pending", PendingNotes(*observed)},
-                 {"pending_changes", pending}});
+    if (request.command == "validate" || HasErrors(diagnostics)) {
+      return Ok({{"valid", !HasErrors(diagnostics)}, {"diagnostics", DiagnosticsToJson(diagnostics)}});
     }
-    return Error("unknown command '" + command + "' (validate, plan, apply, observe, version)");
+    StatusOr<Driver::Run> run = driver_.PlanDocument(doc, request.connection, request.plan_options);
+    if (!run.ok()) return Error(run.status());
+    Json plan_json = PlanToJson(run->plan);
+    Json result = {{"plan", plan_json}};
+    if (request.text) result["text"] = RenderPlanText(plan_json, TextStyle{});
+    if (request.command == "plan") return Ok(result);
+    if (!run->plan.applyable() || run->plan.empty()) {
+      result["apply"] = nullptr;
+      return Ok(result);
+    }
+    ApplyOptions options;
+    options.parallelism = request.parallelism;
+    result["apply"] = ApplyReportToJson(driver_.Apply(*run, options, nullptr));
+    return Ok(result);
   }
 
  private:
-  static Json Ok(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
-  static Json Error(const std::string& message) { return {{"ok", false}, {"error", message}}; }
-
-  StatusOr<Provider*> ProviderFor(std::string uri, const Document& doc) {
-    if (uri.empty()) uri = doc.connection;
-    return ProviderFor(uri, doc.ceph);
+  Json Observe(const Request& request) {
+    StatusOr<Backends*> backends = driver_.Open(ResolveConnection(request.connection, ""), request.ceph);
+    if (!backends.ok()) return Error(backends.status());
+    StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
+    if (!observed.ok()) return Error(observed.status());
+    return Ok({{"document", ExportDocument(*observed, request.ceph)},
+               {"pending", PendingNotes(*observed)},
+               {"pending_changes", PendingToJson(PendingChanges(*observed))}});
   }
 
-  StatusOr<Provider*> ProviderFor(std::string uri, Json ceph) {
-    if (ceph.is_object() && !ceph.contains("user")) ceph["user"] = "admin";  // one key per cluster
-    if (uri.empty()) {
-      const char* env = std::getenv("LIBVIRT_DEFAULT_URI");
-      uri = env != nullptr && *env != '\0' ? env : "qemu:///system";
-    }
-    std::string key = uri + "|" + ceph.dump();
-    auto it = backends_.find(key);
-    if (it != backends_.end()) return &it->second->provider();
-    StatusOr<std::unique_ptr<Backends>> opened = Backends::Open(uri, ceph);
-    if (!opened.ok()) return opened.status();
-    Provider* provider = &(*opened)->provider();
-    backends_.emplace(key, std::move(*opened));
-    return provider;
-  }
-
-  Json PlanOrApply(const std::string& command, const Document& doc, const Json& options) {
-    StatusOr<Provider*> provider = ProviderFor(options.value("connection", ""), doc);
-    if (!provider.ok()) return Error(provider.status().message());
-    PlanOptions plan_options{options.value("allow_destroy", false), options.value("allow_restart", false),
-                             options.value("prune", false)};
-    StatusOr<ObservedState> observed = ObserveFor(doc, plan_options, **provider);
-    if (!observed.ok()) return Error(observed.status().message());
-    Plan plan = ComputePlan(doc, *observed, plan_options);
-    Json plan_json = PlanToJson(plan);
-    if (command == "plan") return Ok({{"plan", plan_json}});
-    if (!plan.applyable() || plan.empty()) return Ok({{"plan", plan_json}, {"apply", nullptr}});
-    ApplyOptions apply_options;
-    apply_options.parallelism = std::clamp(options.value("parallelism", 4), 1, 64);
-    apply_options.shutdown_timeout_seconds = std::max(0, options.value("shutdown_timeout", 60));
-    ApplyReport report = ApplyPlan(plan, *observed, **provider, apply_options, nullptr);
-    return Ok({{"plan", plan_json}, {"apply", ApplyReportToJson(report)}});
-  }
-
-  std::map<std::string, std::unique_ptr<Backends>> backends_;  // by URI and ceph section
+  Driver driver_;
 };
+
+// The response to one line. Never throws: whatever goes wrong becomes an error response.
+Json Respond(Session& session, const std::string& line, int number) {
+  Json id;
+  try {
+    if (line.size() > kMaxRequestBytes) {
+      return Error(Status::InvalidArgument("line " + std::to_string(number) + " is longer than " +
+                                           std::to_string(kMaxRequestBytes) + " bytes")
+                       .WithErrorCode(ErrorCode::kInvalidDocument));
+    }
+    StatusOr<Json> json = ReadStrictJson(line);
+    if (!json.ok()) {
+      return Error(Status::InvalidArgument("line " + std::to_string(number) + " is not a JSON request: " +
+                                           json.status().message())
+                       .WithErrorCode(ErrorCode::kInvalidDocument));
+    }
+    if (!json->is_object()) {
+      return Error(Status::InvalidArgument("line " + std::to_string(number) + " is not a JSON object")
+                       .WithErrorCode(ErrorCode::kInvalidDocument));
+    }
+    if (json->contains("id") && ((*json)["id"].is_number_integer() || (*json)["id"].is_string())) id = (*json)["id"];
+    StatusOr<Request> request = DecodeRequest(*json);
+    Json response = request.ok() ? session.Handle(*request, number) : Error(request.status());
+    response["id"] = id;
+    return response;
+  } catch (const std::exception& e) {
+    Json response = Error(Status::Internal(std::string("internal error: ") + e.what()).WithErrorCode(ErrorCode::kInternal));
+    response["id"] = id;
+    return response;
+  }
+}
 
 }  // namespace
 
@@ -124,11 +193,12 @@ int Serve(const Args& args) {
                  "response per line on stdout,\nuntil end of input. Requests:\n"
                  "  {\"id\": 1, \"command\": \"validate\"|\"plan\"|\"apply\", \"document\": {...},\n"
                  "   \"options\": {\"connection\": URI, \"allow_destroy\": false, \"allow_restart\": false,\n"
-                 "                \"prune\": false, \"parallelism\": 4, \"shutdown_timeout\": 60}}\n"
+                 "                \"prune\": false, \"parallelism\": 4, \"shutdown_timeout\": 60, \"text\": false}}\n"
                  "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI,\n"
                  "                                     \"ceph\": {\"conf\": PATH, \"user\": NAME}}}\n"
+                 "  {\"id\": 3, \"command\": \"version\"}\n"
                  "Responses: {\"id\": ..., \"ok\": true, \"result\": {...}} or {\"id\": ..., \"ok\": false, "
-                 "\"error\": \"...\"}.\nSee docs/serve.md.\n";
+                 "\"error\": \"...\", \"code\": \"...\", \"transient\": bool}.\nSee docs/serve.md.\n";
     return args[0] == "--help" || args[0] == "-h" ? 0 : 1;
   }
   Session session;
@@ -137,15 +207,8 @@ int Serve(const Args& args) {
   while (std::getline(std::cin, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json request = Json::parse(line, nullptr, false);
-    Json response;
-    if (request.is_discarded() || !request.is_object()) {
-      response = {{"ok", false}, {"error", "line " + std::to_string(number) + " is not a JSON object"}};
-    } else {
-      response = session.Handle(request, number);
-      if (request.contains("id")) response["id"] = request["id"];
-    }
-    std::cout << response.dump() << "\n" << std::flush;
+    std::cout << Respond(session, line, number).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n"
+              << std::flush;
   }
   return 0;
 }

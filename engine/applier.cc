@@ -11,7 +11,8 @@
 
 #include "engine/domain_rules.h"
 #include "engine/plan_text.h"
-#include "engine/planner.h"
+#include "engine/diff.h"
+#include "engine/ordering.h"
 
 namespace vc {
 namespace {
@@ -19,13 +20,17 @@ namespace {
 // Re-reads the resource and compares it with what the plan saw.
 Status CheckUnchanged(const Change& change, Provider& provider) {
   StatusOr<std::optional<ObservedResource>> now = provider.ObserveOne(change.address);
-  if (!now.ok()) return now.status();
+  if (!now.ok()) return now.status().WithContext("re-reading " + change.address.ToString());
   const std::string where = change.address.ToString() + ": changed since plan";
   if (change.action == Action::kCreate) {
-    if (now->has_value()) return Status::FailedPrecondition(where + ": it now exists");
+    if (now->has_value()) {
+      return Status::FailedPrecondition(where + ": it now exists").WithErrorCode(ErrorCode::kChangedSincePlan);
+    }
     return Status::Ok();
   }
-  if (!now->has_value()) return Status::FailedPrecondition(where + ": it no longer exists");
+  if (!now->has_value()) {
+    return Status::FailedPrecondition(where + ": it no longer exists").WithErrorCode(ErrorCode::kChangedSincePlan);
+  }
   const Json& spec = (*now)->spec;
   Json seen = change.action == Action::kDelete ? spec : Project(spec, change.desired);
   if (seen == change.before) return Status::Ok();
@@ -34,8 +39,8 @@ Status CheckUnchanged(const Change& change, Provider& provider) {
     detail += fmt::format("{}{} was {}, is now {}", detail.empty() ? "" : "; ", a.path,
                           RenderValue(a.after), RenderValue(a.before));
   }
-  return Status::FailedPrecondition(where + (detail.empty() ? "" : ": " + detail) +
-                                    " (run plan again)");
+  return Status::FailedPrecondition(where + (detail.empty() ? "" : ": " + detail) + " (run plan again)")
+      .WithErrorCode(ErrorCode::kChangedSincePlan);
 }
 
 }  // namespace
@@ -48,8 +53,8 @@ bool ApplyReport::ok() const {
   return true;
 }
 
-ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& provider,
-                      const ApplyOptions& options, const ProgressFn& progress) {
+ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& options,
+                      const ProgressFn& progress) {
   ApplyReport report;
   report.outcomes.resize(plan.changes.size());
   std::mutex mu;  // guards `failed` and calls to `progress`
@@ -68,15 +73,15 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
       std::lock_guard<std::mutex> lock(mu);
       for (const Address& dep : Dependencies(change)) {
         if (failed.count(dep)) {
-          outcome.status = Status::FailedPrecondition(change.address.ToString() +
-                                                      ": skipped because " + dep.ToString() +
-                                                      " failed");
+          outcome.status = Status::FailedPrecondition(change.address.ToString() + ": skipped because " +
+                                                      dep.ToString() + " failed")
+                               .WithErrorCode(ErrorCode::kSkipped);
         }
       }
     }
     if (outcome.status.ok()) outcome.status = CheckUnchanged(change, provider);
     if (outcome.status.ok()) {
-      for (const Step& step : StepsFor(change, plan.options, planned, options.shutdown_timeout_seconds)) {
+      for (const Step& step : change.steps) {
         auto start = std::chrono::steady_clock::now();
         Status s = provider.Execute(step);
         double seconds =
@@ -109,8 +114,24 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
     std::size_t workers = std::min<std::size_t>(std::max(1, options.parallelism), end - begin);
     std::vector<std::jthread> pool;
     for (std::size_t w = 0; w < workers; ++w) {
-      pool.emplace_back([&] {
-        for (std::size_t i = next++; i < end; i = next++) apply_one(i);
+        pool.emplace_back([&] {
+        for (std::size_t i = next++; i < end; i = next++) {
+          // Nothing may escape a worker thread (it would end the process): a library exception
+          // becomes the resource's failure.
+          try {
+            apply_one(i);
+          } catch (const std::exception& e) {
+            report.outcomes[i].status = Status::Internal(plan.changes[i].address.ToString() +
+                                                         ": unexpected error: " + e.what());
+          } catch (...) {
+            report.outcomes[i].status =
+                Status::Internal(plan.changes[i].address.ToString() + ": unexpected error");
+          }
+          if (!report.outcomes[i].status.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            failed.insert(plan.changes[i].address);
+          }
+        }
       });
     }
     pool.clear();  // joins
@@ -166,24 +187,24 @@ ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& 
 Json ApplyReportToJson(const ApplyReport& report) {
   Json outcomes = Json::array();
   for (const ResourceOutcome& o : report.outcomes) {
+    ErrorCode code = !o.status.ok() ? o.status.error_code() : o.converged ? ErrorCode::kNone : ErrorCode::kNotConverged;
     outcomes.push_back({{"address", o.address.ToString()},
                         {"action", ActionName(o.action)},
                         {"ok", o.status.ok()},
+                        {"code", code == ErrorCode::kNone ? Json(nullptr) : Json(ErrorCodeName(code))},
+                        {"transient", IsTransient(code)},
                         {"error", o.status.ok() ? Json(nullptr) : Json(o.status.message())},
                         {"steps", o.steps},
                         {"converged", o.converged},
                         {"remaining", o.remaining}});
   }
-  Json pending = Json::array();
-  for (const Pending& p : report.pending) {
-    pending.push_back({{"address", p.address.ToString()}, {"path", p.path}, {"live", p.live},
-                       {"config", p.config}});
-  }
   return Json{{"ok", report.ok()},
               {"outcomes", outcomes},
-              {"pending", pending},
+              {"pending", PendingToJson(report.pending)},
               {"verification_error",
-               report.verification.ok() ? Json(nullptr) : Json(report.verification.message())}};
+               report.verification.ok() ? Json(nullptr) : Json(report.verification.message())},
+              {"verification_code", report.verification.ok() ? Json(nullptr)
+                                                             : Json(ErrorCodeName(report.verification.error_code()))}};
 }
 
 }  // namespace vc

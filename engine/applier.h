@@ -1,6 +1,6 @@
-// Carrying out a plan: stage by stage in dependency order, independent resources in parallel,
-// each resource re-read first (and refused when it changed since the plan), everything observed
-// again at the end to report whether it converged.
+// Carrying out a plan: the steps it lists and nothing else, stage by stage in dependency order,
+// independent resources in parallel, each resource re-read first (and refused when it changed
+// since the plan), everything observed again at the end to report whether it converged.
 #pragma once
 
 #include <functional>
@@ -14,7 +14,6 @@ namespace vc {
 
 struct ApplyOptions {
   int parallelism = 4;
-  int shutdown_timeout_seconds = 60;
 };
 
 struct ResourceOutcome {
@@ -37,9 +36,10 @@ struct ApplyReport {
 /// Called from worker threads, one line at a time, serialised by the applier.
 using ProgressFn = std::function<void(const std::string& line)>;
 
-/// Applies `plan`, which was computed against `planned`. REQUIRES: plan.applyable().
-ApplyReport ApplyPlan(const Plan& plan, const ObservedState& planned, Provider& provider,
-                      const ApplyOptions& options, const ProgressFn& progress);
+/// Runs the steps of `plan`. REQUIRES: plan.applyable(). Never throws: a failure, even an
+/// unexpected exception in a worker, becomes that resource's status.
+ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& options,
+                      const ProgressFn& progress);
 
 /// Json form of a report, for `apply --format json` and the Puppet/Salt front ends.
 Json ApplyReportToJson(const ApplyReport& report);

@@ -6,6 +6,7 @@
 
 #include "engine/document_parser.h"
 #include "engine/planner.h"
+#include "engine/size.h"
 
 namespace vc {
 namespace {
@@ -35,18 +36,19 @@ class MemoryProvider : public Provider {
     r.address = step.address;
     switch (step.op) {
       case Step::Op::kCreate:
-        r.spec = step.spec;
+        r.spec = step.args;
         if (step.address.kind == Kind::kDomain) r.spec["state"] = "stopped";
         break;
-      case Step::Op::kWriteConfig: r.spec.update(step.spec); break;
+      case Step::Op::kWriteConfig: r.spec.update(step.args); break;
       case Step::Op::kDelete: state_.resources.erase(step.address); break;
       case Step::Op::kStart: r.spec["state"] = "running"; break;
       case Step::Op::kShutdown: r.spec["state"] = "stopped"; break;
-      case Step::Op::kSetAutostart: r.spec["autostart"] = step.spec["autostart"]; break;
-      case Step::Op::kResizeVolume: r.spec["capacity"] = step.spec["capacity"]; break;
+      case Step::Op::kSetAutostart: r.spec["autostart"] = step.args["autostart"]; break;
+      case Step::Op::kResize: r.spec["capacity"] = FormatSize(step.args["bytes"].get<std::uint64_t>()); break;
       case Step::Op::kBlockResize:
       case Step::Op::kUpdateFeatures:
       case Step::Op::kCreateSnapshots:
+      case Step::Op::kProtectSnapshot:
       case Step::Op::kFlatten:
       case Step::Op::kSetVcpusLive:
       case Step::Op::kSetMemoryLive:
@@ -87,7 +89,7 @@ domains:
 TEST(ApplierTest, AppliesInDependencyOrderAndVerifies) {
   MemoryProvider provider(ObservedState{"mem://", {}});
   Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
-  ApplyReport report = ApplyPlan(plan, ObservedState{}, provider, {}, nullptr);
+  ApplyReport report = ApplyPlan(plan, provider, {}, nullptr);
   EXPECT_TRUE(report.ok());
   ASSERT_GE(provider.executed.size(), 5u);
   EXPECT_EQ(provider.executed[0], "create pool.p");
@@ -102,7 +104,7 @@ TEST(ApplierTest, FailureSkipsDependentsButNotOthers) {
   MemoryProvider provider(ObservedState{"mem://", {}});
   provider.fail_on = "volume.p/root";
   Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
-  ApplyReport report = ApplyPlan(plan, ObservedState{}, provider, {}, nullptr);
+  ApplyReport report = ApplyPlan(plan, provider, {}, nullptr);
   EXPECT_FALSE(report.ok());
   for (const ResourceOutcome& o : report.outcomes) {
     std::string a = o.address.ToString();
@@ -127,7 +129,7 @@ TEST(ApplierTest, ResourceChangedSincePlanIsStoppedWithAClearError) {
   provider.before_observe_one = [](const Address& a, ObservedState* s) {
     s->resources[a].spec["memory"] = "128MiB";  // someone else changed it meanwhile
   };
-  ApplyReport report = ApplyPlan(plan, state, provider, {}, nullptr);
+  ApplyReport report = ApplyPlan(plan, provider, {}, nullptr);
   ASSERT_EQ(report.outcomes.size(), 1u);
   const Status& status = report.outcomes[0].status;
   EXPECT_EQ(status.code(), Status::Code::kFailedPrecondition);

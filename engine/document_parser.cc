@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/json_reader.h"
 #include "engine/names.h"
 #include "engine/size.h"
 
@@ -137,15 +138,40 @@ class Parser {
       : source_(std::move(source)), doc_(doc), diags_(diags) {}
 
   void Run(std::string_view text) {
+    if (text.size() > kMaxDocumentBytes) {
+      Error(YAML::Mark::null_mark(), "", "",
+            "the document is " + std::to_string(text.size()) + " bytes; at most " +
+                std::to_string(kMaxDocumentBytes) + " are read (split it into several files)",
+            ErrorCode::kInvalidDocument);
+      return;
+    }
+    if (LooksLikeJson(text)) {
+      // JSON is read as JSON, strictly: YAML would accept comments, single quotes and
+      // duplicate keys that a JSON producer never meant.
+      StatusOr<Json> json = ReadStrictJson(text);
+      if (!json.ok()) {
+        Error(YAML::Mark::null_mark(), "", "", "malformed JSON: " + json.status().message(),
+              ErrorCode::kInvalidDocument);
+        return;
+      }
+    }
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(text));
+      std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+      for (std::size_t i = 1; i < documents.size(); ++i) {
+        if (documents[i].IsNull()) continue;  // a trailing '---' carries nothing
+        Error(documents[i].Mark(), "", "",
+              "a second YAML document (after '---') is not read: give each document as a file of its own",
+              ErrorCode::kInvalidDocument);
+        return;
+      }
+      if (!documents.empty()) root = documents[0];
     } catch (const YAML::Exception& e) {
-      Error(e.mark, "", "", "malformed document: " + e.msg);
+      Error(e.mark, "", "", "malformed document: " + e.msg, ErrorCode::kInvalidDocument);
       return;
     }
     if (!root.IsMap()) {
-      Error(root.Mark(), "", "", "a document must be a mapping with 'version: 1' at the top");
+      Error(root.Mark(), "", "", "a document must be a mapping with 'version: 1' at the top", ErrorCode::kInvalidDocument);
       return;
     }
     bool has_version = false;
@@ -164,7 +190,7 @@ class Parser {
           Error(value.Mark(), "", "connection", "expected a libvirt URI string");
         } else if (!doc_->connection.empty() && doc_->connection != value.Scalar()) {
           Error(value.Mark(), "", "connection",
-                "conflicts with connection '" + doc_->connection + "' given by another document");
+                "conflicts with connection '" + doc_->connection + "' given by another document", ErrorCode::kDuplicate);
         } else {
           doc_->connection = value.Scalar();
         }
@@ -172,7 +198,7 @@ class Parser {
         Json ceph;
         if (ParseObject(value, "ceph", kCephFields, {"conf"}, &ceph)) {
           if (!doc_->ceph.is_null() && doc_->ceph != ceph) {
-            Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document");
+            Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document", ErrorCode::kDuplicate);
           } else {
             doc_->ceph = ceph;
           }
@@ -183,10 +209,10 @@ class Parser {
         std::string hint = ClosestMatch(key, {"version", "connection", "ceph", "pools", "networks",
                                               "volumes", "rbd_images", "domains"});
         Error(entry.second.Mark(), "", key,
-              "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"));
+              "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
       }
     }
-    if (!has_version) Error(root.Mark(), "", "version", "missing required field 'version: 1'");
+    if (!has_version) Error(root.Mark(), "", "version", "missing required field 'version: 1'", ErrorCode::kMissingField);
   }
 
  private:
@@ -199,6 +225,13 @@ class Parser {
     return std::nullopt;
   }
 
+  // JSON when the file says so by its name or its first character says so by its content.
+  bool LooksLikeJson(std::string_view text) const {
+    if (source_.size() >= 5 && source_.compare(source_.size() - 5, 5, ".json") == 0) return true;
+    std::size_t first = text.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+  }
+
   // A plain scalar is unquoted: only those may be integers or booleans (as in JSON and YAML).
   static bool IsPlain(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
 
@@ -208,12 +241,12 @@ class Parser {
     std::set<std::string> seen;
     for (const auto& item : map) {
       if (!item.first.IsScalar()) {
-        Error(item.first.Mark(), path, "", "keys must be plain strings");
+        Error(item.first.Mark(), path, "", "keys must be plain strings", ErrorCode::kInvalidDocument);
         continue;
       }
       std::string key = item.first.Scalar();
       if (!seen.insert(key).second) {
-        Error(item.first.Mark(), path, key, "declared twice in the same mapping");
+        Error(item.first.Mark(), path, key, "declared twice in the same mapping", ErrorCode::kDuplicate);
         continue;
       }
       out.emplace_back(key, item.second);
@@ -244,6 +277,11 @@ class Parser {
       Error(body.Mark(), path, "", "expected a mapping of fields");
       return;
     }
+    current_address_ = address.ToString();
+    struct Clear {
+      std::string* s;
+      ~Clear() { s->clear(); }
+    } clear{&current_address_};
     DesiredResource resource{address, false, Json::object(), source_};
     const auto& fields = FieldsOf(address.kind);
     std::size_t errors_before = ErrorCount();
@@ -265,7 +303,7 @@ class Parser {
         std::string hint = ClosestMatch(key, known);
         Error(value.Mark(), path, key,
               "unknown field" + (hint.empty() ? "; known fields: " + Join(known)
-                                              : ", did you mean '" + hint + "'?"));
+                                              : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
         continue;
       }
       Json parsed;
@@ -277,13 +315,13 @@ class Parser {
     auto [it, inserted] = doc_->resources.emplace(address, resource);
     if (!inserted) {
       Error(body.Mark(), path, "",
-            "declared twice: in " + it->second.source + " and in " + source_);
+            "declared twice: in " + it->second.source + " and in " + source_, ErrorCode::kDuplicate);
     }
   }
 
   void CheckRequired(const DesiredResource& r, const YAML::Node& body, const std::string& path) {
     auto require = [&](const char* field, const std::string& why) {
-      if (!r.spec.contains(field)) Error(body.Mark(), path, field, "missing required field" + why);
+      if (!r.spec.contains(field)) Error(body.Mark(), path, field, "missing required field" + why, ErrorCode::kMissingField);
     };
     switch (r.address.kind) {
       case Kind::kPool:
@@ -294,7 +332,10 @@ class Parser {
         }
         if (r.spec.value("type", "") == "rbd") require("ceph_pool", " (an rbd pool needs a ceph_pool)");
         break;
-      case Kind::kNetwork: require("mode", ""); break;
+      case Kind::kNetwork:
+        require("mode", "");
+        if (r.spec.value("mode", "") == "bridge") require("bridge", " (a bridge network names the host bridge)");
+        break;
       case Kind::kVolume:
         if (!r.spec.contains("backing_volume")) require("capacity", " (or give backing_volume)");
         break;
@@ -404,6 +445,12 @@ class Parser {
         }
         std::string mac = value.Scalar();
         for (char& c : mac) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        // The least significant bit of the first octet marks a group (multicast) address, which
+        // no NIC may have; libvirt would refuse it only when the guest starts.
+        if ((std::stoi(mac.substr(0, 2), nullptr, 16) & 1) != 0) {
+          return fail("MAC " + mac + " is a multicast address; a NIC needs a unicast one (the first octet even, "
+                      "e.g. 52:54:00:..., a locally administered address)");
+        }
         *out = mac;
         return true;
       }
@@ -440,7 +487,7 @@ class Parser {
             return false;
           }
           if (!items.insert(item.Scalar()).second) {
-            Error(item.Mark(), where, "", Quote(item.Scalar()) + " is listed twice");
+            Error(item.Mark(), where, "", Quote(item.Scalar()) + " is listed twice", ErrorCode::kDuplicate);
             return false;
           }
         }
@@ -461,7 +508,7 @@ class Parser {
         std::size_t errors_before = ErrorCount();
         if (!ParseObject(value, path, kCpuFields, {"mode"}, out)) return false;
         if (out->value("mode", "") == "custom" && !out->contains("model")) {
-          Error(value.Mark(), path, "model", "missing required field (mode custom names a model)");
+          Error(value.Mark(), path, "model", "missing required field (mode custom names a model)", ErrorCode::kMissingField);
         }
         if (out->value("mode", "") != "custom" && out->contains("model")) {
           Error(value.Mark(), path, "model", "only mode custom takes a model");
@@ -523,7 +570,7 @@ class Parser {
         std::string hint = ClosestMatch(key, Names(fields));
         Error(v.Mark(), path, key,
               "unknown field" + (hint.empty() ? "; known fields: " + Join(Names(fields))
-                                              : ", did you mean '" + hint + "'?"));
+                                              : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
         continue;
       }
       Json one;
@@ -531,7 +578,7 @@ class Parser {
     }
     for (std::string_view r : required) {
       if (!out->contains(r) && ErrorCount() == errors_before) {
-        Error(item.Mark(), path, std::string(r), "missing required field");
+        Error(item.Mark(), path, std::string(r), "missing required field", ErrorCode::kMissingField);
       }
     }
     return ErrorCount() == errors_before;
@@ -540,7 +587,7 @@ class Parser {
   std::size_t ErrorCount() const { return diags_->size(); }
 
   void Error(const YAML::Mark& mark, const std::string& path, const std::string& field,
-             const std::string& message) {
+             const std::string& message, ErrorCode code = ErrorCode::kInvalidValue) {
     std::string where = source_;
     if (!mark.is_null()) {
       where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
@@ -548,10 +595,13 @@ class Parser {
     std::string full_path = path;
     if (!field.empty()) full_path += (full_path.empty() ? "" : ".") + field;
     Diagnostic d;
+    d.code = code;
+    d.address = current_address_;
     d.summary = where + ": " + (full_path.empty() ? "" : full_path + ": ") + message;
     diags_->push_back(std::move(d));
   }
 
+  std::string current_address_;  // the resource being parsed, for diagnostics
   std::string source_;
   Document* doc_;
   Diagnostics* diags_;
@@ -559,8 +609,11 @@ class Parser {
 
 std::uint64_t SizeOf(const Json& canonical) { return *ParseSize(canonical.get<std::string>()); }
 
-Diagnostic Problem(const DesiredResource& r, const std::string& field, const std::string& message) {
+Diagnostic Problem(const DesiredResource& r, const std::string& field, const std::string& message,
+                   ErrorCode code = ErrorCode::kInvalidValue, const std::string& related = "") {
   Diagnostic d;
+  d.code = code;
+  d.related = related;
   d.address = r.address.ToString();
   d.summary = r.source + ": " + std::string(KindSection(r.address.kind)) + "." + r.address.name +
               (field.empty() ? "" : "." + field) + ": " + message;
@@ -585,7 +638,7 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
     std::string source = path;
     if (path == "-") {
       if (stdin_used) {
-        diags.push_back({Diagnostic::Severity::kError, "", "'-' (standard input) given twice", ""});
+        diags.push_back(ErrorDiagnostic(ErrorCode::kInvalidDocument, "", "'-' (standard input) given twice"));
         continue;
       }
       stdin_used = true;
@@ -594,7 +647,7 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
     } else {
       std::ifstream in(path, std::ios::binary);
       if (!in) {
-        diags.push_back({Diagnostic::Severity::kError, "", path + ": cannot read the file", ""});
+        diags.push_back(ErrorDiagnostic(ErrorCode::kInvalidDocument, "", path + ": cannot read the file"));
         continue;
       }
       std::ostringstream buffer;
@@ -633,14 +686,14 @@ Diagnostics CheckLimits(const Document& doc) {
         std::string target = s["disks"][i].value("target", "");
         if (!targets.insert(target).second) {
           diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].target",
-                                  "target " + target + " is used twice"));
+                                  "target " + target + " is used twice", ErrorCode::kDuplicate));
         }
       }
       for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
         const Json& nic = s["interfaces"][i];
         if (nic.contains("mac") && !macs.insert(nic["mac"].get<std::string>()).second) {
           diags.push_back(Problem(r, "interfaces[" + std::to_string(i) + "].mac",
-                                  "MAC " + nic["mac"].get<std::string>() + " is used twice"));
+                                  "MAC " + nic["mac"].get<std::string>() + " is used twice", ErrorCode::kDuplicate));
         }
       }
     } else if (address.kind == Kind::kVolume) {
@@ -661,8 +714,10 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
     auto it = doc.resources.find(target);
     bool declared = it != doc.resources.end() && !it->second.absent;
     if (!declared && observed.resources.count(target) == 0) {
-      diags.push_back(Problem(r, field, std::string(KindName(target.kind)) + " " + target.name +
-                                            " is neither declared nor present on the host"));
+      diags.push_back(Problem(r, field,
+                              std::string(KindName(target.kind)) + " " + target.name +
+                                  " is neither declared nor present on the host",
+                              ErrorCode::kMissingReference, target.ToString()));
     }
   };
   for (const auto& [address, r] : doc.resources) {
@@ -675,7 +730,7 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
           require(r, "disks[" + std::to_string(i) + "].rbd", Address{Kind::kRbdImage, disk["rbd"]});
           if (doc.ceph.is_null()) {
             diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].rbd",
-                                    "an RBD disk needs the ceph: section (conf, user)"));
+                                    "an RBD disk needs the ceph: section (conf, user)", ErrorCode::kMissingReference));
           }
         } else {
           require(r, "disks[" + std::to_string(i) + "].volume", Address{Kind::kVolume, disk.value("volume", "")});
@@ -687,7 +742,8 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
       }
     } else if (address.kind == Kind::kRbdImage) {
       if (doc.ceph.is_null()) {
-        diags.push_back(Problem(r, "", "rbd_images need the ceph: section (conf, user) or --ceph-conf"));
+        diags.push_back(Problem(r, "", "rbd_images need the ceph: section (conf, user) or --ceph-conf",
+                                ErrorCode::kMissingReference));
       }
       if (s.contains("clone_from")) {
         std::string source = s["clone_from"];
@@ -706,12 +762,15 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
         }
         bool parent_exists = declared != doc.resources.end() || observed_parent != observed.resources.end();
         if (parent_exists && !known) {
-          diags.push_back(Problem(r, "clone_from", "snapshot " + snapshot + " is neither declared in " +
-                                                       parent.name + "'s snapshots nor present"));
+          diags.push_back(Problem(r, "clone_from",
+                                  "snapshot " + snapshot + " is neither declared in " + parent.name +
+                                      "'s snapshots nor present",
+                                  ErrorCode::kMissingReference, parent.ToString() + "@" + snapshot));
         }
       }
     } else if (address.kind == Kind::kPool && s.value("type", "") == "rbd" && doc.ceph.is_null()) {
-      diags.push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)"));
+      diags.push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)",
+                              ErrorCode::kMissingReference));
     } else if (address.kind == Kind::kVolume) {
       require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
       if (s.contains("backing_volume")) {

@@ -1,12 +1,10 @@
 #include "engine/domain_rules.h"
 
 #include <algorithm>
-#include <random>
-#include <set>
 
 #include <fmt/format.h>
 
-#include "engine/planner.h"
+#include "engine/diff.h"
 #include "engine/size.h"
 
 namespace vc {
@@ -28,16 +26,12 @@ std::uint64_t RoundUp(std::uint64_t value, std::uint64_t unit) {
   return unit == 0 ? value : (value + unit - 1) / unit * unit;
 }
 
-bool SameDisk(const Json& want, const Json& have) {
-  return want.value("volume", "") == have.value("volume", "") &&
-         want.value("target", "") == have.value("target", "") &&
-         want.value("bus", have.value("bus", "")) == have.value("bus", "");
-}
-
-bool SameNic(const Json& want, const Json& have) {
-  return want.value("network", "") == have.value("network", "") &&
-         want.value("mac", have.value("mac", "")) == have.value("mac", "") &&
-         want.value("model", have.value("model", "")) == have.value("model", "");
+// A declared sub-field `key` of `want` equals `have`'s; undeclared ones match anything.
+bool DeclaredEqual(const Json& want, const Json& have, const char* key) {
+  auto w = want.find(key);
+  if (w == want.end()) return true;
+  auto h = have.find(key);
+  return h != have.end() && *h == *w;
 }
 
 // How declared devices (`want`) pair with the running guest's (`have`): for each wanted one the
@@ -76,16 +70,21 @@ void DeviceSteps(const Address& address, const Json& want, const Json& have, Sam
   }
 }
 
-std::string RandomMac() {
-  std::random_device device;
-  std::uniform_int_distribution<int> byte(0, 255);
-  return fmt::format("52:54:00:{:02x}:{:02x}:{:02x}", byte(device), byte(device), byte(device));
+const Json& List(const Json& spec, const char* field) {
+  static const Json kEmpty = Json::array();
+  if (!spec.is_object() || !spec.contains(field) || !spec[field].is_array()) return kEmpty;
+  return spec[field];
 }
 
-const Json& LiveList(const ObservedResource& observed, const char* field) {
-  static const Json kEmpty = Json::array();
-  if (!observed.live.is_object() || !observed.live.contains(field)) return kEmpty;
-  return observed.live[field];
+// A locally administered-looking QEMU MAC (52:54:00 is QEMU's prefix) derived from `seed`:
+// FNV-1a, so the same seed gives the same MAC on every run and machine.
+std::string DerivedMac(const std::string& seed) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : seed) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("52:54:00:{:02x}:{:02x}:{:02x}", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
 }
 
 }  // namespace
@@ -98,6 +97,17 @@ bool IsPolicyField(const std::string& field) {
 
 bool HasComparableLiveValue(const std::string& field) {
   return IsDomainHardware(field) && field != "cpu" && field != "virt_type";
+}
+
+bool SameDisk(const Json& want, const Json& have) {
+  return want.value("volume", "") == have.value("volume", "") && want.value("rbd", "") == have.value("rbd", "") &&
+         want.value("target", "") == have.value("target", "") && DeclaredEqual(want, have, "bus") &&
+         DeclaredEqual(want, have, "discard");
+}
+
+bool SameNic(const Json& want, const Json& have) {
+  return want.value("network", "") == have.value("network", "") && DeclaredEqual(want, have, "mac") &&
+         DeclaredEqual(want, have, "model");
 }
 
 LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json& desired,
@@ -137,7 +147,7 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
                       (total + dimm > wanted ? fmt::format(", balloon to {}", FormatSize(wanted)) : "")};
   }
   if (field == "disks") {
-    const Json& have = LiveList(observed, "disks");
+    const Json& have = List(live, "disks");
     std::vector<std::string> attach;
     std::vector<std::string> detach;
     Pairing p = Pair(want, have, SameDisk);
@@ -158,7 +168,7 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     return {true, reason.empty() ? "hot-plug" : reason};
   }
   if (field == "interfaces") {
-    const Json& have = LiveList(observed, "interfaces");
+    const Json& have = List(live, "interfaces");
     Pairing p = Pair(want, have, SameNic);
     int attach = static_cast<int>(std::count(p.matched.begin(), p.matched.end(), -1));
     int detach = static_cast<int>(std::count(p.kept.begin(), p.kept.end(), false));
@@ -174,31 +184,103 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
   return {false, "takes effect at the next boot"};
 }
 
-Json WithMacsForNewInterfaces(const Json& desired, const ObservedResource& observed) {
-  if (!desired.contains("interfaces")) return desired;
-  Json out = desired;
-  const Json& have = LiveList(observed, "interfaces");
-  std::vector<int> matched = Pair(desired["interfaces"], have, SameNic).matched;
-  // A NIC already in the persistent config (from an earlier run) keeps the MAC it has there.
-  std::set<std::string> live_macs;
-  for (const Json& nic : have) live_macs.insert(nic.value("mac", ""));
-  Json config = observed.spec.value("interfaces", Json::array());
-  std::set<std::string> taken;
-  for (std::size_t i = 0; i < matched.size(); ++i) {
-    Json& nic = out["interfaces"][i];
-    if (matched[i] >= 0 || nic.contains("mac")) continue;
-    std::string mac;
-    for (const Json& c : config) {
-      std::string candidate = c.value("mac", "");
-      if (c.value("network", "") == nic.value("network", "") && !candidate.empty() &&
-          !live_macs.count(candidate) && !taken.count(candidate)) {
-        mac = candidate;
-        break;
+void PlanRunningHardware(const DesiredResource& desired, const ObservedResource& actual,
+                         bool restart_allowed, Change* change, std::vector<Pending>* pending) {
+  for (const auto& [key, want] : desired.spec.items()) {
+    if (!IsDomainHardware(key)) continue;
+    Json config = Project(actual.spec.value(key, Json()), want);
+    if (!HasComparableLiveValue(key)) {
+      if (config != want) {
+        change->attributes.push_back({key, config, want, Disruption::kRestart,
+                                      ClassifyLive(key, want, desired.spec, actual).reason});
+      }
+      continue;
+    }
+    Json live = Project(actual.live.value(key, Json()), want);
+    if (live == want) {
+      if (config != want) {
+        change->attributes.push_back({key, config, want, Disruption::kNone,
+                                      "the running guest has it already: persistent config only"});
+      }
+      continue;
+    }
+    LiveVerdict verdict = ClassifyLive(key, want, desired.spec, actual);
+    if (verdict.live) {
+      change->attributes.push_back({key, live, want, Disruption::kLive, verdict.reason});
+    } else if (config != want) {
+      change->attributes.push_back({key, live, want, Disruption::kRestart,
+                                    verdict.reason + "; written to the persistent config for the next boot"});
+    } else if (restart_allowed) {
+      change->attributes.push_back({key, live, want, Disruption::kRestart,
+                                    "pending in the persistent config; the domain is restarted"});
+    } else {
+      pending->push_back({desired.address, key, live, config});
+    }
+  }
+}
+
+std::set<std::string> ObservedMacs(const ObservedState& state) {
+  std::set<std::string> macs;
+  for (const auto& [address, r] : state.resources) {
+    if (address.kind != Kind::kDomain) continue;
+    for (const Json* spec : {&r.spec, &r.live}) {
+      for (const Json& nic : List(*spec, "interfaces")) {
+        if (nic.contains("mac") && nic["mac"].is_string()) macs.insert(nic["mac"].get<std::string>());
       }
     }
-    if (mac.empty()) mac = RandomMac();
-    taken.insert(mac);
-    nic["mac"] = mac;
+  }
+  return macs;
+}
+
+Json WithChosenMacs(const Json& desired, const std::string& domain, const ObservedResource* observed,
+                    std::set<std::string>* taken) {
+  if (!desired.contains("interfaces")) return desired;
+  Json out = desired;
+  Json& nics = out["interfaces"];
+  const Json& config = observed != nullptr ? List(observed->spec, "interfaces") : List(Json(), "");
+  const bool running = observed != nullptr && observed->live.is_object();
+  if (running) {
+    // Interfaces the guest has keep their MAC; a new one takes a MAC its persistent config has
+    // on the same network but the guest has not (an earlier run wrote it there), if any.
+    const Json& live = List(observed->live, "interfaces");
+    std::vector<int> matched = Pair(desired["interfaces"], live, SameNic).matched;
+    std::set<std::string> live_macs;
+    for (const Json& nic : live) live_macs.insert(nic.value("mac", ""));
+    std::set<std::string> reused;
+    for (std::size_t i = 0; i < nics.size(); ++i) {
+      if (nics[i].contains("mac")) continue;
+      if (matched[i] >= 0 && live[static_cast<std::size_t>(matched[i])].contains("mac")) {
+        nics[i]["mac"] = live[static_cast<std::size_t>(matched[i])]["mac"];
+        continue;
+      }
+      for (const Json& c : config) {
+        std::string candidate = c.value("mac", "");
+        if (c.value("network", "") == nics[i].value("network", "") && !candidate.empty() &&
+            !live_macs.count(candidate) && !reused.count(candidate)) {
+          nics[i]["mac"] = candidate;
+          reused.insert(candidate);
+          break;
+        }
+      }
+    }
+  } else {
+    // A stopped domain's config keeps the MAC of the interface at the same position on the same
+    // network (what rewriting its config preserves).
+    for (std::size_t i = 0; i < nics.size() && i < config.size(); ++i) {
+      if (!nics[i].contains("mac") && config[i].value("network", "") == nics[i].value("network", "") &&
+          config[i].contains("mac")) {
+        nics[i]["mac"] = config[i]["mac"];
+      }
+    }
+  }
+  for (std::size_t i = 0; i < nics.size(); ++i) {
+    if (nics[i].contains("mac")) continue;
+    std::string mac;
+    for (int attempt = 0; mac.empty() || taken->count(mac); ++attempt) {
+      mac = DerivedMac(fmt::format("{}|{}|{}|{}", domain, i, nics[i].value("network", ""), attempt));
+    }
+    taken->insert(mac);
+    nics[i]["mac"] = mac;
   }
   return out;
 }
@@ -214,19 +296,16 @@ std::vector<Step> LiveSteps(const Address& address, const AttributeChange& chang
     std::uint64_t total = Bytes(observed.facts.value("memory_total", Json()));
     if (wanted > total) {
       std::uint64_t dimm = RoundUp(wanted - total, HotplugUnit(desired));
-      steps.push_back({Step::Op::kAttachMemoryLive, address, {{"size", FormatSize(dimm)}}});
-      if (total + dimm != wanted) {
-        steps.push_back({Step::Op::kSetMemoryLive, address, {{"memory", want}}});
-      }
+      steps.push_back({Step::Op::kAttachMemoryLive, address, {{"bytes", dimm}}});
+      if (total + dimm != wanted) steps.push_back({Step::Op::kSetMemoryLive, address, {{"bytes", wanted}}});
     } else {
-      steps.push_back({Step::Op::kSetMemoryLive, address, {{"memory", want}}});
+      steps.push_back({Step::Op::kSetMemoryLive, address, {{"bytes", wanted}}});
     }
   } else if (change.path == "disks") {
-    DeviceSteps(address, want, LiveList(observed, "disks"), SameDisk, Step::Op::kDetachDiskLive, "target",
+    DeviceSteps(address, want, List(observed.live, "disks"), SameDisk, Step::Op::kDetachDiskLive, "target",
                 Step::Op::kAttachDiskLive, &steps);
   } else if (change.path == "interfaces") {
-    // The declared interfaces with the MACs chosen for new ones (WithMacsForNewInterfaces).
-    DeviceSteps(address, desired.value("interfaces", Json::array()), LiveList(observed, "interfaces"), SameNic,
+    DeviceSteps(address, List(desired, "interfaces"), List(observed.live, "interfaces"), SameNic,
                 Step::Op::kDetachInterfaceLive, "mac", Step::Op::kAttachInterfaceLive, &steps);
   }
   return steps;

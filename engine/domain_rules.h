@@ -1,8 +1,10 @@
 // How each declared domain attribute can change on a running guest: live (and by which QEMU
-// operation), or only at the next boot. The planner classifies with these rules and StepsFor turns
-// a live attribute change into the provider steps that carry it out.
+// operation), or only at the next boot; and what makes a disk or a NIC the same device. The
+// planner classifies with these rules and turns a live attribute change into the steps that
+// carry it out; the libvirt provider pairs devices with the same SameDisk/SameNic.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,13 @@ bool IsPolicyField(const std::string& field);
 /// virt_type) read differently in the live definition and are compared in the config only.
 bool HasComparableLiveValue(const std::string& field);
 
+/// Device identity, the one definition: a declared disk `want` is the observed disk `have` when
+/// both name the same volume or RBD image at the same target and every sub-field `want` declares
+/// (bus, discard) is equal. A declared NIC is an observed one on the same network with the same
+/// MAC and model where declared.
+bool SameDisk(const Json& want, const Json& have);
+bool SameNic(const Json& want, const Json& have);
+
 struct LiveVerdict {
   bool live = false;   // can be applied to the running guest
   std::string reason;  // "hot-plug", "+512MiB DIMM", or why it needs a restart
@@ -35,13 +44,27 @@ struct LiveVerdict {
 LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json& desired,
                          const ObservedResource& observed);
 
-/// The live steps for one attribute change judged live by ClassifyLive. New interfaces without
-/// a declared MAC get one here (`mac_for_new`), so the persistent config can use the same.
+/// The hardware attributes of a domain that is running and stays running: each compared with
+/// what the guest has now (live) and with its persistent config, classified live or restart, or
+/// recorded as pending when only the next boot is missing.
+void PlanRunningHardware(const DesiredResource& desired, const ObservedResource& actual,
+                         bool restart_allowed, Change* change, std::vector<Pending>* pending);
+
+/// The live steps for one attribute change judged live by ClassifyLive. `desired` is the
+/// declared domain with every interface's MAC chosen (WithChosenMacs).
 std::vector<Step> LiveSteps(const Address& address, const AttributeChange& change,
                             const Json& desired, const ObservedResource& observed);
 
-/// `desired` with a MAC filled in for each declared interface that LiveSteps attaches without
-/// one: the persistent config and the running guest must agree on it.
-Json WithMacsForNewInterfaces(const Json& desired, const ObservedResource& observed);
+/// `desired` with a MAC on every declared interface, so the plan, the persistent config and the
+/// running guest agree on it: an interface the domain has already keeps its MAC (the running
+/// guest's, or the config's at the same position on the same network); a new one gets a MAC
+/// derived from the domain name, position and network, unique among `taken` (every MAC on the
+/// host and those chosen earlier in the plan, to which it is added). `observed` is null for a
+/// domain that does not exist yet. Deterministic: the same inputs give the same MACs.
+Json WithChosenMacs(const Json& desired, const std::string& domain, const ObservedResource* observed,
+                    std::set<std::string>* taken);
+
+/// Every MAC address the observed domains have, in their config or running.
+std::set<std::string> ObservedMacs(const ObservedState& state);
 
 }  // namespace vc

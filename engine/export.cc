@@ -4,7 +4,7 @@
 
 #include "engine/domain_rules.h"
 #include "engine/plan_text.h"
-#include "engine/planner.h"
+#include "engine/diff.h"
 
 namespace vc {
 namespace {

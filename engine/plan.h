@@ -1,6 +1,8 @@
-// The plan: what apply will change, attribute by attribute, and how disruptive each change is.
-// Its JSON form (docs/plan-format.md, schemas/plan.schema.json) is the only plan there is: the
-// text for people is rendered from it, and `apply --plan` reads it back.
+// The plan: what apply will change, attribute by attribute, how disruptive each change is, and
+// the exact steps apply runs for it. Its JSON form (docs/plan-format.md,
+// schemas/plan.schema.json) is the only plan there is: the text for people is rendered from it,
+// and `apply --plan` re-derives it from the document it records and refuses unless the result
+// is identical.
 #pragma once
 
 #include <string>
@@ -9,10 +11,11 @@
 #include "engine/diagnostic.h"
 #include "engine/resource.h"
 #include "engine/status.h"
+#include "engine/step.h"
 
 namespace vc {
 
-inline constexpr int kPlanFormatVersion = 1;
+inline constexpr int kPlanFormatVersion = 2;
 
 enum class Action { kCreate, kUpdate, kReplace, kDelete };
 
@@ -36,6 +39,7 @@ struct Change {
   std::vector<AttributeChange> attributes;
   Json before;   // observed values of the declared fields; null for a create
   Json desired;  // the whole declared resource, canonical; null for a delete
+  std::vector<Step> steps;  // what apply runs, in order
 
   Disruption disruption() const;
 };
@@ -52,11 +56,13 @@ struct PlanOptions {
   bool allow_destroy = false;
   bool allow_restart = false;
   bool prune = false;
+  int shutdown_timeout_seconds = 60;  // how long a guest gets to shut down before it is forced off
 };
 
 struct Plan {
   std::string connection;
-  Json ceph;  // the ceph: section the plan was made with ({"conf", "user"}), or null
+  Json ceph;      // the ceph: section the plan was made with ({"conf", "user"}), or null
+  Json document;  // the merged documents it was made from, canonical (DocumentToJson)
   std::string fingerprint;
   PlanOptions options;
   std::vector<Change> changes;  // in apply order
@@ -70,7 +76,9 @@ struct Plan {
 
 Json PlanToJson(const Plan& plan);
 
-/// Reads a plan written by PlanToJson. InvalidArgument naming the field when it is not one.
-StatusOr<Plan> PlanFromJson(const Json& json);
+/// The one JSON form of each, shared by plans, `validate`, `observe`, apply reports and `serve`.
+Json DiagnosticToJson(const Diagnostic& diagnostic);
+Json DiagnosticsToJson(const Diagnostics& diagnostics);
+Json PendingToJson(const std::vector<Pending>& pending);
 
 }  // namespace vc

@@ -5,9 +5,22 @@
 #include "engine/document_parser.h"
 #include "engine/plan_text.h"
 #include "engine/planner.h"
+#include "engine/saved_plan.h"
 
 namespace vc {
 namespace {
+
+ObservedState SampleState() {
+  ObservedState state;
+  state.connection = "test:///default";
+  state.resources[Address{Kind::kDomain, "web1"}] = ObservedResource{
+      {Kind::kDomain, "web1"},
+      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
+      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
+      true,
+      {}};
+  return state;
+}
 
 Plan SamplePlan() {
   Document doc;
@@ -18,23 +31,52 @@ domains:
   web2: {vcpus: 1, memory: 256MiB, state: stopped}
 )",
                                        "t.yaml", &doc)));
-  ObservedState state;
-  state.connection = "test:///default";
-  state.resources[Address{Kind::kDomain, "web1"}] = ObservedResource{
-      {Kind::kDomain, "web1"},
-      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
-      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
-      true,
-      {}};
-  return ComputePlan(doc, state, {});
+  return ComputePlan(doc, SampleState(), {});
 }
 
-TEST(PlanTest, JsonRoundTripPreservesEveryChange) {
+TEST(PlanTest, SavedPlanReadsBackAndPlansAgainIdentically) {
   Plan plan = SamplePlan();
   Json json = PlanToJson(plan);
-  StatusOr<Plan> back = PlanFromJson(Json::parse(json.dump()));
-  ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(PlanToJson(*back), json);
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  EXPECT_EQ(saved->connection, "test:///default");
+  EXPECT_EQ(saved->document.resources.size(), 3u);
+  Plan again = ComputePlan(saved->document, SampleState(), ReplanOptions(*saved, false, false, false));
+  Status same = CompareWithSaved(*saved, PlanToJson(again));
+  EXPECT_TRUE(same.ok()) << same.message();
+}
+
+TEST(PlanTest, EditedSavedPlanIsRefusedNamingTheField) {
+  Json json = PlanToJson(SamplePlan());
+  json["changes"][1]["action"] = "delete";
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  Status same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.error_code(), ErrorCode::kPlanMismatch);
+  EXPECT_NE(same.message().find("changes[1].action"), std::string::npos) << same.message();
+}
+
+TEST(PlanTest, SavedPlanNeedsTheAllowFlagsItWasMadeWith) {
+  Json json = PlanToJson(SamplePlan());
+  json["options"]["allow_destroy"] = true;
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
+  ASSERT_TRUE(saved.ok());
+  Status same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
+  EXPECT_EQ(same.error_code(), ErrorCode::kNeedsAllowDestroy) << same.message();
+}
+
+TEST(PlanTest, SavedPlanWithAHostileDocumentIsRefused) {
+  Json json = PlanToJson(SamplePlan());
+  json["document"]["pools"]["p"]["path"] = "/srv/../../etc";
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
+  ASSERT_FALSE(saved.ok());
+  EXPECT_NE(saved.status().message().find("pools.p.path"), std::string::npos) << saved.status().message();
+  json = PlanToJson(SamplePlan());
+  json["options"]["shutdown_timeout_seconds"] = "60";
+  EXPECT_FALSE(DecodeSavedPlan(json.dump()).ok());
+  EXPECT_FALSE(DecodeSavedPlan("{\"format_version\": 2, \"format_version\": 2}").ok()) << "duplicate key";
+  EXPECT_FALSE(DecodeSavedPlan(json.dump() + " {}").ok()) << "trailing content";
 }
 
 TEST(PlanTest, JsonCarriesVersionSummaryAndDisruption) {
@@ -57,12 +99,9 @@ TEST(PlanTest, JsonCarriesVersionSummaryAndDisruption) {
 TEST(PlanTest, RejectsPlansOfAnotherFormatVersion) {
   Json json = PlanToJson(SamplePlan());
   json["format_version"] = 99;
-  EXPECT_FALSE(PlanFromJson(json).ok());
-  json = PlanToJson(SamplePlan());
-  json["changes"][0]["action"] = "explode";
-  StatusOr<Plan> bad = PlanFromJson(json);
+  StatusOr<SavedPlan> bad = DecodeSavedPlan(json.dump());
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("changes[0]"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("format_version"), std::string::npos);
 }
 
 TEST(PlanTextTest, RendersFromJsonWithSummaryLine) {

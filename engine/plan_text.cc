@@ -89,6 +89,11 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
                            p.reset);
       }
     }
+    // The steps apply will run, exactly: with --verbose, with their arguments.
+    for (const Json& step : change.value("steps", Json::array())) {
+      out += fmt::format("    {}→ {}{}{}\n", p.dim, step.value("description", ""),
+                         style.verbose ? "  " + step.value("args", Json::object()).dump() : "", p.reset);
+    }
   }
   const Json& pending = plan.value("pending", Json::array());
   if (!pending.empty()) {

@@ -9,7 +9,8 @@
 namespace vc {
 
 struct TextStyle {
-  bool color = false;  // ANSI colours; the CLI enables them on a TTY unless NO_COLOR is set
+  bool color = false;    // ANSI colours; the CLI enables them on a TTY unless NO_COLOR is set
+  bool verbose = false;  // each step with its arguments, not only its description
 };
 
 /// Renders a plan produced by PlanToJson. Ends with the "Plan: ..." summary line.

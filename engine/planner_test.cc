@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/diff.h"
 #include "engine/document_parser.h"
 
 namespace vc {
@@ -99,7 +100,7 @@ TEST(PlannerTest, RaisingVcpusOnARunningDomainIsLiveHotPlug) {
   EXPECT_EQ(change.attributes[0].path, "vcpus");
   EXPECT_EQ(change.attributes[0].disruption, Disruption::kLive);
   EXPECT_EQ(change.attributes[0].reason, "hot-plug");
-  EXPECT_EQ(Ops(StepsFor(change, {}, state, 5)),
+  EXPECT_EQ(Ops(change.steps),
             (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kSetVcpusLive}));
 }
 
@@ -109,14 +110,14 @@ TEST(PlannerTest, LoweringVcpusNeedsARestartAndRestartsOnlyWhenAllowed) {
   ASSERT_EQ(plan.changes.size(), 1u);
   const Change& change = plan.changes[0];
   EXPECT_EQ(change.disruption(), Disruption::kRestart);
-  EXPECT_EQ(Ops(StepsFor(change, {}, state, 5)), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
-  EXPECT_EQ(Ops(StepsFor(change, {false, true, false}, state, 5)),
+  EXPECT_EQ(Ops(change.steps), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
+  EXPECT_EQ(Ops(ComputePlan(Parse(kWeb1), state, {false, true, false}).changes[0].steps),
             (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kShutdown, Step::Op::kStart}));
   // Per-domain `restart: allowed` does the same as --allow-restart.
   Document allowed = Parse(std::string(kWeb1) + "    restart: allowed\n");
   Plan per_domain = ComputePlan(allowed, state, {});
   ASSERT_EQ(per_domain.changes.size(), 1u);
-  EXPECT_EQ(Ops(StepsFor(per_domain.changes[0], {}, state, 5)),
+  EXPECT_EQ(Ops(per_domain.changes[0].steps),
             (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kShutdown, Step::Op::kStart}));
 }
 
@@ -125,7 +126,7 @@ TEST(PlannerTest, SameChangeOnStoppedDomainIsNotDisruptive) {
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].disruption(), Disruption::kNone);
-  EXPECT_EQ(Ops(StepsFor(plan.changes[0], {}, state, 5)), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
+  EXPECT_EQ(Ops(plan.changes[0].steps), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
 }
 
 TEST(PlannerTest, ConfigAheadOfRunningGuestIsPendingNotAChange) {
@@ -152,20 +153,20 @@ TEST(PlannerTest, MemoryBalloonsWithinBootMemoryAndHotAddsDimmsAbove) {
   Plan balloon = plan_memory("384MiB");
   ASSERT_EQ(balloon.changes.size(), 1u);
   EXPECT_EQ(balloon.changes[0].attributes[0].reason, "balloon");
-  EXPECT_EQ(Ops(StepsFor(balloon.changes[0], {}, state, 5)),
+  EXPECT_EQ(Ops(balloon.changes[0].steps),
             (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kSetMemoryLive}));
   Plan dimm = plan_memory("1GiB");
   ASSERT_EQ(dimm.changes.size(), 1u);
   EXPECT_EQ(dimm.changes[0].attributes[0].disruption, Disruption::kLive);
   EXPECT_EQ(dimm.changes[0].attributes[0].reason, "+512MiB DIMM");
-  std::vector<Step> steps = StepsFor(dimm.changes[0], {}, state, 5);
+  std::vector<Step> steps = dimm.changes[0].steps;
   ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive}));
-  EXPECT_EQ(steps[1].spec["size"], "512MiB");
+  EXPECT_EQ(steps[1].args["bytes"], 512u << 20);
   // A DIMM unit that does not divide the step: round up, then balloon to the exact value.
   Plan rounded = plan_memory("576MiB", "    memory_hotplug_unit: 256MiB\n");
   ASSERT_EQ(rounded.changes.size(), 1u);
   EXPECT_EQ(rounded.changes[0].attributes[0].reason, "+256MiB DIMM, balloon to 576MiB");
-  EXPECT_EQ(Ops(StepsFor(rounded.changes[0], {}, state, 5)),
+  EXPECT_EQ(Ops(rounded.changes[0].steps),
             (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive,
                                    Step::Op::kSetMemoryLive}));
 }
@@ -207,13 +208,13 @@ domains:
   ASSERT_EQ(plan.changes[0].attributes.size(), 2u);
   EXPECT_EQ(plan.changes[0].attributes[0].reason, "attach vdb");
   EXPECT_EQ(plan.changes[0].attributes[1].reason, "attach 1 NIC(s)");
-  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  std::vector<Step> steps = plan.changes[0].steps;
   ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachDiskLive,
                                                Step::Op::kAttachInterfaceLive}));
-  std::string mac = steps[2].spec["mac"];
+  std::string mac = steps[2].args["mac"];
   EXPECT_EQ(mac.rfind("52:54:00:", 0), 0u);
-  EXPECT_EQ(steps[0].spec["interfaces"][1]["mac"], mac) << "config and guest must agree on the MAC";
-  EXPECT_EQ(steps[0].spec["interfaces"][0].count("mac"), 0u) << "the existing NIC keeps its own MAC";
+  EXPECT_EQ(steps[0].args["interfaces"][1]["mac"], mac) << "config and guest must agree on the MAC";
+  EXPECT_EQ(steps[0].args["interfaces"][0]["mac"], "52:54:00:aa:bb:cc") << "the existing NIC keeps its own MAC";
 }
 
 TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
@@ -226,11 +227,11 @@ TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
   ObservedState state = StateWith({r});
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
-  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  std::vector<Step> steps = plan.changes[0].steps;
   ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kDetachDiskLive,
                                                Step::Op::kDetachInterfaceLive}));
-  EXPECT_EQ(steps[1].spec["target"], "vdb");
-  EXPECT_EQ(steps[2].spec["mac"], "52:54:00:00:00:77");
+  EXPECT_EQ(steps[1].args["target"], "vdb");
+  EXPECT_EQ(steps[2].args["mac"], "52:54:00:00:00:77");
 }
 
 TEST(PlannerTest, VolumeShrinkIsDestructiveAndRefusedWithoutAllow) {
@@ -251,11 +252,11 @@ TEST(PlannerTest, VolumeGrowIsLiveAndReachesRunningUsers) {
   Plan plan = ComputePlan(doc, state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].disruption(), Disruption::kLive);
-  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  std::vector<Step> steps = plan.changes[0].steps;
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].op, Step::Op::kBlockResize);
   EXPECT_EQ(steps[0].address.ToString(), "domain.web1");
-  EXPECT_EQ(steps[0].spec["target"], "vda");
+  EXPECT_EQ(steps[0].args["target"], "vda");
 }
 
 TEST(PlannerTest, FormatChangeReplacesTheVolume) {
@@ -265,7 +266,7 @@ TEST(PlannerTest, FormatChangeReplacesTheVolume) {
   Plan plan = ComputePlan(doc, state, {true, false, false});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].action, Action::kReplace);
-  std::vector<Step> steps = StepsFor(plan.changes[0], plan.options, state, 5);
+  std::vector<Step> steps = plan.changes[0].steps;
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps[0].op, Step::Op::kDelete);
   EXPECT_EQ(steps[1].op, Step::Op::kCreate);
@@ -278,7 +279,7 @@ TEST(PlannerTest, AbsentDeletesAndRunningDomainIsShutDownFirst) {
   Plan plan = ComputePlan(doc, state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].action, Action::kDelete);
-  std::vector<Step> steps = StepsFor(plan.changes[0], {}, state, 5);
+  std::vector<Step> steps = plan.changes[0].steps;
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps[0].op, Step::Op::kShutdown);
   EXPECT_EQ(steps[1].op, Step::Op::kDelete);

@@ -32,7 +32,7 @@ Status Errno(int rc, const std::string& what) {
     case EAGAIN:
     case EBUSY:
     case ESHUTDOWN:
-    case ECONNREFUSED: return Status::Unavailable(message);
+    case ECONNREFUSED: return Status::Unavailable(message).WithErrorCode(ErrorCode::kCephUnavailable);
     case EACCES:
     case EPERM: return Status::InvalidArgument(message + " (check the client's caps and key)");
     case EINVAL:
@@ -167,7 +167,8 @@ StatusOr<std::unique_ptr<CephProvider>> CephProvider::Open(const std::string& co
   }
   if (rc == -ETIMEDOUT) {
     return Status::Unavailable("cannot connect to the " + where + ": no answer from its monitors within " +
-                               timeout + " s (is the cluster up?)");
+                               timeout + " s (is the cluster up?)")
+        .WithErrorCode(ErrorCode::kCephUnavailable);
   }
   if (rc < 0) return Errno(rc, "cannot connect to the " + where);
   return std::unique_ptr<CephProvider>(new CephProvider(std::move(cluster), conf, user));
@@ -206,8 +207,18 @@ StatusOr<ObservedResource> ReadImage(librados::IoCtx& ioctx, const std::string& 
   std::vector<librbd::snap_info_t> snaps;
   if ((rc = image.snap_list(snaps)) < 0) return Errno(rc, "listing the snapshots of " + key);
   std::set<std::string> names;
-  for (const librbd::snap_info_t& snap : snaps) names.insert(snap.name);
+  std::set<std::string> protected_names;
+  for (const librbd::snap_info_t& snap : snaps) {
+    names.insert(snap.name);
+    bool is_protected = false;
+    if ((rc = image.snap_is_protected(snap.name.c_str(), &is_protected)) < 0) {
+      return Errno(rc, "reading whether snapshot " + snap.name + " of " + key + " is protected");
+    }
+    if (is_protected) protected_names.insert(snap.name);
+  }
   r.spec["snapshots"] = std::vector<std::string>(names.begin(), names.end());
+  // What clone steps need to know: a clone is made only from a protected snapshot.
+  r.facts = {{"protected_snapshots", std::vector<std::string>(protected_names.begin(), protected_names.end())}};
   librbd::linked_image_spec_t parent;
   librbd::snap_spec_t parent_snap;
   if (image.get_parent(&parent, &parent_snap) == 0 && !parent.image_name.empty()) {
@@ -265,7 +276,7 @@ namespace {
 
 Status CreateSnapshots(librbd::Image& image, const Json& names, const std::string& key) {
   std::vector<librbd::snap_info_t> existing;
-  image.snap_list(existing);
+  if (int rc = image.snap_list(existing); rc < 0) return Errno(rc, "listing the snapshots of " + key);
   for (const Json& name : names) {
     std::string snap = name;
     bool present = false;
@@ -316,7 +327,7 @@ Status CephProvider::Execute(const Step& step) {
   NoProgress progress;
 
   if (step.op == Step::Op::kCreate) {
-    const Json& spec = step.spec;
+    const Json& spec = step.args;
     librbd::ImageOptions options;
     if (spec.contains("features")) {
       std::uint64_t bits = 0;
@@ -325,46 +336,38 @@ Status CephProvider::Execute(const Step& step) {
     }
     int rc = 0;
     if (spec.contains("clone_from")) {
+      // The plan protects the parent's snapshot in a step of its own (protect_snapshot) before
+      // this one; cloning does not create or protect anything itself.
       std::string source = spec["clone_from"];
       std::string parent_key = source.substr(0, source.find('@'));
       std::string snap = source.substr(source.find('@') + 1);
       StatusOr<librados::IoCtx*> parent_io = cluster_->Pool(PoolOf(parent_key));
       if (!parent_io.ok()) return parent_io.status();
-      librbd::Image parent;
-      if ((rc = rbd.open(**parent_io, parent, ImageOf(parent_key).c_str())) < 0) {
-        return Errno(rc, "opening the clone source " + parent_key);
-      }
-      // The snapshot is created if missing and protected: a snapshot clones depend on must not go.
-      if (Status s = CreateSnapshots(parent, Json::array({snap}), parent_key); !s.ok()) return s;
-      bool is_protected = false;
-      parent.snap_is_protected(snap.c_str(), &is_protected);
-      if (!is_protected && (rc = parent.snap_protect(snap.c_str())) < 0) {
-        return Errno(rc, "protecting snapshot " + source);
-      }
-      parent.close();
       rc = rbd.clone3(**parent_io, ImageOf(parent_key).c_str(), snap.c_str(), **ioctx, ImageOf(key).c_str(),
                       options);
       if (rc < 0) return Errno(rc, "cloning " + source + " to " + key);
     } else {
-      std::uint64_t size = ParseSize(spec.value("size", "")).value();
-      if ((rc = rbd.create4(**ioctx, ImageOf(key).c_str(), size, options)) < 0) {
+      StatusOr<std::uint64_t> size = ParseSize(spec.value("size", ""));
+      if (!size.ok()) return size.status().WithContext("RBD image " + key + ": size");
+      if ((rc = rbd.create4(**ioctx, ImageOf(key).c_str(), *size, options)) < 0) {
         return Errno(rc, "creating RBD image " + key);
       }
     }
     librbd::Image image;
     if ((rc = rbd.open(**ioctx, image, ImageOf(key).c_str())) < 0) return Errno(rc, "opening " + key);
-    image.metadata_set(kMarkKey, "true");
+    // Without the mark the image would never be pruned: a failure to set it is a failure.
+    if ((rc = image.metadata_set(kMarkKey, "true")) < 0) {
+      return Errno(rc, "marking " + key + " as managed by virtconverge (image metadata)");
+    }
     if (spec.contains("clone_from") && spec.contains("size")) {
-      std::uint64_t size = ParseSize(spec["size"].get<std::string>()).value();
+      // A clone starts at its parent's size; one declared larger grows at creation.
+      StatusOr<std::uint64_t> size = ParseSize(spec["size"].get<std::string>());
+      if (!size.ok()) return size.status().WithContext("RBD image " + key + ": size");
       std::uint64_t current = 0;
-      image.size(&current);
-      if (size > current && (rc = image.resize2(size, false, progress)) < 0) {
+      if ((rc = image.size(&current)) < 0) return Errno(rc, "reading the size of " + key);
+      if (*size > current && (rc = image.resize2(*size, false, progress)) < 0) {
         return Errno(rc, "growing the clone " + key);
       }
-    }
-    if (Status s = CreateSnapshots(image, spec.value("snapshots", Json::array()), key); !s.ok()) return s;
-    if (spec.value("flatten", false) && spec.contains("clone_from") && (rc = image.flatten()) < 0) {
-      return Errno(rc, "flattening " + key);
     }
     return Status::Ok();
   }
@@ -374,7 +377,7 @@ Status CephProvider::Execute(const Step& step) {
     int rc = rbd.open(**ioctx, image, ImageOf(key).c_str());
     if (rc < 0) return Errno(rc, "opening " + key);
     std::vector<librbd::linked_image_spec_t> children;
-    image.list_children3(&children);
+    if ((rc = image.list_children3(&children)) < 0) return Errno(rc, "listing the clones of " + key);
     if (!children.empty()) {
       std::string names;
       for (const auto& c : children) names += (names.empty() ? "" : ", ") + c.pool_name + "/" + c.image_name;
@@ -382,10 +385,12 @@ Status CephProvider::Execute(const Step& step) {
                                         "); flatten or delete them first");
     }
     std::vector<librbd::snap_info_t> snaps;
-    image.snap_list(snaps);
+    if ((rc = image.snap_list(snaps)) < 0) return Errno(rc, "listing the snapshots of " + key);
     for (const librbd::snap_info_t& snap : snaps) {
       bool is_protected = false;
-      image.snap_is_protected(snap.name.c_str(), &is_protected);
+      if ((rc = image.snap_is_protected(snap.name.c_str(), &is_protected)) < 0) {
+        return Errno(rc, "reading whether snapshot " + snap.name + " of " + key + " is protected");
+      }
       if (is_protected && (rc = image.snap_unprotect(snap.name.c_str())) < 0) {
         return Errno(rc, "unprotecting snapshot " + snap.name + " of " + key);
       }
@@ -400,16 +405,28 @@ Status CephProvider::Execute(const Step& step) {
   int rc = rbd.open(**ioctx, image, ImageOf(key).c_str());
   if (rc < 0) return Errno(rc, "opening " + key);
   switch (step.op) {
-    case Step::Op::kResizeVolume: {
-      std::uint64_t size = ParseSize(step.spec.value("capacity", "")).value();
-      bool allow_shrink = step.spec.value("allow_shrink", false);
-      if ((rc = image.resize2(size, allow_shrink, progress)) < 0) {
-        return Errno(rc, "resizing " + key + " to " + FormatSize(size));
+    case Step::Op::kResize: {
+      StatusOr<std::uint64_t> size = ArgBytes(step, "bytes");
+      if (!size.ok()) return size.status();
+      bool allow_shrink = step.args.value("allow_shrink", false);
+      if ((rc = image.resize2(*size, allow_shrink, progress)) < 0) {
+        return Errno(rc, "resizing " + key + " to " + FormatSize(*size));
       }
       return Status::Ok();
     }
-    case Step::Op::kUpdateFeatures: return UpdateFeatures(image, step.spec, key);
-    case Step::Op::kCreateSnapshots: return CreateSnapshots(image, step.spec.value("snapshots", Json::array()), key);
+    case Step::Op::kProtectSnapshot: {
+      std::string snap = step.args.value("snapshot", "");
+      bool is_protected = false;
+      if ((rc = image.snap_is_protected(snap.c_str(), &is_protected)) < 0) {
+        return Errno(rc, "reading whether snapshot " + snap + " of " + key + " is protected");
+      }
+      if (!is_protected && (rc = image.snap_protect(snap.c_str())) < 0) {
+        return Errno(rc, "protecting snapshot " + snap + " of " + key);
+      }
+      return Status::Ok();
+    }
+    case Step::Op::kUpdateFeatures: return UpdateFeatures(image, step.args, key);
+    case Step::Op::kCreateSnapshots: return CreateSnapshots(image, step.args.value("snapshots", Json::array()), key);
     case Step::Op::kFlatten:
       if ((rc = image.flatten()) < 0) return Errno(rc, "flattening " + key);
       return Status::Ok();

@@ -6,6 +6,7 @@
 
 #include <pugixml.hpp>
 
+#include "engine/domain_rules.h"
 #include "engine/size.h"
 #include "providers/libvirt/xml_util.h"
 
@@ -37,18 +38,23 @@ std::optional<Json> DiskSource(const pugi::xml_node& disk, const VolumeByPath& v
   return Json{{"volume", *volume}};
 }
 
+// A disk element as the document writes it ({"volume"|"rbd", "target", "bus"?, "discard"?}), or
+// nullopt when it is not on a volume or RBD image (not something the document manages).
+std::optional<Json> DiskEntry(const pugi::xml_node& disk, const VolumeByPath& volume_by_path) {
+  std::optional<Json> entry = DiskSource(disk, volume_by_path);
+  if (!entry) return std::nullopt;
+  (*entry)["target"] = disk.child("target").attribute("dev").as_string();
+  std::string bus = disk.child("target").attribute("bus").as_string();
+  if (bus == "virtio" || bus == "sata" || bus == "scsi") (*entry)["bus"] = bus;
+  std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
+  if (discard == "unmap" || discard == "ignore") (*entry)["discard"] = discard;
+  return entry;
+}
+
 Json ReadDisks(const pugi::xml_node& devices, const VolumeByPath& volume_by_path) {
   Json disks = Json::array();
   for (pugi::xml_node disk : devices.children("disk")) {
-    std::optional<Json> source = DiskSource(disk, volume_by_path);
-    if (!source) continue;  // not on a volume or RBD image: not something the document manages
-    Json entry = *source;
-    entry["target"] = disk.child("target").attribute("dev").as_string();
-    std::string bus = disk.child("target").attribute("bus").as_string();
-    if (bus == "virtio" || bus == "sata" || bus == "scsi") entry["bus"] = bus;
-    std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
-    if (discard == "unmap" || discard == "ignore") entry["discard"] = discard;
-    disks.push_back(entry);
+    if (std::optional<Json> entry = DiskEntry(disk, volume_by_path)) disks.push_back(*entry);
   }
   std::sort(disks.begin(), disks.end(),
             [](const Json& a, const Json& b) { return a["target"] < b["target"]; });
@@ -148,22 +154,16 @@ void AppendInterface(pugi::xml_node devices, const Json& nic, const std::string&
   node.append_child("model").append_attribute("type") = nic.value("model", "virtio").c_str();
 }
 
-// Rewrites the volume disks of `devices` to `disks`. A disk already present with the same target,
-// volume and bus is kept as it is (with its PCI address); others are removed or added.
+// Rewrites the volume and RBD disks of `devices` to `disks`. A disk already present that is the
+// same device (SameDisk, the engine's one definition) is kept as it is, with its PCI address;
+// others are removed or added.
 Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlContext& context) {
   std::vector<pugi::xml_node> remove;
   Json missing = disks;
   for (pugi::xml_node disk : devices.children("disk")) {
-    std::optional<Json> source = DiskSource(disk, context.volume_by_path);
-    if (!source) continue;  // not on a volume or RBD image: not ours to change
-    std::string target = disk.child("target").attribute("dev").as_string();
-    std::string bus = disk.child("target").attribute("bus").as_string();
-    auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) {
-      std::string discard = disk.child("driver").attribute("discard").as_string("ignore");
-      return d.value("volume", "") == source->value("volume", "") &&
-             d.value("rbd", "") == source->value("rbd", "") && d.at("target") == target &&
-             d.value("bus", bus) == bus && d.value("discard", discard) == discard;
-    });
+    std::optional<Json> entry = DiskEntry(disk, context.volume_by_path);
+    if (!entry) continue;  // not on a volume or RBD image: not ours to change
+    auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) { return SameDisk(d, *entry); });
     if (match != missing.end()) {
       missing.erase(match);
     } else {
@@ -428,6 +428,16 @@ StatusOr<Json> ReadDomainFacts(std::string_view live_xml) {
   }
   facts["memory_slots_used"] = dimms;
   return facts;
+}
+
+std::uint64_t ConfigDimmBytes(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return 0;
+  std::uint64_t dimms = 0;
+  for (pugi::xml_node dimm : doc.child("domain").child("devices").children("memory")) {
+    dimms += ReadMemory(dimm.child("target").child("size")).value_or(0);
+  }
+  return dimms;
 }
 
 StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context) {

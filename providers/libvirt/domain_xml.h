@@ -49,6 +49,9 @@ StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
 /// memory plus DIMMs, the balloon ceiling), memory_slots, memory_slots_used, hotplug_max_memory.
 StatusOr<Json> ReadDomainFacts(std::string_view live_xml);
 
+/// The total size of the memory devices (DIMMs) in domain XML; 0 when it has none.
+std::uint64_t ConfigDimmBytes(std::string_view xml);
+
 /// Device XML for live attach and detach.
 StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context);
 std::string InterfaceDeviceXml(const Json& nic);

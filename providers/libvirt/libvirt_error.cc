@@ -43,6 +43,8 @@ Status LastError(const std::string& context) {
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
+      // The connection itself failed (the daemon went away or stopped answering).
+      return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost);
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_UNAVAILABLE:
     case VIR_ERR_OPERATION_TIMEOUT:

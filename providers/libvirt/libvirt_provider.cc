@@ -87,7 +87,8 @@ StatusOr<std::unique_ptr<LibvirtProvider>> LibvirtProvider::Open(const std::stri
   Connection conn(virConnectOpen(uri.c_str()));
   if (!conn) {
     Status s = LastError("cannot connect to libvirt at " + uri);
-    return Status::Unavailable(s.message() + " (is libvirtd running, and may this user use it?)");
+    return Status::Unavailable(s.message() + " (is libvirtd running, and may this user use it?)")
+        .WithErrorCode(ErrorCode::kConnectionFailed);
   }
   std::string canonical = AdoptString(virConnectGetURI(conn.get()));
   return std::unique_ptr<LibvirtProvider>(
@@ -169,7 +170,8 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   if (!spec.ok()) return spec.status().WithContext("domain " + name);
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
-  ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, {}};
+  ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
+  if (std::uint64_t dimms = ConfigDimmBytes(config_xml); dimms > 0) r.facts["config_dimm_memory"] = FormatSize(dimms);
   if (state == "running") {
     std::string live_xml = AdoptString(virDomainGetXMLDesc(domain, 0));
     if (live_xml.empty()) return LastError("reading the live definition of domain " + name);
@@ -181,7 +183,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     r.live = *live;
     StatusOr<Json> facts = ReadDomainFacts(live_xml);
     if (!facts.ok()) return facts.status().WithContext("domain " + name);
-    r.facts = *facts;
+    r.facts.update(*facts);
   }
   return r;
 }
@@ -339,6 +341,7 @@ Status LibvirtProvider::Execute(const Step& step) {
       break;
     case Step::Op::kUpdateFeatures:
     case Step::Op::kCreateSnapshots:
+    case Step::Op::kProtectSnapshot:
     case Step::Op::kFlatten:
       break;
     case Step::Op::kDelete: return Delete(step);
@@ -346,18 +349,22 @@ Status LibvirtProvider::Execute(const Step& step) {
     case Step::Op::kStart: return Start(step);
     case Step::Op::kShutdown: return Shutdown(step);
     case Step::Op::kSetAutostart: return SetAutostart(step);
-    case Step::Op::kResizeVolume: return ResizeVolume(step);
+    case Step::Op::kResize: return ResizeVolume(step);
     case Step::Op::kBlockResize: return BlockResize(step);
     case Step::Op::kSetVcpusLive: return SetVcpusLive(step);
     case Step::Op::kSetMemoryLive: return SetMemoryLive(step);
     case Step::Op::kAttachMemoryLive:
-      return AttachLive(step, DimmDeviceXml(ParseSize(step.spec.value("size", "")).value()));
+    {
+      StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
+      if (!bytes.ok()) return bytes.status();
+      return AttachLive(step, DimmDeviceXml(*bytes));
+    }
     case Step::Op::kAttachDiskLive: {
-      StatusOr<std::string> xml = DiskDeviceXml(step.spec, XmlContext());
+      StatusOr<std::string> xml = DiskDeviceXml(step.args, XmlContext());
       if (!xml.ok()) return xml.status();
       return AttachLive(step, *xml);
     }
-    case Step::Op::kAttachInterfaceLive: return AttachLive(step, InterfaceDeviceXml(step.spec));
+    case Step::Op::kAttachInterfaceLive: return AttachLive(step, InterfaceDeviceXml(step.args));
     case Step::Op::kDetachDiskLive:
     case Step::Op::kDetachInterfaceLive: return DetachLive(step);
   }
@@ -381,13 +388,13 @@ StatusOr<Volume> LibvirtProvider::LookupVolume(const std::string& key) {
 Status LibvirtProvider::CreatePool(const Step& step) {
   const std::string& name = step.address.name;
   std::optional<RbdPoolSource> rbd;
-  if (step.spec.value("type", "") == "rbd") {
+  if (step.args.value("type", "") == "rbd") {
     if (!ceph_) return Status::InvalidArgument("pool " + name + ": an rbd pool needs the ceph: section");
     StatusOr<std::string> secret = CephSecretUuid();
     if (!secret.ok()) return secret.status();
     rbd = RbdPoolSource{ceph_->monitors, ceph_->user, *secret};
   }
-  std::string xml = NewPoolXml(name, step.spec, OwnershipUuid("pool", name), rbd ? &*rbd : nullptr);
+  std::string xml = NewPoolXml(name, step.args, OwnershipUuid("pool", name), rbd ? &*rbd : nullptr);
   Pool pool(virStoragePoolDefineXML(conn_.get(), xml.c_str(), 0));
   if (!pool) return LastError("defining pool " + name);
   // A pool that cannot be built or started is undefined again: a failed create changes nothing.
@@ -396,11 +403,11 @@ Status LibvirtProvider::CreatePool(const Step& step) {
     return failure;
   };
   // Building a dir pool creates its directory (with the declared permissions) if missing.
-  if (step.spec.value("type", "") == "dir" && virStoragePoolBuild(pool.get(), 0) < 0) {
+  if (step.args.value("type", "") == "dir" && virStoragePoolBuild(pool.get(), 0) < 0) {
     return undo(LastError("building pool " + name));
   }
   if (virStoragePoolCreate(pool.get(), 0) < 0) return undo(LastError("starting pool " + name));
-  if (virStoragePoolSetAutostart(pool.get(), step.spec.value("autostart", true) ? 1 : 0) < 0) {
+  if (virStoragePoolSetAutostart(pool.get(), step.args.value("autostart", true) ? 1 : 0) < 0) {
     return LastError("setting autostart of pool " + name);
   }
   return Status::Ok();
@@ -412,8 +419,8 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
   if (!pool) return LastError("looking up pool " + PoolOf(key));
   std::string backing_path;
   std::string backing_format;
-  if (step.spec.contains("backing_volume")) {
-    std::string backing_key = step.spec["backing_volume"];
+  if (step.args.contains("backing_volume")) {
+    std::string backing_key = step.args["backing_volume"];
     StatusOr<Volume> backing = LookupVolume(backing_key);
     if (!backing.ok()) return backing.status();
     backing_path = AdoptString(virStorageVolGetPath(backing->get()));
@@ -425,7 +432,7 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
   std::string pool_uuid;
   StatusOr<Json> pool_spec = ReadPoolXml(AdoptString(virStoragePoolGetXMLDesc(pool.get(), 0)), &pool_uuid);
   bool logical = pool_spec.ok() && pool_spec->value("type", "") == "logical";
-  std::string xml = NewVolumeXml(VolumeOf(key), step.spec, backing_path, backing_format, logical);
+  std::string xml = NewVolumeXml(VolumeOf(key), step.args, backing_path, backing_format, logical);
   Volume volume(virStorageVolCreateXML(pool.get(), xml.c_str(), 0));
   if (!volume) return LastError("creating volume " + key);
   if (IsLocal()) {
@@ -438,7 +445,7 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
 
 Status LibvirtProvider::CreateNetwork(const Step& step) {
   const std::string& name = step.address.name;
-  StatusOr<std::string> xml = NewNetworkXml(name, step.spec);
+  StatusOr<std::string> xml = NewNetworkXml(name, step.args);
   if (!xml.ok()) return xml.status();
   Network network(virNetworkDefineXML(conn_.get(), xml->c_str()));
   if (!network) return LastError("defining network " + name);
@@ -447,7 +454,7 @@ Status LibvirtProvider::CreateNetwork(const Step& step) {
     virNetworkUndefine(network.get());
     return failure;
   }
-  if (virNetworkSetAutostart(network.get(), step.spec.value("autostart", true) ? 1 : 0) < 0) {
+  if (virNetworkSetAutostart(network.get(), step.args.value("autostart", true) ? 1 : 0) < 0) {
     return LastError("setting autostart of network " + name);
   }
   return Status::Ok();
@@ -505,7 +512,7 @@ StatusOr<std::string> LibvirtProvider::CephSecretUuid() {
 
 Status LibvirtProvider::CreateDomain(const Step& step) {
   DomainXmlContext context = XmlContext();
-  StatusOr<std::string> xml = NewDomainXml(step.address.name, step.spec, context);
+  StatusOr<std::string> xml = NewDomainXml(step.address.name, step.args, context);
   if (!xml.ok()) return xml.status().WithContext("domain " + step.address.name);
   Domain domain(virDomainDefineXML(conn_.get(), xml->c_str()));
   if (!domain) return LastError("defining domain " + step.address.name);
@@ -520,7 +527,7 @@ Status LibvirtProvider::WriteDomainConfig(const Step& step) {
       virDomainGetXMLDesc(domain->get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
   if (existing.empty()) return LastError("reading domain " + step.address.name);
   DomainXmlContext context = XmlContext();
-  StatusOr<std::string> xml = MergeDomainXml(existing, step.spec, context);
+  StatusOr<std::string> xml = MergeDomainXml(existing, step.args, context);
   if (!xml.ok()) return xml.status().WithContext("domain " + step.address.name);
   Domain redefined(virDomainDefineXML(conn_.get(), xml->c_str()));
   if (!redefined) return LastError("redefining domain " + step.address.name);
@@ -596,7 +603,7 @@ Status LibvirtProvider::Shutdown(const Step& step) {
   // ACPI power button first; a guest that ignores it (or has no OS) is destroyed at the timeout.
   virDomainShutdown(domain->get());
   auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::seconds(step.spec.value("timeout_seconds", 60));
+                  std::chrono::seconds(step.args.value("timeout_seconds", 60));
   while (std::chrono::steady_clock::now() < deadline) {
     if (virDomainIsActive(domain->get()) != 1) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -609,7 +616,7 @@ Status LibvirtProvider::Shutdown(const Step& step) {
 
 Status LibvirtProvider::SetAutostart(const Step& step) {
   const std::string& name = step.address.name;
-  int value = step.spec.value("autostart", false) ? 1 : 0;
+  int value = step.args.value("autostart", false) ? 1 : 0;
   virConnectPtr c = conn_.get();
   int rc = -1;
   switch (step.address.kind) {
@@ -638,10 +645,11 @@ Status LibvirtProvider::SetAutostart(const Step& step) {
 Status LibvirtProvider::ResizeVolume(const Step& step) {
   StatusOr<Volume> volume = LookupVolume(step.address.name);
   if (!volume.ok()) return volume.status();
-  std::uint64_t bytes = ParseSize(step.spec.value("capacity", "")).value();
+  StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
+  if (!bytes.ok()) return bytes.status();
   // Shrinking needs its own flag: the plan sets allow_shrink only for an allowed destructive change.
-  unsigned flags = step.spec.value("allow_shrink", false) ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0;
-  if (virStorageVolResize(volume->get(), bytes, flags) < 0) {
+  unsigned flags = step.args.value("allow_shrink", false) ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0;
+  if (virStorageVolResize(volume->get(), *bytes, flags) < 0) {
     return LastError("resizing volume " + step.address.name);
   }
   return Status::Ok();
@@ -650,9 +658,10 @@ Status LibvirtProvider::ResizeVolume(const Step& step) {
 Status LibvirtProvider::BlockResize(const Step& step) {
   StatusOr<Domain> domain = LookupDomain(step.address.name);
   if (!domain.ok()) return domain.status();
-  std::uint64_t bytes = ParseSize(step.spec.value("capacity", "")).value();
-  std::string target = step.spec.value("target", "");
-  if (virDomainBlockResize(domain->get(), target.c_str(), bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+  StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
+  if (!bytes.ok()) return bytes.status();
+  std::string target = step.args.value("target", "");
+  if (virDomainBlockResize(domain->get(), target.c_str(), *bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
     return LastError("resizing disk " + target + " of domain " + step.address.name);
   }
   return Status::Ok();
@@ -665,7 +674,7 @@ namespace vc::libvirt {
 Status LibvirtProvider::SetVcpusLive(const Step& step) {
   StatusOr<Domain> domain = LookupDomain(step.address.name);
   if (!domain.ok()) return domain.status();
-  unsigned count = step.spec.value("vcpus", 1u);
+  unsigned count = step.args.value("vcpus", 1u);
   if (virDomainSetVcpusFlags(domain->get(), count, VIR_DOMAIN_AFFECT_LIVE) < 0) {
     return LastError("hot-plugging vCPUs of domain " + step.address.name);
   }
@@ -675,7 +684,9 @@ Status LibvirtProvider::SetVcpusLive(const Step& step) {
 Status LibvirtProvider::SetMemoryLive(const Step& step) {
   StatusOr<Domain> domain = LookupDomain(step.address.name);
   if (!domain.ok()) return domain.status();
-  std::uint64_t kib = ParseSize(step.spec.value("memory", "")).value() / 1024;
+  StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
+  if (!bytes.ok()) return bytes.status();
+  std::uint64_t kib = *bytes / 1024;
   if (virDomainSetMemoryFlags(domain->get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
     return LastError("setting the balloon of domain " + step.address.name);
   }
@@ -688,7 +699,7 @@ Status LibvirtProvider::SetMemoryLive(const Step& step) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return Status::Unavailable("domain " + step.address.name + ": the guest did not follow the balloon to " +
-                             step.spec.value("memory", "") + " within " +
+                             FormatSize(*bytes) + " within " +
                              std::to_string(kDeviceTimeoutSeconds) + " s (no balloon driver?)");
 }
 
@@ -705,7 +716,7 @@ Status LibvirtProvider::DetachLive(const Step& step) {
   StatusOr<Domain> domain = LookupDomain(step.address.name);
   if (!domain.ok()) return domain.status();
   const bool disk = step.op == Step::Op::kDetachDiskLive;
-  const std::string key = disk ? step.spec.value("target", "") : step.spec.value("mac", "");
+  const std::string key = disk ? step.args.value("target", "") : step.args.value("mac", "");
   auto find = [&]() -> std::optional<std::string> {
     std::string xml = AdoptString(virDomainGetXMLDesc(domain->get(), 0));
     return disk ? FindDiskXml(xml, key) : FindInterfaceXml(xml, key);

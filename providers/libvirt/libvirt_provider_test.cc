@@ -28,7 +28,7 @@ domains:
   Plan plan = ComputePlan(doc, *before, {});
   ASSERT_TRUE(plan.applyable());
   EXPECT_EQ(plan.changes.size(), 4u);
-  ApplyReport report = ApplyPlan(plan, *before, **provider, {}, nullptr);
+  ApplyReport report = ApplyPlan(plan, **provider, {}, nullptr);
   ASSERT_TRUE(report.ok()) << ApplyReportToJson(report).dump(2);
   StatusOr<ObservedState> after = (*provider)->ObserveAll();
   ASSERT_TRUE(after.ok());

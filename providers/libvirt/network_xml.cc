@@ -23,18 +23,27 @@ StatusOr<Json> ReadNetworkXml(std::string_view xml, bool* managed) {
 }
 
 StatusOr<std::string> NewNetworkXml(const std::string& name, const Json& desired) {
-  if (desired.value("mode", "") != "isolated") {
-    return Status::Unsupported("network " + name + ": only mode 'isolated' can be created");
+  const std::string mode = desired.value("mode", "");
+  if (mode != "isolated" && mode != "bridge") {
+    return Status::Unsupported("network " + name + ": only modes isolated and bridge can be created");
+  }
+  if (mode == "bridge" && !desired.contains("bridge")) {
+    return Status::InvalidArgument("network " + name + ": mode bridge needs the host bridge to use");
   }
   pugi::xml_document doc;
   pugi::xml_node network = doc.append_child("network");
   network.append_child("name").text() = name.c_str();
   AddMark(network);
+  if (mode == "bridge") {
+    // Guests join an existing host bridge; libvirt neither creates nor configures it.
+    network.append_child("forward").append_attribute("mode") = "bridge";
+  }
   if (desired.contains("bridge")) {
     pugi::xml_node bridge = network.append_child("bridge");
     bridge.append_attribute("name") = desired["bridge"].get<std::string>().c_str();
   }
-  network.append_child("dns").append_attribute("enable") = "no";
+  // An isolated network is a bridge libvirt makes; without an address it serves no DNS either.
+  if (mode == "isolated") network.append_child("dns").append_attribute("enable") = "no";
   return ToString(doc);
 }
 

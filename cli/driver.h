@@ -1,0 +1,48 @@
+// The one path every front end of the engine takes (the CLI commands, `serve`, and later the
+// HTTP server): resolve the connection and the Ceph cluster, open the backends, observe, plan,
+// and apply; or, for a saved plan, plan again and apply only if nothing differs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cli/backends.h"
+#include "engine/applier.h"
+#include "engine/plan.h"
+#include "engine/saved_plan.h"
+
+namespace vc::cli {
+
+/// The libvirt URI of a run: `explicit_uri` (a flag or request field), else the documents'
+/// `connection:`, else $LIBVIRT_DEFAULT_URI, else qemu:///system.
+std::string ResolveConnection(const std::string& explicit_uri, const std::string& from_documents);
+
+class Driver {
+ public:
+  struct Run {
+    Backends* backends = nullptr;  // owned by the Driver
+    Plan plan;
+  };
+
+  /// The backends for `uri` and `ceph` (null, or {"conf", "user"?}), opened on first use and kept
+  /// for the Driver's life, so a long-lived `serve` holds one connection per host.
+  StatusOr<Backends*> Open(const std::string& uri, const Json& ceph);
+
+  /// Opens what `doc` needs (on `connection`, resolved by ResolveConnection), observes and plans.
+  StatusOr<Run> PlanDocument(const Document& doc, const std::string& connection, const PlanOptions& options);
+
+  /// Plans `saved`'s document again, with this run's allow flags, against the host as it is now;
+  /// the plan only when it is identical to the saved one (CompareWithSaved), an error otherwise.
+  /// `connection`, when given, must resolve to the saved plan's.
+  StatusOr<Run> ReplanSaved(const SavedPlan& saved, const std::string& connection, bool allow_destroy,
+                            bool allow_restart, bool prune);
+
+  /// Runs the plan's steps. REQUIRES: run.plan.applyable().
+  ApplyReport Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress);
+
+ private:
+  std::map<std::string, std::unique_ptr<Backends>> backends_;  // by URI and ceph section
+};
+
+}  // namespace vc::cli

@@ -1,0 +1,70 @@
+#include "engine/diff.h"
+
+#include "engine/domain_rules.h"
+
+namespace vc {
+
+Json Project(const Json& observed, const Json& desired) {
+  if (desired.is_object() && observed.is_object()) {
+    Json out = Json::object();
+    for (const auto& [key, value] : desired.items()) {
+      auto it = observed.find(key);
+      out[key] = it == observed.end() ? Json(nullptr) : Project(*it, value);
+    }
+    return out;
+  }
+  if (desired.is_array() && observed.is_array()) {
+    // Elements beyond the declared ones are cut to the union of the declared sub-fields, so an
+    // extra disk shows up in the diff with the same fields as the declared ones.
+    Json shape = Json::object();
+    for (const Json& element : desired) {
+      if (element.is_object()) shape.update(element);
+    }
+    Json out = Json::array();
+    for (std::size_t i = 0; i < observed.size(); ++i) {
+      const Json& element_shape = i < desired.size() ? desired[i] : shape;
+      out.push_back(element_shape.empty() ? observed[i] : Project(observed[i], element_shape));
+    }
+    return out;
+  }
+  return observed;
+}
+
+std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& observed) {
+  std::vector<AttributeChange> out;
+  for (const auto& [key, value] : desired.items()) {
+    auto it = observed.find(key);
+    Json before = it == observed.end() ? Json(nullptr) : Project(*it, value);
+    if (before != value) out.push_back({key, before, value, Disruption::kNone, ""});
+  }
+  return out;
+}
+
+std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
+  if (kind == Kind::kDomain) {
+    std::vector<AttributeChange> out;
+    for (AttributeChange& a : DiffAttributes(desired, observed)) {
+      if (!IsPolicyField(a.path)) out.push_back(std::move(a));
+    }
+    return out;
+  }
+  if (kind != Kind::kRbdImage || !observed.is_object()) return DiffAttributes(desired, observed);
+  Json want = desired;
+  Json have = observed;
+  have["flatten"] = !observed.contains("clone_from");
+  if (want.value("flatten", false)) {
+    want.erase("clone_from");  // the source it was cloned from is history once flattened
+  }
+  if (want.contains("snapshots")) {
+    Json present = Json::array();
+    for (const Json& name : observed.value("snapshots", Json::array())) {
+      bool declared = false;
+      for (const Json& w : want["snapshots"]) declared = declared || w == name;
+      if (declared) present.push_back(name);
+    }
+    have["snapshots"] = present;
+  }
+  return DiffAttributes(want, have);
+}
+
+}  // namespace vc

@@ -1,0 +1,78 @@
+// One operation apply makes on one resource. The planner decides every step and its arguments;
+// the plan lists them (JSON and text), and apply runs exactly those, in order.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/address.h"
+#include "engine/resource.h"
+#include "engine/status.h"
+
+namespace vc {
+
+/// `args`, by operation (sizes are integers in bytes; other values in the document's canonical
+/// form):
+///   create                 the resource as declared, with every choice made (a domain's MACs)
+///   delete                 {} (a domain is stopped first by a shutdown step when running)
+///   write_config           domain: the declared fields to write into its persistent config
+///   start, flatten         {}
+///   shutdown               {"timeout_seconds": n}: ACPI, then forced off after n seconds
+///   set_autostart          {"autostart": bool}
+///   resize                 volume or RBD image: {"bytes": n, "allow_shrink": bool}
+///   block_resize           domain: {"target": "vdb", "bytes": n}: the running guest's disk grows
+///   update_features        RBD image: {"enable": [...], "disable": [...]}
+///   create_snapshots       RBD image: {"snapshots": [...]}
+///   protect_snapshot       RBD image: {"snapshot": name}: clones may then be made from it
+///   set_vcpus_live         {"vcpus": n}
+///   set_memory_live        {"bytes": n}: balloon target
+///   attach_memory_live     {"bytes": n}: one DIMM
+///   attach_disk_live       a declared disk: {"volume"|"rbd", "target", "bus"?, "discard"?}
+///   detach_disk_live       {"target": "vdb"}
+///   attach_interface_live  {"network", "mac", "model"?}
+///   detach_interface_live  {"mac"}
+struct Step {
+  enum class Op {
+    kCreate,
+    kDelete,
+    kWriteConfig,
+    kStart,
+    kShutdown,
+    kSetAutostart,
+    kResize,
+    kBlockResize,
+    kUpdateFeatures,
+    kCreateSnapshots,
+    kProtectSnapshot,
+    kFlatten,
+    kSetVcpusLive,
+    kSetMemoryLive,
+    kAttachMemoryLive,
+    kAttachDiskLive,
+    kDetachDiskLive,
+    kAttachInterfaceLive,
+    kDetachInterfaceLive,
+  };
+  Op op;
+  Address address;
+  Json args;
+
+  /// One line for the plan and apply output: "hot-add a 512MiB DIMM to domain.web1".
+  std::string Describe() const;
+
+  bool operator==(const Step&) const = default;
+};
+
+/// "create", "attach_memory_live", ...
+std::string_view OpName(Step::Op op);
+std::optional<Step::Op> OpFromName(std::string_view name);
+
+/// The byte count `args[key]`; InvalidArgument naming the step when it is missing or not a
+/// positive integer.
+StatusOr<std::uint64_t> ArgBytes(const Step& step, const char* key);
+
+/// {"op", "address", "args", "description"}.
+Json StepToJson(const Step& step);
+
+}  // namespace vc
