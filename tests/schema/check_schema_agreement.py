@@ -365,6 +365,23 @@ class Checker:
         self.report(self.label(path), problems)
         return data
 
+    def check_real_plan(self, validator, path):
+        """The plan the binary makes of a valid document (on the test driver) is what the plan
+        schema describes: steps, codes and all."""
+        rc, out, err = run_binary(self.binary, ["plan", path, "--connection", "test:///default",
+                                                "--format", "json"])
+        label = self.label(path) + " (its real plan)"
+        try:
+            plan = json.loads(out)
+        except ValueError:
+            self.report(label, [f"`virtconverge plan --format json` exited {rc} without a JSON plan: {short(err)}"])
+            return
+        if plan.get("plan", "absent") is None:  # failed before planning: the error object
+            self.report(label, [] if plan.get("error") or plan.get("diagnostics") else ["no error object"])
+            return
+        problems = [f"plan schema rejects it: {d}" for e in schema_errors(validator, plan) for d in describe(e)]
+        self.report(label, problems)
+
     def check_invalid(self, validator, path):
         with open(path, encoding="utf-8") as f:
             first = f.readline()
@@ -437,6 +454,9 @@ class Checker:
         if plan is not None:
             for path in plans:
                 self.check_plan(plan, path)
+            if self.binary:
+                for path in valid:
+                    self.check_real_plan(plan, path)
 
         print()
         mode = "binary " + self.binary if self.binary else "schema only, binary not run"
