@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <stdexcept>
 
 #include "engine/document_parser.h"
 #include "engine/planner.h"
@@ -32,6 +33,7 @@ class MemoryProvider : public Provider {
     std::lock_guard<std::mutex> lock(mu_);
     executed.push_back(step.Describe());
     if (fail_on == step.address.ToString()) return Status::Internal("injected failure");
+    if (throw_on == step.address.ToString()) throw std::runtime_error("injected exception");
     ObservedResource& r = state_.resources[step.address];
     r.address = step.address;
     switch (step.op) {
@@ -64,6 +66,7 @@ class MemoryProvider : public Provider {
 
   std::vector<std::string> executed;
   std::string fail_on;
+  std::string throw_on;
   std::function<void(const Address&, ObservedState*)> before_observe_one;
 
  private:
@@ -137,6 +140,34 @@ TEST(ApplierTest, ResourceChangedSincePlanIsStoppedWithAClearError) {
             std::string::npos)
       << status.message();
   EXPECT_TRUE(provider.executed.empty()) << "nothing may be executed on a changed resource";
+}
+
+TEST(ApplierTest, AnExceptionInAWorkerBecomesThatResourcesFailure) {
+  MemoryProvider provider(ObservedState{"mem://", {}});
+  provider.throw_on = "network.n";
+  Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
+  ApplyReport report = ApplyPlan(plan, provider, {}, nullptr);
+  EXPECT_FALSE(report.ok());
+  for (const ResourceOutcome& o : report.outcomes) {
+    std::string a = o.address.ToString();
+    if (a == "network.n") {
+      EXPECT_NE(o.status.message().find("injected exception"), std::string::npos);
+    } else if (a == "domain.d1") {
+      EXPECT_EQ(o.status.error_code(), ErrorCode::kSkipped) << o.status.message();
+    }
+  }
+}
+
+TEST(ApplierTest, RunsExactlyThePlannedSteps) {
+  MemoryProvider provider(ObservedState{"mem://", {}});
+  Plan plan = ComputePlan(Parse(kDoc), ObservedState{"mem://", {}}, {});
+  std::vector<std::string> planned;
+  for (const Change& c : plan.changes) {
+    for (const Step& s : c.steps) planned.push_back(s.Describe());
+  }
+  ApplyReport report = ApplyPlan(plan, provider, {1}, nullptr);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(provider.executed, planned);
 }
 
 }  // namespace

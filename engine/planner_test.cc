@@ -324,5 +324,112 @@ TEST(PlannerTest, FingerprintChangesWhenAPlannedResourceChanges) {
   EXPECT_EQ(before.fingerprint.rfind("fnv1a64:", 0), 0u);
 }
 
+
+TEST(PlannerTest, ChosenMacsAreDeterministicAndUniqueOnTheHost) {
+  Document doc = Parse("version: 1\ndomains:\n  new1: {vcpus: 1, memory: 64MiB, interfaces: [{network: n}, {network: n}]}\n");
+  ObservedState state = StateWith({});
+  Plan first = ComputePlan(doc, state, {});
+  Plan second = ComputePlan(doc, state, {});
+  ASSERT_EQ(first.changes.size(), 1u);
+  const Json& nics = first.changes[0].steps[0].args["interfaces"];
+  ASSERT_EQ(nics.size(), 2u);
+  EXPECT_EQ(PlanToJson(first), PlanToJson(second)) << "the same inputs give the same plan";
+  EXPECT_NE(nics[0]["mac"], nics[1]["mac"]);
+  // A MAC already on the host is never chosen again.
+  ObservedResource other = Observed(Kind::kDomain, "other", ObservedWeb1(1, "stopped"));
+  other.spec["interfaces"][0]["mac"] = nics[0]["mac"];
+  state.resources[other.address] = other;
+  Plan third = ComputePlan(doc, state, {});
+  EXPECT_NE(third.changes[0].steps[0].args["interfaces"][0]["mac"], nics[0]["mac"]);
+  EXPECT_EQ(third.changes[0].steps[0].args["interfaces"][1]["mac"], nics[1]["mac"]);
+}
+
+TEST(PlannerTest, DimmSizeIsInThePlanInBytes) {
+  ObservedState state = StateWith({Running(2, 2)});
+  std::string doc = std::string(kWeb1);
+  doc.replace(doc.find("memory: 512MiB"), 14, "memory: 700MiB");
+  Plan plan = ComputePlan(Parse(doc), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_EQ(Ops(plan.changes[0].steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive,
+                                                               Step::Op::kSetMemoryLive}));
+  EXPECT_EQ(plan.changes[0].steps[1].args["bytes"], 256u << 20) << "188MiB rounded up to the 128MiB unit";
+  EXPECT_EQ(plan.changes[0].steps[2].args["bytes"], 700u << 20);
+}
+
+TEST(PlannerTest, CloneFromAnUnprotectedSnapshotProtectsItInAStepOfItsOwn) {
+  Document doc;
+  ASSERT_FALSE(HasErrors(ParseDocument(R"(version: 1
+ceph: {conf: /etc/ceph/ceph.conf}
+rbd_images:
+  rbd/base: {size: 1GiB, snapshots: [gold]}
+  rbd/vm1: {clone_from: rbd/base@gold, snapshots: [s1], flatten: true}
+)",
+                                       "t.yaml", &doc)));
+  ObservedState state = StateWith({});
+  ObservedResource base = Observed(Kind::kRbdImage, "rbd/base", {{"size", "1GiB"}, {"snapshots", {"gold"}}});
+  base.facts = {{"protected_snapshots", Json::array()}};
+  state.resources[base.address] = base;
+  Plan plan = ComputePlan(doc, state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  const std::vector<Step>& steps = plan.changes[0].steps;
+  ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kProtectSnapshot, Step::Op::kCreate,
+                                               Step::Op::kCreateSnapshots, Step::Op::kFlatten}));
+  EXPECT_EQ(steps[0].address.ToString(), "rbd_image.rbd/base");
+  EXPECT_EQ(steps[0].args["snapshot"], "gold");
+  EXPECT_EQ(steps[1].args.count("snapshots"), 0u) << "the create step makes the image only";
+  state.resources[base.address].facts["protected_snapshots"] = {"gold"};
+  EXPECT_EQ(ComputePlan(doc, state, {}).changes[0].steps[0].op, Step::Op::kCreate);
+}
+
+TEST(PlannerTest, NetworksOfModesThisVersionCannotCreateAreRefusedAtPlanTime) {
+  ObservedState state = StateWith({});
+  Plan nat = ComputePlan(Parse("version: 1\nnetworks:\n  wan: {mode: nat}\n"), state, {});
+  ASSERT_FALSE(nat.applyable());
+  EXPECT_EQ(nat.diagnostics[0].code, ErrorCode::kUnsupported);
+  EXPECT_NE(nat.diagnostics[0].summary.find("networks.wan.mode"), std::string::npos);
+  EXPECT_TRUE(ComputePlan(Parse("version: 1\nnetworks:\n  lan: {mode: bridge, bridge: br0}\n"), state, {}).applyable());
+  // An existing NAT network can be declared: nothing to do.
+  state.resources[Address{Kind::kNetwork, "wan"}] = Observed(Kind::kNetwork, "wan", {{"mode", "nat"}});
+  Plan existing = ComputePlan(Parse("version: 1\nnetworks:\n  wan: {mode: nat}\n"), state, {});
+  EXPECT_TRUE(existing.applyable());
+  EXPECT_TRUE(existing.changes.empty());
+}
+
+TEST(PlannerTest, MemoryNotAboveTheConfigDimmsIsRefusedAtPlanTime) {
+  ObservedResource r = Observed(Kind::kDomain, "web1", ObservedWeb1(2, "stopped"));
+  r.facts = {{"config_dimm_memory", "512MiB"}};
+  ObservedState state = StateWith({r});
+  std::string doc = std::string(kWeb1);
+  doc.replace(doc.find("memory: 512MiB"), 14, "memory: 256MiB");
+  Plan plan = ComputePlan(Parse(doc), state, {});
+  ASSERT_FALSE(plan.applyable());
+  EXPECT_EQ(plan.diagnostics[0].code, ErrorCode::kInvalidValue);
+  EXPECT_NE(plan.diagnostics[0].summary.find("domains.web1.memory"), std::string::npos) << plan.diagnostics[0].summary;
+}
+
+TEST(PlannerTest, DiscardOfARunningGuestsDiskIsARestartNotAnEmptyLiveChange) {
+  ObservedResource r = Running(2, 2);
+  for (Json* spec : {&r.spec, &r.live}) (*spec)["disks"][0]["discard"] = "unmap";
+  ObservedState state = StateWith({r});
+  std::string doc = std::string(kWeb1);
+  doc.replace(doc.find("target: vda}"), 12, "target: vda, discard: ignore}");
+  Plan plan = ComputePlan(Parse(doc), state, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_EQ(plan.changes[0].attributes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].attributes[0].disruption, Disruption::kRestart);
+  EXPECT_EQ(Ops(plan.changes[0].steps), (std::vector<Step::Op>{Step::Op::kWriteConfig}));
+}
+
+TEST(PlannerTest, DiagnosticsCarryStableCodes) {
+  Plan plan = ComputePlan(Parse("version: 1\ndomains:\n  web1: {vcpus: 1, memory: 64MiB, interfaces: [{network: nowhere}]}\n"),
+                          StateWith({}), {});
+  ASSERT_EQ(plan.diagnostics.size(), 1u);
+  EXPECT_EQ(plan.diagnostics[0].code, ErrorCode::kMissingReference);
+  EXPECT_EQ(plan.diagnostics[0].related, "network.nowhere");
+  Json json = DiagnosticToJson(plan.diagnostics[0]);
+  EXPECT_EQ(json["code"], "missing_reference");
+  EXPECT_EQ(json["transient"], false);
+}
+
 }  // namespace
 }  // namespace vc

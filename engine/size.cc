@@ -16,7 +16,7 @@ struct Unit {
 constexpr std::array<Unit, 5> kUnits = {{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}};
 
 // The messages are built with fmt::format rather than `"'" + std::string(text) + ...`: GCC 12 at
-// -O3 reports a false -Wrestrict on operator+(const char*, std::string&&) (GCC bug 105329).
+// -O3 reports a false -Wrestrict on operator+(const char*, std::string&&), a known GCC 12 bug.
 Status Invalid(std::string_view text, std::string_view problem) {
   return Status::InvalidArgument(fmt::format("'{}' {}", text, problem));
 }
@@ -27,7 +27,8 @@ StatusOr<std::uint64_t> ParseSize(std::string_view text) {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   if (digits == 0) {
-    return Invalid(text, "is not a size: expected digits and a unit (B, KiB, MiB, GiB, TiB), e.g. 2GiB");
+    return Invalid(text,
+                   "is not a size: expected digits and a unit (B, KiB, MiB, GiB, TiB), e.g. 2GiB");
   }
   std::string_view suffix = text.substr(digits);
   int shift = -1;
