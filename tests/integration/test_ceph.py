@@ -10,7 +10,7 @@ import unittest
 
 import guest
 from guest import Console
-from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, virsh
+from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, saved_plan, virsh
 
 CEPH_DIR = os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph")
 CONF = os.path.join(CEPH_DIR, "ceph.conf")
@@ -83,7 +83,18 @@ class CephTest(RealLibvirtTest):
 
     def test_images_clone_and_snapshot_and_a_second_apply_changes_nothing(self):
         path = self.images()
+        # The plan shows every librbd operation, the parent's snapshot protection included.
+        _, plan = saved_plan(path, URI)
+        clone = next(c for c in plan["changes"] if c["address"] == "rbd_image.rbd/vct-web1-root")
+        self.assertEqual([(s["op"], s["address"]) for s in clone["steps"]],
+                         [("protect_snapshot", "rbd_image.rbd/vct-golden"), ("create", "rbd_image.rbd/vct-web1-root")])
+        self.assertEqual(clone["steps"][0]["args"], {"snapshot": "base"})
+        golden = next(c for c in plan["changes"] if c["address"] == "rbd_image.rbd/vct-golden")
+        self.assertEqual([s["op"] for s in golden["steps"]], ["create", "create_snapshots"])
+        rc, text, _ = run(["plan", path, "--connection", URI])
+        self.assertIn("→ protect snapshot base of rbd_image.rbd/vct-golden", text)
         out = self.apply_ok(path)
+        self.assertIn("protect snapshot base of rbd_image.rbd/vct-golden", out)
         self.assertIn("Apply: 3 of 3 resource(s) converged.", out)
         golden = rbd_info("rbd/vct-golden")
         self.assertEqual(golden["size"], 256 << 20)

@@ -11,7 +11,7 @@ import unittest
 
 import guest
 from guest import Console
-from vctest import URI, WORK, RealLibvirtTest, qemu_pid, run, virsh
+from vctest import URI, WORK, RealLibvirtTest, qemu_pid, run, saved_plan, steps_of, virsh
 
 NAME = "vct-live"
 
@@ -137,6 +137,55 @@ class LiveChangeTest(RealLibvirtTest):
                       "  (live: detach 1 NIC(s))")
         self.status(lambda s: len(s["net"]) == 0, "the NIC gone")
         self.assertNotIn(mac, virsh("dumpxml", NAME))
+
+    def test_the_plan_chooses_the_mac_and_the_guest_gets_exactly_that_one(self):
+        path = self.write("nic.yaml", document(self.pool_dir, interfaces="[{network: vct-lnet}]"))
+        plan_file, plan = saved_plan(path, URI)
+        attach = steps_of(plan, "attach_interface_live")
+        self.assertEqual(len(attach), 1, plan)
+        mac = attach[0]["args"]["mac"]
+        write = steps_of(plan, "write_config")[0]
+        self.assertEqual(write["args"]["interfaces"][0]["mac"], mac, "config and guest get the same MAC")
+        rc, text, _ = run(["plan", path, "--connection", URI])
+        self.assertIn(f"→ attach a NIC on vct-lnet ({mac}) to domain.{NAME}", text)
+        rc, out, err = run(["apply", "--plan", plan_file])
+        self.assertEqual(rc, 0, out + err)
+        s = self.status(lambda s: len(s["net"]) == 1, "one NIC")
+        self.assertEqual(list(s["net"].values())[0], mac, "the guest sees exactly the MAC the plan chose")
+        self.assertIn(mac, virsh("dumpxml", NAME, "--inactive"))
+        self.assertEqual(qemu_pid(NAME), self.pid)
+
+    def test_the_dimm_the_plan_names_is_the_one_attached(self):
+        path = self.write("dimm.yaml", document(self.pool_dir, memory="640MiB"))
+        plan_file, plan = saved_plan(path, URI)
+        dimms = steps_of(plan, "attach_memory_live")
+        self.assertEqual([d["args"]["bytes"] for d in dimms], [384 << 20], "640-256 MiB in 128 MiB units")
+        rc, out, err = run(["apply", "--plan", plan_file])
+        self.assertEqual(rc, 0, out + err)
+        live = virsh("dumpxml", NAME)
+        self.assertIn("<memory model='dimm'>", live)
+        self.assertIn(f"<size unit='KiB'>{384 * 1024}</size>", live)
+        self.assertEqual(qemu_pid(NAME), self.pid)
+
+    def test_a_discard_change_of_a_running_guests_disk_is_honestly_a_restart(self):
+        disk = "[{volume: vct-lpool/data1, target: vdb}]"
+        self.converge("(live: attach vdb)", disks=disk)
+        path = self.write("discard.yaml", document(
+            self.pool_dir, disks="[{volume: vct-lpool/data1, target: vdb, discard: ignore}]"))
+        rc, out, err = run(["plan", path, "--connection", URI])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("(needs restart: disk vdb changes in place, which needs a restart", out)
+        self.assertNotIn("(live", out)
+        out = self.apply_ok(path)
+        self.assertIn("disks pending restart", out)
+        self.assertIn("discard='ignore'", virsh("dumpxml", NAME, "--inactive"))
+        self.assertIn("discard='unmap'", virsh("dumpxml", NAME), "the running guest keeps its disk")
+        # The second plan is clean: the change waits for the next boot and says so.
+        rc, out, err = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("No changes", out)
+        self.assertIn(f"domain.{NAME} disks: running", out)
+        self.assertEqual(qemu_pid(NAME), self.pid)
 
     def test_stop_is_a_graceful_acpi_shutdown(self):
         path = self.write("stop.yaml", document(self.pool_dir, state="stopped"))

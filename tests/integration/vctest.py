@@ -23,6 +23,37 @@ def run(args, stdin=None, timeout=180, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+PLAN_SCHEMA = os.path.join(os.path.dirname(__file__), "../../schemas/plan.schema.json")
+
+
+def check_plan_schema(plan):
+    """Raises AssertionError unless `plan` (a JSON plan the engine wrote) is what
+    schemas/plan.schema.json describes."""
+    import jsonschema  # python3-jsonschema, installed by scripts/install-deps.sh
+    with open(PLAN_SCHEMA) as f:
+        schema = json.load(f)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(plan), key=lambda e: list(e.path))
+    if errors:
+        raise AssertionError("the plan does not match plans.schema.json: " +
+                             "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5]))
+
+
+def saved_plan(path, connection, *extra):
+    """Runs `plan --out`, returns (path of the saved plan, its JSON), checked against the schema."""
+    out_path = os.path.join(WORK, os.path.basename(path) + ".plan.json")
+    rc, out, err = run(["plan", path, "--connection", connection, "--out", out_path, *extra])
+    assert rc == 0, out + err
+    with open(out_path) as f:
+        plan = json.load(f)
+    check_plan_schema(plan)
+    return out_path, plan
+
+
+def steps_of(plan, op):
+    """Every step of operation `op` in the plan, in order."""
+    return [s for c in plan["changes"] for s in c["steps"] if s["op"] == op]
+
+
 def virsh(*args, check=True):
     p = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, timeout=120)
     if check and p.returncode != 0:
