@@ -14,6 +14,7 @@
 #include "engine/applier.h"
 #include "engine/document_parser.h"
 #include "engine/export.h"
+#include "engine/names.h"
 #include "engine/plan.h"
 #include "engine/plan_text.h"
 #include "engine/saved_plan.h"
@@ -28,12 +29,12 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitChanges = 2;
 
-void PrintError(const std::string& message) { std::cerr << "error: " << message << "\n"; }
+void PrintError(const std::string& message) { std::cerr << "error: " << EscapeInvalidUtf8(message) << "\n"; }
 
 Json StatusToJson(const Status& status) {
   return {{"code", ErrorCodeName(status.error_code())},
           {"transient", status.transient()},
-          {"message", status.message()}};
+          {"message", EscapeInvalidUtf8(status.message())}};
 }
 
 // Reports a failure before any plan exists: the message on stderr and, with --format json, the
@@ -47,8 +48,9 @@ int Fail(const Status& status, bool json) {
 // Prints the diagnostics; true when one of them is an error.
 bool Report(const Diagnostics& diagnostics) {
   for (const Diagnostic& d : diagnostics) {
-    std::cerr << (d.severity == Diagnostic::Severity::kError ? "error: " : "warning: ") << d.summary << "\n";
-    if (!d.detail.empty()) std::cerr << "    " << d.detail << "\n";
+    std::cerr << (d.severity == Diagnostic::Severity::kError ? "error: " : "warning: ")
+              << EscapeInvalidUtf8(d.summary) << "\n";
+    if (!d.detail.empty()) std::cerr << "    " << EscapeInvalidUtf8(d.detail) << "\n";
   }
   return HasErrors(diagnostics);
 }

@@ -11,6 +11,7 @@
 #include "engine/document_parser.h"
 #include "engine/export.h"
 #include "engine/json_reader.h"
+#include "engine/names.h"
 #include "engine/plan.h"
 #include "engine/plan_text.h"
 #include "engine/version.h"
@@ -105,7 +106,7 @@ Json Ok(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
 
 Json Error(const Status& status) {
   return {{"ok", false},
-          {"error", status.message()},
+          {"error", EscapeInvalidUtf8(status.message())},
           {"code", ErrorCodeName(status.error_code())},
           {"transient", status.transient()}};
 }

@@ -1,5 +1,7 @@
 #include "engine/json_reader.h"
 
+#include "engine/names.h"
+
 #include <iterator>
 #include <set>
 #include <vector>
@@ -124,7 +126,7 @@ StatusOr<Json> ReadStrictJson(std::string_view text, int max_depth) {
   bool ok = Json::sax_parse(first, last, &checker, nlohmann::detail::input_format_t::json, true, false);
   if (!ok) {
     std::string what = checker.error().empty() ? "not valid JSON" : checker.error();
-    return Status::InvalidArgument(PositionOf(text, checker.error_position()) + ": " + what)
+    return Status::InvalidArgument(PositionOf(text, checker.error_position()) + ": " + EscapeInvalidUtf8(what))
         .WithErrorCode(ErrorCode::kInvalidDocument);
   }
   Json value = Json::parse(text, nullptr, false, false);

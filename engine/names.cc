@@ -27,22 +27,68 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+namespace {
+
+// The length of the valid UTF-8 sequence starting at text[i] (1-4), or 0 when the bytes there are
+// not one (a stray continuation byte, an overlong form, a surrogate, a truncated sequence).
+std::size_t Utf8Length(std::string_view text, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char c = at(i);
+  if (c < 0x80) return 1;
+  std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((at(i + k) & 0xc0) != 0x80) return 0;
+  }
+  if (n == 3 && ((c == 0xe0 && at(i + 1) < 0xa0) || (c == 0xed && at(i + 1) >= 0xa0))) return 0;
+  if (n == 4 && ((c == 0xf0 && at(i + 1) < 0x90) || (c == 0xf4 && at(i + 1) >= 0x90))) return 0;
+  return n;
+}
+
+void AppendHex(unsigned char c, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out += "\\x";
+  *out += kHex[c >> 4];
+  *out += kHex[c & 0xf];
+}
+
+}  // namespace
+
 std::string Quote(std::string_view text) {
-  constexpr std::size_t kShown = 40;
+  constexpr std::size_t kShown = 40;  // characters, not bytes: a cut never splits one
   std::string out = "'";
-  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
+  std::size_t shown = 0;
+  std::size_t i = 0;
+  while (i < text.size() && shown < kShown) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
+    std::size_t n = Utf8Length(text, i);
+    if (n == 0 || c < 0x20 || c == 0x7f) {
+      AppendHex(c, &out);
+      n = 1;
     } else {
-      out += static_cast<char>(c);
+      out.append(text.substr(i, n));
+    }
+    i += n;
+    ++shown;
+  }
+  if (i < text.size()) out += "...(" + std::to_string(text.size()) + " bytes)";
+  return out + "'";
+}
+
+std::string EscapeInvalidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = Utf8Length(text, i);
+    if (n == 0) {
+      AppendHex(static_cast<unsigned char>(text[i]), &out);
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
     }
   }
-  if (text.size() > kShown) out += "...(" + std::to_string(text.size()) + " characters)";
-  return out + "'";
+  return out;
 }
 
 Status CheckName(std::string_view name) {

@@ -1,5 +1,7 @@
 #include "engine/names.h"
 
+#include <nlohmann/json.hpp>
+
 #include <gtest/gtest.h>
 
 namespace vc {
@@ -27,7 +29,23 @@ TEST(NamesTest, QuoteEscapesControlCharactersAndCutsLongText) {
   EXPECT_EQ(Quote("a\nb"), "'a\\x0ab'");
   std::string quoted = Quote(std::string(300, 'x'));
   EXPECT_LT(quoted.size(), 80u);
-  EXPECT_NE(quoted.find("300 characters"), std::string::npos);
+  EXPECT_NE(quoted.find("300 bytes"), std::string::npos);
+}
+
+// True when `text` is valid UTF-8 (what nlohmann's dump requires).
+bool ValidUtf8(const std::string& text) {
+  return EscapeInvalidUtf8(text) == text;
+}
+
+TEST(NamesTest, QuoteNeverCutsInsideACharacterNorPassesInvalidBytes) {
+  std::string name = std::string(39, 'a');
+  for (int i = 0; i < 20; ++i) name += "\u00e9";  // é, two bytes each
+  std::string quoted = Quote(name);
+  EXPECT_TRUE(ValidUtf8(quoted)) << quoted;
+  EXPECT_NE(quoted.find("a\u00e9..."), std::string::npos) << "39 letters and one whole é: " << quoted;
+  EXPECT_EQ(Quote("x\xffy"), "'x\\xffy'");
+  EXPECT_EQ(EscapeInvalidUtf8("ok \xc3\xa9 \xc3 \xed\xa0\x80"), "ok \u00e9 \\xc3 \\xed\\xa0\\x80");
+  EXPECT_NO_THROW(nlohmann::json(Quote("bad \xfe\xff")).dump());
 }
 
 TEST(NamesTest, VolumeKeysNeedPoolAndVolume) {

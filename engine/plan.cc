@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/names.h"
 #include "engine/version.h"
 
 namespace vc {
@@ -37,8 +38,8 @@ Json DiagnosticToJson(const Diagnostic& d) {
               {"code", ErrorCodeName(d.code)},
               {"transient", IsTransient(d.code)},
               {"address", d.address},
-              {"summary", d.summary},
-              {"detail", d.detail}};
+              {"summary", EscapeInvalidUtf8(d.summary)},
+              {"detail", EscapeInvalidUtf8(d.detail)}};
   if (!d.related.empty()) out["related"] = d.related;
   return out;
 }

@@ -170,11 +170,11 @@ Status CompareWithSaved(const SavedPlan& saved, const Json& replanned) {
                                       ", now " + replanned.value("fingerprint", "") + "): plan again")
         .WithErrorCode(ErrorCode::kChangedSincePlan);
   }
-  // Diagnostics name the files the plan was made from; what apply does does not depend on them.
-  Json mine = replanned;
-  Json theirs = saved.json;
-  mine.erase("diagnostics");
-  theirs.erase("diagnostics");
+  // Every field counts, diagnostics too: an applyable plan has warnings at most, and none is
+  // made today. (A warning naming the file a plan was made from would not survive planning
+  // again from the recorded document; such a plan would be refused here, not misapplied.)
+  const Json& mine = replanned;
+  const Json& theirs = saved.json;
   std::string diff = FirstDifference(theirs, mine, "");
   if (diff.empty()) return Status::Ok();
   return Status::FailedPrecondition("the saved plan is not what its document gives on this host: " + diff +
