@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <openssl/evp.h>
+#include <fmt/format.h>
+
 #include "engine/names.h"
 #include "engine/version.h"
 
@@ -89,7 +92,7 @@ Json PlanToJson(const Plan& plan) {
       summary[key] = summary[key].get<int>() + 1;
     }
   }
-  return Json{{"format_version", kPlanFormatVersion},
+  Json json = Json{{"format_version", kPlanFormatVersion},
               {"tool_version", kVersion},
               {"connection", plan.connection},
               {"ceph", plan.ceph},
@@ -105,6 +108,20 @@ Json PlanToJson(const Plan& plan) {
               {"pending", PendingToJson(plan.pending)},
               {"diagnostics", DiagnosticsToJson(plan.diagnostics)},
               {"summary", summary}};
+  json["digest"] = PlanDigest(json);
+  return json;
+}
+
+std::string PlanDigest(const Json& plan_json) {
+  Json rest = plan_json;
+  if (rest.is_object()) rest.erase("digest");
+  std::string text = rest.dump(-1, ' ', false, Json::error_handler_t::replace);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "sha256:unavailable";
+  std::string hex = "sha256:";
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
 }  // namespace vc

@@ -74,7 +74,12 @@ struct Plan {
   bool empty() const { return changes.empty(); }
 };
 
+/// The JSON plan, ending in its `digest`: "sha256:<hex>" of the rest (PlanDigest).
 Json PlanToJson(const Plan& plan);
+
+/// "sha256:<hex>" of `plan_json` without its "digest" field, serialised canonically (keys
+/// sorted, no spaces). Any edit of a saved plan changes it.
+std::string PlanDigest(const Json& plan_json);
 
 /// The one JSON form of each, shared by plans, `validate`, `observe`, apply reports and `serve`.
 Json DiagnosticToJson(const Diagnostic& diagnostic);

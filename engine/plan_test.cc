@@ -49,6 +49,12 @@ TEST(PlanTest, SavedPlanReadsBackAndPlansAgainIdentically) {
 TEST(PlanTest, EditedSavedPlanIsRefusedNamingTheField) {
   Json json = PlanToJson(SamplePlan());
   json["changes"][1]["action"] = "delete";
+  StatusOr<SavedPlan> edited = DecodeSavedPlan(json.dump());
+  ASSERT_FALSE(edited.ok()) << "the digest shows the edit";
+  EXPECT_EQ(edited.status().error_code(), ErrorCode::kPlanMismatch);
+  EXPECT_NE(edited.status().message().find("digest"), std::string::npos);
+  // An editor who also rewrites the digest is caught by planning again.
+  json["digest"] = PlanDigest(json);
   StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
   ASSERT_TRUE(saved.ok()) << saved.status().message();
   Status same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
@@ -60,6 +66,7 @@ TEST(PlanTest, EditedSavedPlanIsRefusedNamingTheField) {
 TEST(PlanTest, SavedPlanNeedsTheAllowFlagsItWasMadeWith) {
   Json json = PlanToJson(SamplePlan());
   json["options"]["allow_destroy"] = true;
+  json["digest"] = PlanDigest(json);
   StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
   ASSERT_TRUE(saved.ok());
   Status same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
@@ -69,11 +76,13 @@ TEST(PlanTest, SavedPlanNeedsTheAllowFlagsItWasMadeWith) {
 TEST(PlanTest, SavedPlanWithAHostileDocumentIsRefused) {
   Json json = PlanToJson(SamplePlan());
   json["document"]["pools"]["p"]["path"] = "/srv/../../etc";
+  json["digest"] = PlanDigest(json);
   StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
   ASSERT_FALSE(saved.ok());
   EXPECT_NE(saved.status().message().find("pools.p.path"), std::string::npos) << saved.status().message();
   json = PlanToJson(SamplePlan());
   json["options"]["shutdown_timeout_seconds"] = "60";
+  json["digest"] = PlanDigest(json);
   EXPECT_FALSE(DecodeSavedPlan(json.dump()).ok());
   EXPECT_FALSE(DecodeSavedPlan("{\"format_version\": 2, \"format_version\": 2}").ok()) << "duplicate key";
   EXPECT_FALSE(DecodeSavedPlan(json.dump() + " {}").ok()) << "trailing content";

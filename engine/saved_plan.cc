@@ -82,6 +82,15 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
     return Bad("format_version", "must be " + std::to_string(kPlanFormatVersion) +
                                      " (a plan written by another version of virtconverge: make it again)");
   }
+  // An edit anywhere shows here first (a digest, not a signature: it detects changes to the
+  // file, while planning again below decides what may run).
+  const Json* digest = field("digest");
+  if (digest == nullptr || !digest->is_string()) return Bad("digest", "must be a string");
+  if (*digest != PlanDigest(j)) {
+    return Status::InvalidArgument("the saved plan was edited after it was written (its digest does not match): "
+                                   "plan again")
+        .WithErrorCode(ErrorCode::kPlanMismatch);
+  }
   SavedPlan saved;
   const Json* connection = field("connection");
   if (connection == nullptr || !connection->is_string() || connection->get<std::string>().empty()) {
