@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """
 Execution module for virtconverge: converge a libvirt host to a declared desired-state document.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """
 States for virtconverge: declare pools, volumes, networks and domains of a libvirt host, Ceph RBD
 images, or a whole desired-state document, and converge the host to them with the virtconverge
