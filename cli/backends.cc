@@ -5,9 +5,9 @@
 
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <vector>
-#include <filesystem>
 
 #include "providers/ceph/ceph_plugin.h"
 
@@ -22,11 +22,14 @@ StatusOr<ceph::PluginOpen> LoadCephPlugin() {
   static std::once_flag once;
   std::call_once(once, [] {
     std::vector<std::string> candidates;
-    if (const char* env = std::getenv("VC_CEPH_PLUGIN"); env != nullptr && *env != '\0') candidates.push_back(env);
+    if (const char* env = std::getenv("VC_CEPH_PLUGIN"); env != nullptr && *env != '\0')
+      candidates.push_back(env);
     char self[PATH_MAX] = {};
     if (ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1); n > 0) {
-      candidates.push_back((std::filesystem::path(std::string(self, static_cast<std::size_t>(n))).parent_path() /
-                            VC_CEPH_PLUGIN_NAME).string());
+      candidates.push_back(
+          (std::filesystem::path(std::string(self, static_cast<std::size_t>(n))).parent_path() /
+           VC_CEPH_PLUGIN_NAME)
+              .string());
     }
     candidates.push_back(VC_CEPH_PLUGIN_INSTALLED);
     for (const std::string& path : candidates) {
@@ -35,11 +38,14 @@ StatusOr<ceph::PluginOpen> LoadCephPlugin() {
       if (handle != nullptr) return;
       error += std::string(dlerror()) + "; ";
     }
-    error += "looked for " + std::string(VC_CEPH_PLUGIN_NAME) + " beside the binary and in " + VC_CEPH_PLUGIN_INSTALLED;
+    error += "looked for " + std::string(VC_CEPH_PLUGIN_NAME) + " beside the binary and in " +
+             VC_CEPH_PLUGIN_INSTALLED;
   });
   if (handle == nullptr) return Status::Unavailable("the Ceph plugin cannot be loaded: " + error);
   auto open = reinterpret_cast<ceph::PluginOpen>(dlsym(handle, ceph::kPluginEntry));
-  if (open == nullptr) return Status::Internal("the Ceph plugin has no entry point " + std::string(ceph::kPluginEntry));
+  if (open == nullptr)
+    return Status::Internal("the Ceph plugin has no entry point " +
+                            std::string(ceph::kPluginEntry));
   return open;
 }
 
@@ -57,7 +63,8 @@ StatusOr<std::unique_ptr<Backends>> Backends::Open(const std::string& uri, const
     ceph::PluginResult result;
     (*open)(ceph.value("conf", ""), ceph.value("user", "admin"), &result);
     if (!result.status.ok()) return result.status;
-    backends->libvirt_->SetCephClient({result.access.monitors, result.access.user, result.access.key});
+    backends->libvirt_->SetCephClient(
+        {result.access.monitors, result.access.user, result.access.key});
     backends->ceph_ = std::move(result.provider);
     backends->composite_->Route(Kind::kRbdImage, backends->ceph_.get());
   }

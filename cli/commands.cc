@@ -2,13 +2,12 @@
 
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
-
-#include <boost/program_options.hpp>
 
 #include "cli/driver.h"
 #include "engine/applier.h"
@@ -29,7 +28,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitChanges = 2;
 
-void PrintError(const std::string& message) { std::cerr << "error: " << EscapeInvalidUtf8(message) << "\n"; }
+void PrintError(const std::string& message) {
+  std::cerr << "error: " << EscapeInvalidUtf8(message) << "\n";
+}
 
 Json StatusToJson(const Status& status) {
   return {{"code", ErrorCodeName(status.error_code())},
@@ -41,7 +42,10 @@ Json StatusToJson(const Status& status) {
 // coded error on stdout so callers need not read English.
 int Fail(const Status& status, bool json) {
   PrintError(status.message());
-  if (json) std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"error", StatusToJson(status)}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (json)
+    std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"error", StatusToJson(status)}}.dump(
+                     2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
   return kExitError;
 }
 
@@ -57,8 +61,8 @@ bool Report(const Diagnostics& diagnostics) {
 
 // Parses `args` against `options` (plus --help and positional FILEs when `files` is set).
 // Returns false, having printed why, when the process should exit with *exit_code.
-bool ParseArgs(const Args& args, const std::string& usage, po::options_description& options, bool files,
-               po::variables_map* vm, int* exit_code) {
+bool ParseArgs(const Args& args, const std::string& usage, po::options_description& options,
+               bool files, po::variables_map* vm, int* exit_code) {
   options.add_options()("help,h", "show this help");
   po::options_description hidden;
   po::positional_options_description positional;
@@ -94,7 +98,8 @@ std::string Text(const po::variables_map& vm, const char* name) {
 
 TextStyle StyleForStdout(bool verbose) {
   const char* no_color = std::getenv("NO_COLOR");
-  return TextStyle{isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0'), verbose};
+  return TextStyle{isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0'),
+                   verbose};
 }
 
 bool CheckFormat(const po::variables_map& vm, std::initializer_list<const char*> allowed) {
@@ -127,19 +132,23 @@ Json CephSection(const po::variables_map& vm, const Json& from_documents) {
 }
 
 void AddAllowOptions(po::options_description& options) {
-  options.add_options()("allow-destroy", po::bool_switch(),
-                        "permit destructive changes: deleting or shrinking volumes, replacing resources")(
+  options.add_options()(
+      "allow-destroy", po::bool_switch(),
+      "permit destructive changes: deleting or shrinking volumes, replacing resources")(
       "allow-restart", po::bool_switch(),
-      "restart running domains whose change needs it (graceful shutdown, then start); without it such "
+      "restart running domains whose change needs it (graceful shutdown, then start); without it "
+      "such "
       "changes wait in the persistent config for the next boot")(
-      "prune", po::bool_switch(), "delete resources that carry virtconverge's mark but are no longer declared");
+      "prune", po::bool_switch(),
+      "delete resources that carry virtconverge's mark but are no longer declared");
 }
 
 void AddPlanShapeOptions(po::options_description& options) {
-  options.add_options()("shutdown-timeout", po::value<int>()->default_value(60),
-                        "seconds a guest gets to shut down (ACPI) before it is forced off (0-86400); part "
-                        "of the plan's steps")(
-      "verbose,v", po::bool_switch(), "show each step's arguments in the text plan");
+  options.add_options()(
+      "shutdown-timeout", po::value<int>()->default_value(60),
+      "seconds a guest gets to shut down (ACPI) before it is forced off (0-86400); part "
+      "of the plan's steps")("verbose,v", po::bool_switch(),
+                             "show each step's arguments in the text plan");
 }
 
 bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
@@ -148,8 +157,8 @@ bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
     PrintError("--shutdown-timeout must be between 0 and 86400 seconds");
     return false;
   }
-  *options = PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(), vm["prune"].as<bool>(),
-                         timeout};
+  *options = PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(),
+                         vm["prune"].as<bool>(), timeout};
   return true;
 }
 
@@ -165,7 +174,10 @@ bool LoadFromCommandLine(const po::variables_map& vm, Document* doc, bool json) 
   if (HasErrors(diagnostics)) {
     Report(diagnostics);
     if (json) {
-      std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"diagnostics", DiagnosticsToJson(diagnostics)}}.dump(2, ' ', false, Json::error_handler_t::replace)
+      std::cout << Json{{"plan", nullptr},
+                        {"apply", nullptr},
+                        {"diagnostics", DiagnosticsToJson(diagnostics)}}
+                       .dump(2, ' ', false, Json::error_handler_t::replace)
                 << "\n";
     }
     return false;
@@ -185,16 +197,18 @@ std::string RenderReport(const ApplyReport& report) {
     } else if (!o.converged) {
       std::string remaining;
       for (const std::string& r : o.remaining) remaining += (remaining.empty() ? "" : ", ") + r;
-      out << "  " << o.address.ToString() << ": applied but NOT converged (still differs: " << remaining << ")\n";
+      out << "  " << o.address.ToString()
+          << ": applied but NOT converged (still differs: " << remaining << ")\n";
     } else {
       ++converged;
     }
   }
   for (const Pending& p : report.pending) {
-    out << "  " << p.address.ToString() << ": " << p.path << " pending restart (running " << RenderValue(p.live)
-        << ", next boot " << RenderValue(p.config) << ")\n";
+    out << "  " << p.address.ToString() << ": " << p.path << " pending restart (running "
+        << RenderValue(p.live) << ", next boot " << RenderValue(p.config) << ")\n";
   }
-  if (!report.verification.ok()) out << "  verification failed: " << report.verification.message() << "\n";
+  if (!report.verification.ok())
+    out << "  verification failed: " << report.verification.message() << "\n";
   out << "Apply: " << converged << " of " << report.outcomes.size() << " resource(s) converged";
   if (!report.pending.empty()) out << ", " << report.pending.size() << " change(s) pending restart";
   out << (report.ok() ? ".\n" : "; see the failures above.\n");
@@ -208,13 +222,18 @@ int RunApply(Driver& driver, Driver::Run& run, const po::variables_map& vm) {
   Json plan_json = PlanToJson(plan);
   if (!json) std::cout << RenderPlanText(plan_json, StyleForStdout(vm["verbose"].as<bool>()));
   if (!plan.applyable()) {
-    if (json) std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    if (json)
+      std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(
+                       2, ' ', false, Json::error_handler_t::replace)
+                << "\n";
     PrintError("apply refused: the plan has errors (see above); nothing was changed");
     return kExitError;
   }
   if (plan.empty()) {
     if (json) {
-      std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+      std::cout << Json{{"plan", plan_json}, {"apply", nullptr}}.dump(
+                       2, ' ', false, Json::error_handler_t::replace)
+                << "\n";
     } else {
       std::cout << "\nNothing to do.\n";
     }
@@ -227,7 +246,9 @@ int RunApply(Driver& driver, Driver::Run& run, const po::variables_map& vm) {
     if (!json) std::cout << "  " << line << "\n" << std::flush;
   });
   if (json) {
-    std::cout << Json{{"plan", plan_json}, {"apply", ApplyReportToJson(report)}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::cout << Json{{"plan", plan_json}, {"apply", ApplyReportToJson(report)}}.dump(
+                     2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
   } else {
     std::cout << "\n" << RenderReport(report);
   }
@@ -237,9 +258,12 @@ int RunApply(Driver& driver, Driver::Run& run, const po::variables_map& vm) {
 
 // Reads a whole file, or standard input for "-".
 StatusOr<std::string> ReadInput(const std::string& path) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  if (path == "-")
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(path + ": cannot read the plan").WithErrorCode(ErrorCode::kInvalidDocument);
+  if (!in)
+    return Status::InvalidArgument(path + ": cannot read the plan")
+        .WithErrorCode(ErrorCode::kInvalidDocument);
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -249,14 +273,16 @@ StatusOr<std::string> ReadInput(const std::string& path) {
 
 int Validate(const Args& args) {
   po::options_description options("validate options");
-  options.add_options()("format", po::value<std::string>()->default_value("text"),
-                        "text, or json: {\"valid\": bool, \"resources\": n, \"diagnostics\": [...]} on stdout");
+  options.add_options()(
+      "format", po::value<std::string>()->default_value("text"),
+      "text, or json: {\"valid\": bool, \"resources\": n, \"diagnostics\": [...]} on stdout");
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args,
-                 "usage: virtconverge validate FILE...\n\nParse and check documents; touches nothing, "
-                 "connects to nothing.",
-                 options, true, &vm, &code)) {
+  if (!ParseArgs(
+          args,
+          "usage: virtconverge validate FILE...\n\nParse and check documents; touches nothing, "
+          "connects to nothing.",
+          options, true, &vm, &code)) {
     return code;
   }
   if (!CheckFormat(vm, {"text", "json"})) return kExitError;
@@ -283,7 +309,8 @@ int Validate(const Args& args) {
     return valid ? kExitOk : kExitError;
   }
   if (Report(diagnostics)) return kExitError;
-  std::cout << "valid: " << doc.resources.size() << " resource(s) in " << files.size() << " document(s)\n";
+  std::cout << "valid: " << doc.resources.size() << " resource(s) in " << files.size()
+            << " document(s)\n";
   return kExitOk;
 }
 
@@ -291,14 +318,16 @@ int PlanCommand(const Args& args) {
   po::options_description options("plan options");
   AddConnectionOption(options);
   options.add_options()("format", po::value<std::string>()->default_value("text"), "text or json")(
-      "out,o", po::value<std::string>(), "also write the JSON plan to this file (for apply --plan)")(
+      "out,o", po::value<std::string>(),
+      "also write the JSON plan to this file (for apply --plan)")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when there are changes");
   AddAllowOptions(options);
   AddPlanShapeOptions(options);
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(args,
-                 "usage: virtconverge plan FILE... [options]\n\nShow what apply would change, attribute by "
+                 "usage: virtconverge plan FILE... [options]\n\nShow what apply would change, "
+                 "attribute by "
                  "attribute, how disruptive each change is, and the exact steps apply will run.",
                  options, true, &vm, &code)) {
     return code;
@@ -333,9 +362,10 @@ int PlanCommand(const Args& args) {
 int ApplyCommand(const Args& args) {
   po::options_description options("apply options");
   AddConnectionOption(options);
-  options.add_options()("plan", po::value<std::string>(),
-                        "apply this saved plan (from plan --out; - for standard input) instead of documents: "
-                        "it is planned again from the document it records and applied only if identical")(
+  options.add_options()(
+      "plan", po::value<std::string>(),
+      "apply this saved plan (from plan --out; - for standard input) instead of documents: "
+      "it is planned again from the document it records and applied only if identical")(
       "format", po::value<std::string>()->default_value("text"), "text or json")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when changes were made")(
       "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)");
@@ -343,12 +373,15 @@ int ApplyCommand(const Args& args) {
   AddPlanShapeOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args,
-                 "usage: virtconverge apply FILE... [options]\n       virtconverge apply --plan PLAN.json "
-                 "[--allow-destroy] [--allow-restart] [--prune]\n\nChange the host to match the documents: "
-                 "plan, run the plan's steps in dependency order, observe again and report per resource.\n"
-                 "A saved plan needs the same allow flags it was made with: they are this run's permission.",
-                 options, true, &vm, &code)) {
+  if (!ParseArgs(
+          args,
+          "usage: virtconverge apply FILE... [options]\n       virtconverge apply --plan PLAN.json "
+          "[--allow-destroy] [--allow-restart] [--prune]\n\nChange the host to match the "
+          "documents: "
+          "plan, run the plan's steps in dependency order, observe again and report per resource.\n"
+          "A saved plan needs the same allow flags it was made with: they are this run's "
+          "permission.",
+          options, true, &vm, &code)) {
     return code;
   }
   if (!CheckFormat(vm, {"text", "json"})) return kExitError;
@@ -375,8 +408,9 @@ int ApplyCommand(const Args& args) {
     return kExitError;
   }
   if (!vm["shutdown-timeout"].defaulted() || vm.count("ceph-conf") || vm.count("ceph-user")) {
-    PrintError("--shutdown-timeout, --ceph-conf and --ceph-user belong to the plan command: a saved plan "
-               "records them");
+    PrintError(
+        "--shutdown-timeout, --ceph-conf and --ceph-user belong to the plan command: a saved plan "
+        "records them");
     return kExitError;
   }
   std::string path = vm["plan"].as<std::string>();
@@ -384,8 +418,9 @@ int ApplyCommand(const Args& args) {
   if (!text.ok()) return Fail(text.status(), json);
   StatusOr<SavedPlan> saved = DecodeSavedPlan(*text);
   if (!saved.ok()) return Fail(saved.status().WithContext(path), json);
-  StatusOr<Driver::Run> run = driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options.allow_destroy,
-                                                 plan_options.allow_restart, plan_options.prune);
+  StatusOr<Driver::Run> run =
+      driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options.allow_destroy,
+                         plan_options.allow_restart, plan_options.prune);
   if (!run.ok()) return Fail(run.status().WithContext(path + ": nothing was changed"), json);
   return RunApply(driver, *run, vm);
 }
@@ -428,8 +463,8 @@ int Schema(const Args& args) {
   po::options_description options("schema options");
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, "usage: virtconverge schema desired-state|plan\n\nPrint a JSON Schema.", options, true, &vm,
-                 &code)) {
+  if (!ParseArgs(args, "usage: virtconverge schema desired-state|plan\n\nPrint a JSON Schema.",
+                 options, true, &vm, &code)) {
     return code;
   }
   std::vector<std::string> names = Files(vm);

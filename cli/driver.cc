@@ -9,13 +9,15 @@ namespace vc::cli {
 std::string ResolveConnection(const std::string& explicit_uri, const std::string& from_documents) {
   if (!explicit_uri.empty()) return explicit_uri;
   if (!from_documents.empty()) return from_documents;
-  if (const char* env = std::getenv("LIBVIRT_DEFAULT_URI"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("LIBVIRT_DEFAULT_URI"); env != nullptr && *env != '\0')
+    return env;
   return "qemu:///system";
 }
 
 StatusOr<Backends*> Driver::Open(const std::string& uri, const Json& ceph) {
   Json cluster = ceph;
-  if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";  // one key per cluster
+  if (cluster.is_object() && !cluster.contains("user"))
+    cluster["user"] = "admin";  // one key per cluster
   std::string key = uri + "|" + cluster.dump();
   auto it = backends_.find(key);
   if (it != backends_.end()) return it->second.get();
@@ -37,7 +39,8 @@ StatusOr<Driver::Run> Driver::PlanDocument(const Document& doc, const std::strin
 
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
                                           bool allow_destroy, bool allow_restart, bool prune) {
-  StatusOr<Backends*> backends = Open(connection.empty() ? saved.connection : connection, saved.ceph);
+  StatusOr<Backends*> backends =
+      Open(connection.empty() ? saved.connection : connection, saved.ceph);
   if (!backends.ok()) return backends.status();
   if ((*backends)->provider().uri() != saved.connection) {
     return Status::FailedPrecondition("the plan was made for " + saved.connection + ", not " +
@@ -50,7 +53,8 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
   Plan plan = ComputePlan(saved.document, *observed, options);
   if (Status same = CompareWithSaved(saved, PlanToJson(plan)); !same.ok()) return same;
   if (!plan.applyable()) {
-    return Status::FailedPrecondition("planned again, the saved plan has errors: plan again to see them")
+    return Status::FailedPrecondition(
+               "planned again, the saved plan has errors: plan again to see them")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   return Run{*backends, std::move(plan)};

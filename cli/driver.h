@@ -30,13 +30,14 @@ class Driver {
   StatusOr<Backends*> Open(const std::string& uri, const Json& ceph);
 
   /// Opens what `doc` needs (on `connection`, resolved by ResolveConnection), observes and plans.
-  StatusOr<Run> PlanDocument(const Document& doc, const std::string& connection, const PlanOptions& options);
+  StatusOr<Run> PlanDocument(const Document& doc, const std::string& connection,
+                             const PlanOptions& options);
 
   /// Plans `saved`'s document again, with this run's allow flags, against the host as it is now;
   /// the plan only when it is identical to the saved one (CompareWithSaved), an error otherwise.
   /// `connection`, when given, must resolve to the saved plan's.
-  StatusOr<Run> ReplanSaved(const SavedPlan& saved, const std::string& connection, bool allow_destroy,
-                            bool allow_restart, bool prune);
+  StatusOr<Run> ReplanSaved(const SavedPlan& saved, const std::string& connection,
+                            bool allow_destroy, bool allow_restart, bool prune);
 
   /// Runs the plan's steps. REQUIRES: run.plan.applyable().
   ApplyReport Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress);

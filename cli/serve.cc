@@ -34,7 +34,8 @@ struct Request {
 };
 
 Status BadField(const std::string& field, const std::string& what) {
-  return Status::InvalidArgument("request field " + field + ": " + what).WithErrorCode(ErrorCode::kInvalidValue);
+  return Status::InvalidArgument("request field " + field + ": " + what)
+      .WithErrorCode(ErrorCode::kInvalidValue);
 }
 
 // Decodes a request object; every field's type and range is checked.
@@ -42,25 +43,30 @@ StatusOr<Request> DecodeRequest(const Json& json) {
   Request r;
   auto id = json.find("id");
   if (id != json.end()) {
-    if (!(id->is_number_integer() || id->is_string() || id->is_null())) return BadField("id", "must be an integer or a string");
+    if (!(id->is_number_integer() || id->is_string() || id->is_null()))
+      return BadField("id", "must be an integer or a string");
     r.id = *id;
   }
   for (const auto& [key, value] : json.items()) {
     if (key != "id" && key != "command" && key != "document" && key != "options") {
-      return BadField(key, "unknown (known: id, command, document, options)").WithErrorCode(ErrorCode::kUnknownField);
+      return BadField(key, "unknown (known: id, command, document, options)")
+          .WithErrorCode(ErrorCode::kUnknownField);
     }
   }
   auto command = json.find("command");
-  if (command == json.end() || !command->is_string()) return BadField("command", "must be a string");
+  if (command == json.end() || !command->is_string())
+    return BadField("command", "must be a string");
   r.command = command->get<std::string>();
-  if (r.command != "version" && r.command != "validate" && r.command != "plan" && r.command != "apply" &&
-      r.command != "observe") {
+  if (r.command != "version" && r.command != "validate" && r.command != "plan" &&
+      r.command != "apply" && r.command != "observe") {
     return BadField("command", "unknown command (validate, plan, apply, observe, version)");
   }
-  const bool takes_document = r.command == "validate" || r.command == "plan" || r.command == "apply";
+  const bool takes_document =
+      r.command == "validate" || r.command == "plan" || r.command == "apply";
   auto document = json.find("document");
   if (takes_document) {
-    if (document == json.end() || !document->is_object()) return BadField("document", "must be an object");
+    if (document == json.end() || !document->is_object())
+      return BadField("document", "must be an object");
     r.document = *document;
   } else if (document != json.end()) {
     return BadField("document", "not taken by " + r.command);
@@ -74,13 +80,16 @@ StatusOr<Request> DecodeRequest(const Json& json) {
       if (!value.is_string()) return BadField(field, "must be a string");
       r.connection = value.get<std::string>();
     } else if (key == "ceph") {
-      if (!value.is_object()) return BadField(field, "must be an object {\"conf\": PATH, \"user\": NAME}");
+      if (!value.is_object())
+        return BadField(field, "must be an object {\"conf\": PATH, \"user\": NAME}");
       for (const auto& [k, v] : value.items()) {
-        if ((k != "conf" && k != "user") || !v.is_string()) return BadField(field + "." + k, "must be conf or user, a string");
+        if ((k != "conf" && k != "user") || !v.is_string())
+          return BadField(field + "." + k, "must be conf or user, a string");
       }
       if (!value.contains("conf")) return BadField(field + ".conf", "is required");
       r.ceph = value;
-    } else if (key == "allow_destroy" || key == "allow_restart" || key == "prune" || key == "text") {
+    } else if (key == "allow_destroy" || key == "allow_restart" || key == "prune" ||
+               key == "text") {
       if (!value.is_boolean()) return BadField(field, "must be true or false");
       bool b = value.get<bool>();
       if (key == "allow_destroy") r.plan_options.allow_destroy = b;
@@ -88,7 +97,8 @@ StatusOr<Request> DecodeRequest(const Json& json) {
       if (key == "prune") r.plan_options.prune = b;
       if (key == "text") r.text = b;
     } else if (key == "parallelism") {
-      if (!value.is_number_integer() || value < 1 || value > 64) return BadField(field, "must be an integer from 1 to 64");
+      if (!value.is_number_integer() || value < 1 || value > 64)
+        return BadField(field, "must be an integer from 1 to 64");
       r.parallelism = value.get<int>();
     } else if (key == "shutdown_timeout") {
       if (!value.is_number_integer() || value < 0 || value > 86400) {
@@ -117,13 +127,15 @@ class Session {
     if (request.command == "version") return Ok({{"version", kVersion}});
     if (request.command == "observe") return Observe(request);
     Document doc;
-    Diagnostics diagnostics = ParseDocument(request.document.dump(), "<request " + std::to_string(line) + ">", &doc);
+    Diagnostics diagnostics =
+        ParseDocument(request.document.dump(), "<request " + std::to_string(line) + ">", &doc);
     if (!HasErrors(diagnostics)) {
       Diagnostics limits = CheckLimits(doc);
       diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
     }
     if (request.command == "validate" || HasErrors(diagnostics)) {
-      return Ok({{"valid", !HasErrors(diagnostics)}, {"diagnostics", DiagnosticsToJson(diagnostics)}});
+      return Ok(
+          {{"valid", !HasErrors(diagnostics)}, {"diagnostics", DiagnosticsToJson(diagnostics)}});
     }
     StatusOr<Driver::Run> run = driver_.PlanDocument(doc, request.connection, request.plan_options);
     if (!run.ok()) return Error(run.status());
@@ -143,7 +155,8 @@ class Session {
 
  private:
   Json Observe(const Request& request) {
-    StatusOr<Backends*> backends = driver_.Open(ResolveConnection(request.connection, ""), request.ceph);
+    StatusOr<Backends*> backends =
+        driver_.Open(ResolveConnection(request.connection, ""), request.ceph);
     if (!backends.ok()) return Error(backends.status());
     StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
     if (!observed.ok()) return Error(observed.status());
@@ -166,21 +179,24 @@ Json Respond(Session& session, const std::string& line, int number) {
     }
     StatusOr<Json> json = ReadStrictJson(line);
     if (!json.ok()) {
-      return Error(Status::InvalidArgument("line " + std::to_string(number) + " is not a JSON request: " +
-                                           json.status().message())
+      return Error(Status::InvalidArgument("line " + std::to_string(number) +
+                                           " is not a JSON request: " + json.status().message())
                        .WithErrorCode(ErrorCode::kInvalidDocument));
     }
     if (!json->is_object()) {
-      return Error(Status::InvalidArgument("line " + std::to_string(number) + " is not a JSON object")
-                       .WithErrorCode(ErrorCode::kInvalidDocument));
+      return Error(
+          Status::InvalidArgument("line " + std::to_string(number) + " is not a JSON object")
+              .WithErrorCode(ErrorCode::kInvalidDocument));
     }
-    if (json->contains("id") && ((*json)["id"].is_number_integer() || (*json)["id"].is_string())) id = (*json)["id"];
+    if (json->contains("id") && ((*json)["id"].is_number_integer() || (*json)["id"].is_string()))
+      id = (*json)["id"];
     StatusOr<Request> request = DecodeRequest(*json);
     Json response = request.ok() ? session.Handle(*request, number) : Error(request.status());
     response["id"] = id;
     return response;
   } catch (const std::exception& e) {
-    Json response = Error(Status::Internal(std::string("internal error: ") + e.what()).WithErrorCode(ErrorCode::kInternal));
+    Json response = Error(Status::Internal(std::string("internal error: ") + e.what())
+                              .WithErrorCode(ErrorCode::kInternal));
     response["id"] = id;
     return response;
   }
@@ -190,16 +206,20 @@ Json Respond(Session& session, const std::string& line, int number) {
 
 int Serve(const Args& args) {
   if (!args.empty()) {
-    std::cout << "usage: virtconverge serve\n\nRead one JSON request per line on stdin, write one JSON "
-                 "response per line on stdout,\nuntil end of input. Requests:\n"
-                 "  {\"id\": 1, \"command\": \"validate\"|\"plan\"|\"apply\", \"document\": {...},\n"
-                 "   \"options\": {\"connection\": URI, \"allow_destroy\": false, \"allow_restart\": false,\n"
-                 "                \"prune\": false, \"parallelism\": 4, \"shutdown_timeout\": 60, \"text\": false}}\n"
-                 "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI,\n"
-                 "                                     \"ceph\": {\"conf\": PATH, \"user\": NAME}}}\n"
-                 "  {\"id\": 3, \"command\": \"version\"}\n"
-                 "Responses: {\"id\": ..., \"ok\": true, \"result\": {...}} or {\"id\": ..., \"ok\": false, "
-                 "\"error\": \"...\", \"code\": \"...\", \"transient\": bool}.\nSee docs/serve.md.\n";
+    std::cout
+        << "usage: virtconverge serve\n\nRead one JSON request per line on stdin, write one JSON "
+           "response per line on stdout,\nuntil end of input. Requests:\n"
+           "  {\"id\": 1, \"command\": \"validate\"|\"plan\"|\"apply\", \"document\": {...},\n"
+           "   \"options\": {\"connection\": URI, \"allow_destroy\": false, \"allow_restart\": "
+           "false,\n"
+           "                \"prune\": false, \"parallelism\": 4, \"shutdown_timeout\": 60, "
+           "\"text\": false}}\n"
+           "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI,\n"
+           "                                     \"ceph\": {\"conf\": PATH, \"user\": NAME}}}\n"
+           "  {\"id\": 3, \"command\": \"version\"}\n"
+           "Responses: {\"id\": ..., \"ok\": true, \"result\": {...}} or {\"id\": ..., \"ok\": "
+           "false, "
+           "\"error\": \"...\", \"code\": \"...\", \"transient\": bool}.\nSee docs/serve.md.\n";
     return args[0] == "--help" || args[0] == "-h" ? 0 : 1;
   }
   Session session;
@@ -208,7 +228,8 @@ int Serve(const Args& args) {
   while (std::getline(std::cin, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::cout << Respond(session, line, number).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n"
+    std::cout << Respond(session, line, number).dump(-1, ' ', false, Json::error_handler_t::replace)
+              << "\n"
               << std::flush;
   }
   return 0;

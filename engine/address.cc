@@ -4,22 +4,32 @@ namespace vc {
 
 std::string_view KindName(Kind kind) {
   switch (kind) {
-    case Kind::kPool: return "pool";
-    case Kind::kVolume: return "volume";
-    case Kind::kRbdImage: return "rbd_image";
-    case Kind::kNetwork: return "network";
-    case Kind::kDomain: return "domain";
+    case Kind::kPool:
+      return "pool";
+    case Kind::kVolume:
+      return "volume";
+    case Kind::kRbdImage:
+      return "rbd_image";
+    case Kind::kNetwork:
+      return "network";
+    case Kind::kDomain:
+      return "domain";
   }
   return "?";
 }
 
 std::string_view KindSection(Kind kind) {
   switch (kind) {
-    case Kind::kPool: return "pools";
-    case Kind::kVolume: return "volumes";
-    case Kind::kRbdImage: return "rbd_images";
-    case Kind::kNetwork: return "networks";
-    case Kind::kDomain: return "domains";
+    case Kind::kPool:
+      return "pools";
+    case Kind::kVolume:
+      return "volumes";
+    case Kind::kRbdImage:
+      return "rbd_images";
+    case Kind::kNetwork:
+      return "networks";
+    case Kind::kDomain:
+      return "domains";
   }
   return "?";
 }

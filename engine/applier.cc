@@ -1,5 +1,7 @@
 #include "engine/applier.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -7,12 +9,10 @@
 #include <set>
 #include <thread>
 
-#include <fmt/format.h>
-
-#include "engine/domain_rules.h"
-#include "engine/plan_text.h"
 #include "engine/diff.h"
+#include "engine/domain_rules.h"
 #include "engine/ordering.h"
+#include "engine/plan_text.h"
 
 namespace vc {
 namespace {
@@ -24,12 +24,14 @@ Status CheckUnchanged(const Change& change, Provider& provider) {
   const std::string where = change.address.ToString() + ": changed since plan";
   if (change.action == Action::kCreate) {
     if (now->has_value()) {
-      return Status::FailedPrecondition(where + ": it now exists").WithErrorCode(ErrorCode::kChangedSincePlan);
+      return Status::FailedPrecondition(where + ": it now exists")
+          .WithErrorCode(ErrorCode::kChangedSincePlan);
     }
     return Status::Ok();
   }
   if (!now->has_value()) {
-    return Status::FailedPrecondition(where + ": it no longer exists").WithErrorCode(ErrorCode::kChangedSincePlan);
+    return Status::FailedPrecondition(where + ": it no longer exists")
+        .WithErrorCode(ErrorCode::kChangedSincePlan);
   }
   const Json& spec = (*now)->spec;
   Json seen = change.action == Action::kDelete ? spec : Project(spec, change.desired);
@@ -39,7 +41,8 @@ Status CheckUnchanged(const Change& change, Provider& provider) {
     detail += fmt::format("{}{} was {}, is now {}", detail.empty() ? "" : "; ", a.path,
                           RenderValue(a.after), RenderValue(a.before));
   }
-  return Status::FailedPrecondition(where + (detail.empty() ? "" : ": " + detail) + " (run plan again)")
+  return Status::FailedPrecondition(where + (detail.empty() ? "" : ": " + detail) +
+                                    " (run plan again)")
       .WithErrorCode(ErrorCode::kChangedSincePlan);
 }
 
@@ -73,9 +76,10 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
       std::lock_guard<std::mutex> lock(mu);
       for (const Address& dep : Dependencies(change)) {
         if (failed.count(dep)) {
-          outcome.status = Status::FailedPrecondition(change.address.ToString() + ": skipped because " +
-                                                      dep.ToString() + " failed")
-                               .WithErrorCode(ErrorCode::kSkipped);
+          outcome.status =
+              Status::FailedPrecondition(change.address.ToString() + ": skipped because " +
+                                         dep.ToString() + " failed")
+                  .WithErrorCode(ErrorCode::kSkipped);
         }
       }
     }
@@ -88,9 +92,10 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!s.ok()) {
           // Providers often name the step themselves; say it once.
-          outcome.status = s.message().rfind(step.Describe(), 0) == 0 ? s : s.WithContext(step.Describe());
-          say(fmt::format("{}: {} failed after {:.2f} s", change.address.ToString(), step.Describe(),
-                          seconds));
+          outcome.status =
+              s.message().rfind(step.Describe(), 0) == 0 ? s : s.WithContext(step.Describe());
+          say(fmt::format("{}: {} failed after {:.2f} s", change.address.ToString(),
+                          step.Describe(), seconds));
           break;
         }
         outcome.steps.push_back(step.Describe());
@@ -107,14 +112,15 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
   std::size_t begin = 0;
   while (begin < plan.changes.size()) {
     std::size_t end = begin;
-    while (end < plan.changes.size() && StageOf(plan.changes[end]) == StageOf(plan.changes[begin])) {
+    while (end < plan.changes.size() &&
+           StageOf(plan.changes[end]) == StageOf(plan.changes[begin])) {
       ++end;
     }
     std::atomic<std::size_t> next{begin};
     std::size_t workers = std::min<std::size_t>(std::max(1, options.parallelism), end - begin);
     std::vector<std::jthread> pool;
     for (std::size_t w = 0; w < workers; ++w) {
-        pool.emplace_back([&] {
+      pool.emplace_back([&] {
         for (std::size_t i = next++; i < end; i = next++) {
           // Nothing may escape a worker thread (it would end the process): a library exception
           // becomes the resource's failure.
@@ -166,7 +172,8 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
       // What was changed live must be in the running guest now, not only in its config.
       std::set<std::string> changed_live;
       for (const AttributeChange& a : change.attributes) {
-        if (a.disruption == Disruption::kLive && IsDomainHardware(a.path)) changed_live.insert(a.path);
+        if (a.disruption == Disruption::kLive && IsDomainHardware(a.path))
+          changed_live.insert(a.path);
       }
       for (const auto& [key, value] : change.desired.items()) {
         if (!HasComparableLiveValue(key)) continue;
@@ -175,7 +182,8 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
         if (changed_live.count(key)) {
           outcome.remaining.push_back(key + " (in the running guest: " + RenderValue(live) + ")");
         } else {
-          report.pending.push_back({change.address, key, live, Project(r.spec.value(key, Json()), value)});
+          report.pending.push_back(
+              {change.address, key, live, Project(r.spec.value(key, Json()), value)});
         }
       }
     }
@@ -187,24 +195,28 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
 Json ApplyReportToJson(const ApplyReport& report) {
   Json outcomes = Json::array();
   for (const ResourceOutcome& o : report.outcomes) {
-    ErrorCode code = !o.status.ok() ? o.status.error_code() : o.converged ? ErrorCode::kNone : ErrorCode::kNotConverged;
-    outcomes.push_back({{"address", o.address.ToString()},
-                        {"action", ActionName(o.action)},
-                        {"ok", o.status.ok()},
-                        {"code", code == ErrorCode::kNone ? Json(nullptr) : Json(ErrorCodeName(code))},
-                        {"transient", IsTransient(code)},
-                        {"error", o.status.ok() ? Json(nullptr) : Json(o.status.message())},
-                        {"steps", o.steps},
-                        {"converged", o.converged},
-                        {"remaining", o.remaining}});
+    ErrorCode code = !o.status.ok() ? o.status.error_code()
+                     : o.converged  ? ErrorCode::kNone
+                                    : ErrorCode::kNotConverged;
+    outcomes.push_back(
+        {{"address", o.address.ToString()},
+         {"action", ActionName(o.action)},
+         {"ok", o.status.ok()},
+         {"code", code == ErrorCode::kNone ? Json(nullptr) : Json(ErrorCodeName(code))},
+         {"transient", IsTransient(code)},
+         {"error", o.status.ok() ? Json(nullptr) : Json(o.status.message())},
+         {"steps", o.steps},
+         {"converged", o.converged},
+         {"remaining", o.remaining}});
   }
   return Json{{"ok", report.ok()},
               {"outcomes", outcomes},
               {"pending", PendingToJson(report.pending)},
               {"verification_error",
                report.verification.ok() ? Json(nullptr) : Json(report.verification.message())},
-              {"verification_code", report.verification.ok() ? Json(nullptr)
-                                                             : Json(ErrorCodeName(report.verification.error_code()))}};
+              {"verification_code", report.verification.ok()
+                                        ? Json(nullptr)
+                                        : Json(ErrorCodeName(report.verification.error_code()))}};
 }
 
 }  // namespace vc

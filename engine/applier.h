@@ -19,9 +19,9 @@ struct ApplyOptions {
 struct ResourceOutcome {
   Address address;
   Action action = Action::kUpdate;
-  Status status;                     // the first failure, or Ok
-  std::vector<std::string> steps;    // the steps carried out, in order
-  bool converged = false;            // after apply, observation matches the declared fields
+  Status status;                       // the first failure, or Ok
+  std::vector<std::string> steps;      // the steps carried out, in order
+  bool converged = false;              // after apply, observation matches the declared fields
   std::vector<std::string> remaining;  // attribute paths still different, when not converged
 };
 

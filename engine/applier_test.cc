@@ -41,12 +41,24 @@ class MemoryProvider : public Provider {
         r.spec = step.args;
         if (step.address.kind == Kind::kDomain) r.spec["state"] = "stopped";
         break;
-      case Step::Op::kWriteConfig: r.spec.update(step.args); break;
-      case Step::Op::kDelete: state_.resources.erase(step.address); break;
-      case Step::Op::kStart: r.spec["state"] = "running"; break;
-      case Step::Op::kShutdown: r.spec["state"] = "stopped"; break;
-      case Step::Op::kSetAutostart: r.spec["autostart"] = step.args["autostart"]; break;
-      case Step::Op::kResize: r.spec["capacity"] = FormatSize(step.args["bytes"].get<std::uint64_t>()); break;
+      case Step::Op::kWriteConfig:
+        r.spec.update(step.args);
+        break;
+      case Step::Op::kDelete:
+        state_.resources.erase(step.address);
+        break;
+      case Step::Op::kStart:
+        r.spec["state"] = "running";
+        break;
+      case Step::Op::kShutdown:
+        r.spec["state"] = "stopped";
+        break;
+      case Step::Op::kSetAutostart:
+        r.spec["autostart"] = step.args["autostart"];
+        break;
+      case Step::Op::kResize:
+        r.spec["capacity"] = FormatSize(step.args["bytes"].get<std::uint64_t>());
+        break;
       case Step::Op::kBlockResize:
       case Step::Op::kUpdateFeatures:
       case Step::Op::kCreateSnapshots:
@@ -124,7 +136,11 @@ TEST(ApplierTest, FailureSkipsDependentsButNotOthers) {
 TEST(ApplierTest, ResourceChangedSincePlanIsStoppedWithAClearError) {
   ObservedState state{"mem://", {}};
   state.resources[Address{Kind::kDomain, "d2"}] =
-      ObservedResource{{Kind::kDomain, "d2"}, {{"vcpus", 2}, {"memory", "64MiB"}, {"state", "stopped"}}, nullptr, false, {}};
+      ObservedResource{{Kind::kDomain, "d2"},
+                       {{"vcpus", 2}, {"memory", "64MiB"}, {"state", "stopped"}},
+                       nullptr,
+                       false,
+                       {}};
   MemoryProvider provider(state);
   Document doc = Parse("version: 1\ndomains:\n  d2: {vcpus: 1, memory: 64MiB, state: stopped}\n");
   Plan plan = ComputePlan(doc, state, {});

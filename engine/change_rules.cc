@@ -15,16 +15,22 @@ std::uint64_t Bytes(const Json& size) {
 bool IsRunning(const ObservedResource& r) { return r.spec.value("state", "") == "running"; }
 
 bool RestartAllowed(const PlanOptions& options, const Json& desired) {
-  return options.allow_restart || (desired.is_object() && desired.value("restart", "pending") == "allowed");
+  return options.allow_restart ||
+         (desired.is_object() && desired.value("restart", "pending") == "allowed");
 }
 
 bool ForcesReplace(Kind kind, const std::string& path) {
   switch (kind) {
-    case Kind::kPool: return path == "type" || path == "path" || path == "volume_group" || path == "ceph_pool";
-    case Kind::kNetwork: return path == "mode" || path == "bridge";
-    case Kind::kVolume: return path == "format" || path == "backing_volume";
-    case Kind::kRbdImage: return path == "clone_from";
-    case Kind::kDomain: return false;
+    case Kind::kPool:
+      return path == "type" || path == "path" || path == "volume_group" || path == "ceph_pool";
+    case Kind::kNetwork:
+      return path == "mode" || path == "bridge";
+    case Kind::kVolume:
+      return path == "format" || path == "backing_volume";
+    case Kind::kRbdImage:
+      return path == "clone_from";
+    case Kind::kDomain:
+      return false;
   }
   return false;
 }
@@ -60,7 +66,8 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed, 
     a->reason = "copies the parent's data into the clone; the parent link goes";
     return;
   }
-  if ((kind == Kind::kVolume && a->path == "capacity") || (kind == Kind::kRbdImage && a->path == "size")) {
+  if ((kind == Kind::kVolume && a->path == "capacity") ||
+      (kind == Kind::kRbdImage && a->path == "size")) {
     if (Bytes(a->after) < Bytes(a->before)) {
       a->disruption = Disruption::kDestructive;
       a->reason = "shrink: data beyond the new end is lost";
@@ -72,7 +79,8 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed, 
   }
   if (kind == Kind::kDomain && a->path == "state") {
     a->disruption = Disruption::kLive;
-    a->reason = a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
+    a->reason =
+        a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
     return;
   }
   if (kind == Kind::kDomain && IsDomainHardware(a->path)) {
@@ -89,7 +97,8 @@ Change CreateChange(const DesiredResource& desired) {
   for (const auto& [key, value] : desired.spec.items()) {
     change.attributes.push_back({key, nullptr, value, Disruption::kNone, ""});
   }
-  if (desired.address.kind == Kind::kDomain && desired.spec.value("state", "running") == "running") {
+  if (desired.address.kind == Kind::kDomain &&
+      desired.spec.value("state", "running") == "running") {
     for (AttributeChange& a : change.attributes) {
       if (a.path == "state") {
         a.disruption = Disruption::kLive;
@@ -114,8 +123,9 @@ Change DeleteChange(const ObservedResource& observed, const ObservedState& state
       break;
     case Kind::kDomain:
       a.disruption = IsRunning(observed) ? Disruption::kRestart : Disruption::kNone;
-      a.reason = IsRunning(observed) ? "the running guest is shut down, then undefined; its volumes are kept"
-                                     : "undefined; its volumes are kept";
+      a.reason = IsRunning(observed)
+                     ? "the running guest is shut down, then undefined; its volumes are kept"
+                     : "undefined; its volumes are kept";
       break;
     case Kind::kPool: {
       int volumes = 0;

@@ -12,7 +12,8 @@ Provider* CompositeProvider::For(Kind kind) const {
 StatusOr<ObservedState> CompositeProvider::ObserveAll() {
   StatusOr<ObservedState> merged = primary_->ObserveAll();
   if (!merged.ok()) return merged;
-  // The primary may list things another backend owns (an rbd pool's volumes); the owner's view wins.
+  // The primary may list things another backend owns (an rbd pool's volumes); the owner's view
+  // wins.
   std::set<Provider*> others;
   for (const auto& [kind, provider] : routes_) {
     if (provider != primary_) others.insert(provider);
@@ -31,6 +32,8 @@ StatusOr<std::optional<ObservedResource>> CompositeProvider::ObserveOne(const Ad
   return For(address.kind)->ObserveOne(address);
 }
 
-Status CompositeProvider::Execute(const Step& step) { return For(step.address.kind)->Execute(step); }
+Status CompositeProvider::Execute(const Step& step) {
+  return For(step.address.kind)->Execute(step);
+}
 
 }  // namespace vc

@@ -29,9 +29,13 @@ inline bool HasErrors(const Diagnostics& diagnostics) {
 
 /// An error diagnostic.
 inline Diagnostic ErrorDiagnostic(ErrorCode code, std::string address, std::string summary,
-                        std::string detail = "", std::string related = "") {
-  return Diagnostic{Diagnostic::Severity::kError, code,           std::move(address),
-                    std::move(summary),           std::move(detail), std::move(related)};
+                                  std::string detail = "", std::string related = "") {
+  return Diagnostic{Diagnostic::Severity::kError,
+                    code,
+                    std::move(address),
+                    std::move(summary),
+                    std::move(detail),
+                    std::move(related)};
 }
 
 }  // namespace vc

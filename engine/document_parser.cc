@@ -1,5 +1,7 @@
 #include "engine/document_parser.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -7,8 +9,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "engine/json_reader.h"
 #include "engine/names.h"
@@ -55,10 +55,8 @@ const std::initializer_list<Field> kPoolFields = {
     {"autostart", Type::kBool},
 };
 const std::initializer_list<Field> kRbdImageFields = {
-    {"size", Type::kSize},
-    {"features", Type::kFeatureList},
-    {"snapshots", Type::kNameList},
-    {"clone_from", Type::kSnapshotSpec},
+    {"size", Type::kSize},          {"features", Type::kFeatureList},
+    {"snapshots", Type::kNameList}, {"clone_from", Type::kSnapshotSpec},
     {"flatten", Type::kBool},
 };
 const std::initializer_list<Field> kCephFields = {
@@ -108,11 +106,16 @@ const std::initializer_list<Field> kInterfaceFields = {
 
 const std::initializer_list<Field>& FieldsOf(Kind kind) {
   switch (kind) {
-    case Kind::kPool: return kPoolFields;
-    case Kind::kVolume: return kVolumeFields;
-    case Kind::kRbdImage: return kRbdImageFields;
-    case Kind::kNetwork: return kNetworkFields;
-    case Kind::kDomain: return kDomainFields;
+    case Kind::kPool:
+      return kPoolFields;
+    case Kind::kVolume:
+      return kVolumeFields;
+    case Kind::kRbdImage:
+      return kRbdImageFields;
+    case Kind::kNetwork:
+      return kNetworkFields;
+    case Kind::kDomain:
+      return kDomainFields;
   }
   return kDomainFields;
 }
@@ -161,7 +164,8 @@ class Parser {
       for (std::size_t i = 1; i < documents.size(); ++i) {
         if (documents[i].IsNull()) continue;  // a trailing '---' carries nothing
         Error(documents[i].Mark(), "", "",
-              "a second YAML document (after '---') is not read: give each document as a file of its own",
+              "a second YAML document (after '---') is not read: give each document as a file of "
+              "its own",
               ErrorCode::kInvalidDocument);
         return;
       }
@@ -171,7 +175,8 @@ class Parser {
       return;
     }
     if (!root.IsMap()) {
-      Error(root.Mark(), "", "", "a document must be a mapping with 'version: 1' at the top", ErrorCode::kInvalidDocument);
+      Error(root.Mark(), "", "", "a document must be a mapping with 'version: 1' at the top",
+            ErrorCode::kInvalidDocument);
       return;
     }
     bool has_version = false;
@@ -190,7 +195,8 @@ class Parser {
           Error(value.Mark(), "", "connection", "expected a libvirt URI string");
         } else if (!doc_->connection.empty() && doc_->connection != value.Scalar()) {
           Error(value.Mark(), "", "connection",
-                "conflicts with connection '" + doc_->connection + "' given by another document", ErrorCode::kDuplicate);
+                "conflicts with connection '" + doc_->connection + "' given by another document",
+                ErrorCode::kDuplicate);
         } else {
           doc_->connection = value.Scalar();
         }
@@ -198,7 +204,8 @@ class Parser {
         Json ceph;
         if (ParseObject(value, "ceph", kCephFields, {"conf"}, &ceph)) {
           if (!doc_->ceph.is_null() && doc_->ceph != ceph) {
-            Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document", ErrorCode::kDuplicate);
+            Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document",
+                  ErrorCode::kDuplicate);
           } else {
             doc_->ceph = ceph;
           }
@@ -209,10 +216,13 @@ class Parser {
         std::string hint = ClosestMatch(key, {"version", "connection", "ceph", "pools", "networks",
                                               "volumes", "rbd_images", "domains"});
         Error(entry.second.Mark(), "", key,
-              "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
+              "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"),
+              ErrorCode::kUnknownField);
       }
     }
-    if (!has_version) Error(root.Mark(), "", "version", "missing required field 'version: 1'", ErrorCode::kMissingField);
+    if (!has_version)
+      Error(root.Mark(), "", "version", "missing required field 'version: 1'",
+            ErrorCode::kMissingField);
   }
 
  private:
@@ -241,12 +251,14 @@ class Parser {
     std::set<std::string> seen;
     for (const auto& item : map) {
       if (!item.first.IsScalar()) {
-        Error(item.first.Mark(), path, "", "keys must be plain strings", ErrorCode::kInvalidDocument);
+        Error(item.first.Mark(), path, "", "keys must be plain strings",
+              ErrorCode::kInvalidDocument);
         continue;
       }
       std::string key = item.first.Scalar();
       if (!seen.insert(key).second) {
-        Error(item.first.Mark(), path, key, "declared twice in the same mapping", ErrorCode::kDuplicate);
+        Error(item.first.Mark(), path, key, "declared twice in the same mapping",
+              ErrorCode::kDuplicate);
         continue;
       }
       out.emplace_back(key, item.second);
@@ -261,8 +273,8 @@ class Parser {
       return;
     }
     for (const auto& [name, body] : Entries(section, section_name)) {
-      Status valid = kind == Kind::kVolume || kind == Kind::kRbdImage ? CheckVolumeKey(name)
-                                                                      : CheckName(name);
+      Status valid =
+          kind == Kind::kVolume || kind == Kind::kRbdImage ? CheckVolumeKey(name) : CheckName(name);
       if (!valid.ok()) {
         Error(body.Mark(), section_name, Quote(name), valid.message());
         continue;
@@ -292,7 +304,8 @@ class Parser {
         } else if (value.Scalar() == "absent") {
           resource.absent = true;
         } else if (value.Scalar() != "present") {
-          Error(value.Mark(), path, key, "expected 'present' or 'absent', got " + Quote(value.Scalar()));
+          Error(value.Mark(), path, key,
+                "expected 'present' or 'absent', got " + Quote(value.Scalar()));
         }
         continue;
       }
@@ -303,7 +316,8 @@ class Parser {
         std::string hint = ClosestMatch(key, known);
         Error(value.Mark(), path, key,
               "unknown field" + (hint.empty() ? "; known fields: " + Join(known)
-                                              : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
+                                              : ", did you mean '" + hint + "'?"),
+              ErrorCode::kUnknownField);
         continue;
       }
       Json parsed;
@@ -314,14 +328,15 @@ class Parser {
     if (ErrorCount() != errors_before) return;
     auto [it, inserted] = doc_->resources.emplace(address, resource);
     if (!inserted) {
-      Error(body.Mark(), path, "",
-            "declared twice: in " + it->second.source + " and in " + source_, ErrorCode::kDuplicate);
+      Error(body.Mark(), path, "", "declared twice: in " + it->second.source + " and in " + source_,
+            ErrorCode::kDuplicate);
     }
   }
 
   void CheckRequired(const DesiredResource& r, const YAML::Node& body, const std::string& path) {
     auto require = [&](const char* field, const std::string& why) {
-      if (!r.spec.contains(field)) Error(body.Mark(), path, field, "missing required field" + why, ErrorCode::kMissingField);
+      if (!r.spec.contains(field))
+        Error(body.Mark(), path, field, "missing required field" + why, ErrorCode::kMissingField);
     };
     switch (r.address.kind) {
       case Kind::kPool:
@@ -330,11 +345,13 @@ class Parser {
         if (r.spec.value("type", "") == "logical") {
           require("volume_group", " (a logical pool needs a volume_group)");
         }
-        if (r.spec.value("type", "") == "rbd") require("ceph_pool", " (an rbd pool needs a ceph_pool)");
+        if (r.spec.value("type", "") == "rbd")
+          require("ceph_pool", " (an rbd pool needs a ceph_pool)");
         break;
       case Kind::kNetwork:
         require("mode", "");
-        if (r.spec.value("mode", "") == "bridge") require("bridge", " (a bridge network names the host bridge)");
+        if (r.spec.value("mode", "") == "bridge")
+          require("bridge", " (a bridge network names the host bridge)");
         break;
       case Kind::kVolume:
         if (!r.spec.contains("backing_volume")) require("capacity", " (or give backing_volume)");
@@ -421,8 +438,8 @@ class Parser {
       case Type::kName:
       case Type::kVolumeKey: {
         if (!value.IsScalar()) return fail("expected a name, got a collection");
-        Status s = field.type == Type::kName ? CheckName(value.Scalar())
-                                             : CheckVolumeKey(value.Scalar());
+        Status s =
+            field.type == Type::kName ? CheckName(value.Scalar()) : CheckVolumeKey(value.Scalar());
         if (!s.ok()) return fail(s.message());
         *out = value.Scalar();
         return true;
@@ -448,7 +465,8 @@ class Parser {
         // The least significant bit of the first octet marks a group (multicast) address, which
         // no NIC may have; libvirt would refuse it only when the guest starts.
         if ((std::stoi(mac.substr(0, 2), nullptr, 16) & 1) != 0) {
-          return fail("MAC " + mac + " is a multicast address; a NIC needs a unicast one (the first octet even, "
+          return fail("MAC " + mac +
+                      " is a multicast address; a NIC needs a unicast one (the first octet even, "
                       "e.g. 52:54:00:..., a locally administered address)");
         }
         *out = mac;
@@ -464,9 +482,9 @@ class Parser {
       }
       case Type::kNameList:
       case Type::kFeatureList: {
-        static const std::set<std::string> kFeatures = {
-            "layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten", "journaling",
-            "striping", "data-pool"};
+        static const std::set<std::string> kFeatures = {"layering",  "exclusive-lock", "object-map",
+                                                        "fast-diff", "deep-flatten",   "journaling",
+                                                        "striping",  "data-pool"};
         if (!value.IsSequence()) return fail("expected a list");
         std::set<std::string> items;
         for (std::size_t i = 0; i < value.size(); ++i) {
@@ -478,16 +496,18 @@ class Parser {
           }
           Status ok = field.type == Type::kNameList ? CheckName(item.Scalar()) : Status::Ok();
           if (field.type == Type::kFeatureList && !kFeatures.count(item.Scalar())) {
-            ok = Status::InvalidArgument("unknown RBD feature " + Quote(item.Scalar()) +
-                                         "; known: layering, exclusive-lock, object-map, fast-diff, "
-                                         "deep-flatten, journaling, striping, data-pool");
+            ok =
+                Status::InvalidArgument("unknown RBD feature " + Quote(item.Scalar()) +
+                                        "; known: layering, exclusive-lock, object-map, fast-diff, "
+                                        "deep-flatten, journaling, striping, data-pool");
           }
           if (!ok.ok()) {
             Error(item.Mark(), where, "", ok.message());
             return false;
           }
           if (!items.insert(item.Scalar()).second) {
-            Error(item.Mark(), where, "", Quote(item.Scalar()) + " is listed twice", ErrorCode::kDuplicate);
+            Error(item.Mark(), where, "", Quote(item.Scalar()) + " is listed twice",
+                  ErrorCode::kDuplicate);
             return false;
           }
         }
@@ -508,7 +528,8 @@ class Parser {
         std::size_t errors_before = ErrorCount();
         if (!ParseObject(value, path, kCpuFields, {"mode"}, out)) return false;
         if (out->value("mode", "") == "custom" && !out->contains("model")) {
-          Error(value.Mark(), path, "model", "missing required field (mode custom names a model)", ErrorCode::kMissingField);
+          Error(value.Mark(), path, "model", "missing required field (mode custom names a model)",
+                ErrorCode::kMissingField);
         }
         if (out->value("mode", "") != "custom" && out->contains("model")) {
           Error(value.Mark(), path, "model", "only mode custom takes a model");
@@ -548,7 +569,8 @@ class Parser {
     *out = Json::array();
     for (std::size_t i = 0; i < value.size(); ++i) {
       Json parsed;
-      ok = ParseObject(value[i], path + "[" + std::to_string(i) + "]", fields, required, &parsed) && ok;
+      ok = ParseObject(value[i], path + "[" + std::to_string(i) + "]", fields, required, &parsed) &&
+           ok;
       out->push_back(parsed);
     }
     return ok;
@@ -570,7 +592,8 @@ class Parser {
         std::string hint = ClosestMatch(key, Names(fields));
         Error(v.Mark(), path, key,
               "unknown field" + (hint.empty() ? "; known fields: " + Join(Names(fields))
-                                              : ", did you mean '" + hint + "'?"), ErrorCode::kUnknownField);
+                                              : ", did you mean '" + hint + "'?"),
+              ErrorCode::kUnknownField);
         continue;
       }
       Json one;
@@ -578,7 +601,8 @@ class Parser {
     }
     for (std::string_view r : required) {
       if (!out->contains(r) && ErrorCount() == errors_before) {
-        Error(item.Mark(), path, std::string(r), "missing required field", ErrorCode::kMissingField);
+        Error(item.Mark(), path, std::string(r), "missing required field",
+              ErrorCode::kMissingField);
       }
     }
     return ErrorCount() == errors_before;
@@ -638,7 +662,8 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
     std::string source = path;
     if (path == "-") {
       if (stdin_used) {
-        diags.push_back(ErrorDiagnostic(ErrorCode::kInvalidDocument, "", "'-' (standard input) given twice"));
+        diags.push_back(
+            ErrorDiagnostic(ErrorCode::kInvalidDocument, "", "'-' (standard input) given twice"));
         continue;
       }
       stdin_used = true;
@@ -647,7 +672,8 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
     } else {
       std::ifstream in(path, std::ios::binary);
       if (!in) {
-        diags.push_back(ErrorDiagnostic(ErrorCode::kInvalidDocument, "", path + ": cannot read the file"));
+        diags.push_back(
+            ErrorDiagnostic(ErrorCode::kInvalidDocument, "", path + ": cannot read the file"));
         continue;
       }
       std::ostringstream buffer;
@@ -671,14 +697,16 @@ Diagnostics CheckLimits(const Document& doc) {
     const Json& s = r.spec;
     if (address.kind == Kind::kDomain) {
       if (s.contains("max_vcpus") && s.contains("vcpus") && s["vcpus"] > s["max_vcpus"]) {
-        diags.push_back(Problem(r, "vcpus", "vcpus " + s["vcpus"].dump() +
-                                                " is more than max_vcpus " + s["max_vcpus"].dump()));
+        diags.push_back(Problem(
+            r, "vcpus",
+            "vcpus " + s["vcpus"].dump() + " is more than max_vcpus " + s["max_vcpus"].dump()));
       }
       if (s.contains("max_memory") && s.contains("memory") &&
           SizeOf(s["memory"]) > SizeOf(s["max_memory"])) {
-        diags.push_back(Problem(r, "memory", "memory " + s["memory"].get<std::string>() +
-                                                 " is more than max_memory " +
-                                                 s["max_memory"].get<std::string>()));
+        diags.push_back(Problem(r, "memory",
+                                "memory " + s["memory"].get<std::string>() +
+                                    " is more than max_memory " +
+                                    s["max_memory"].get<std::string>()));
       }
       std::set<std::string> targets;
       std::set<std::string> macs;
@@ -693,12 +721,14 @@ Diagnostics CheckLimits(const Document& doc) {
         const Json& nic = s["interfaces"][i];
         if (nic.contains("mac") && !macs.insert(nic["mac"].get<std::string>()).second) {
           diags.push_back(Problem(r, "interfaces[" + std::to_string(i) + "].mac",
-                                  "MAC " + nic["mac"].get<std::string>() + " is used twice", ErrorCode::kDuplicate));
+                                  "MAC " + nic["mac"].get<std::string>() + " is used twice",
+                                  ErrorCode::kDuplicate));
         }
       }
     } else if (address.kind == Kind::kVolume) {
       if (s.contains("backing_volume") && s.value("format", "qcow2") != "qcow2") {
-        diags.push_back(Problem(r, "format", "must be qcow2: only a qcow2 volume can have a backing_volume"));
+        diags.push_back(
+            Problem(r, "format", "must be qcow2: only a qcow2 volume can have a backing_volume"));
       }
       if (s.contains("backing_volume") && s["backing_volume"] == address.name) {
         diags.push_back(Problem(r, "backing_volume", "a volume cannot back itself"));
@@ -730,10 +760,12 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
           require(r, "disks[" + std::to_string(i) + "].rbd", Address{Kind::kRbdImage, disk["rbd"]});
           if (doc.ceph.is_null()) {
             diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].rbd",
-                                    "an RBD disk needs the ceph: section (conf, user)", ErrorCode::kMissingReference));
+                                    "an RBD disk needs the ceph: section (conf, user)",
+                                    ErrorCode::kMissingReference));
           }
         } else {
-          require(r, "disks[" + std::to_string(i) + "].volume", Address{Kind::kVolume, disk.value("volume", "")});
+          require(r, "disks[" + std::to_string(i) + "].volume",
+                  Address{Kind::kVolume, disk.value("volume", "")});
         }
       }
       for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
@@ -742,7 +774,8 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
       }
     } else if (address.kind == Kind::kRbdImage) {
       if (doc.ceph.is_null()) {
-        diags.push_back(Problem(r, "", "rbd_images need the ceph: section (conf, user) or --ceph-conf",
+        diags.push_back(Problem(r, "",
+                                "rbd_images need the ceph: section (conf, user) or --ceph-conf",
                                 ErrorCode::kMissingReference));
       }
       if (s.contains("clone_from")) {
@@ -754,18 +787,22 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
         auto declared = doc.resources.find(parent);
         auto observed_parent = observed.resources.find(parent);
         bool known = false;
-        for (const Json* list : {declared != doc.resources.end() ? &declared->second.spec : nullptr,
-                                 observed_parent != observed.resources.end() ? &observed_parent->second.spec
-                                                                            : nullptr}) {
+        for (const Json* list :
+             {declared != doc.resources.end() ? &declared->second.spec : nullptr,
+              observed_parent != observed.resources.end() ? &observed_parent->second.spec
+                                                          : nullptr}) {
           if (list == nullptr) continue;
-          for (const Json& name : list->value("snapshots", Json::array())) known = known || name == snapshot;
+          for (const Json& name : list->value("snapshots", Json::array()))
+            known = known || name == snapshot;
         }
-        bool parent_exists = declared != doc.resources.end() || observed_parent != observed.resources.end();
+        bool parent_exists =
+            declared != doc.resources.end() || observed_parent != observed.resources.end();
         if (parent_exists && !known) {
           diags.push_back(Problem(r, "clone_from",
-                                  "snapshot " + snapshot + " is neither declared in " + parent.name +
-                                      "'s snapshots nor present",
-                                  ErrorCode::kMissingReference, parent.ToString() + "@" + snapshot));
+                                  "snapshot " + snapshot + " is neither declared in " +
+                                      parent.name + "'s snapshots nor present",
+                                  ErrorCode::kMissingReference,
+                                  parent.ToString() + "@" + snapshot));
         }
       }
     } else if (address.kind == Kind::kPool && s.value("type", "") == "rbd" && doc.ceph.is_null()) {
@@ -774,7 +811,8 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
     } else if (address.kind == Kind::kVolume) {
       require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
       if (s.contains("backing_volume")) {
-        require(r, "backing_volume", Address{Kind::kVolume, s["backing_volume"].get<std::string>()});
+        require(r, "backing_volume",
+                Address{Kind::kVolume, s["backing_volume"].get<std::string>()});
       }
     }
   }

@@ -16,9 +16,9 @@ inline constexpr std::size_t kMaxDocumentBytes = std::size_t{16} << 20;
 
 /// Parses one document's text: JSON (strictly: no comments, trailing commas or duplicate keys)
 /// when `source` ends in .json or the text starts with '{' or '[', YAML otherwise (one document
-/// per file; duplicate keys are errors there too). `source` names it in messages ("site.yaml", "<stdin>").
-/// Resources are added to `*doc`; a resource already in `*doc` is reported with both sources.
-/// Returns the problems found; `*doc` is left unchanged when any is an error.
+/// per file; duplicate keys are errors there too). `source` names it in messages ("site.yaml",
+/// "<stdin>"). Resources are added to `*doc`; a resource already in `*doc` is reported with both
+/// sources. Returns the problems found; `*doc` is left unchanged when any is an error.
 Diagnostics ParseDocument(std::string_view text, const std::string& source, Document* doc);
 
 /// Reads and merges the named files ("-" is standard input, read at most once).

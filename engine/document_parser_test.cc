@@ -48,14 +48,16 @@ TEST(DocumentParserTest, AcceptsTheContractDocumentAsWritten) {
   EXPECT_EQ(web1["max_memory"], "1GiB");  // canonical units
   EXPECT_EQ(web1["disks"][0]["volume"], "vc-images/web1-root");
   EXPECT_EQ(web1["autostart"], false);
-  EXPECT_EQ(doc.resources.at(Address{Kind::kVolume, "vc-images/web1-root"}).spec["capacity"], "2GiB");
+  EXPECT_EQ(doc.resources.at(Address{Kind::kVolume, "vc-images/web1-root"}).spec["capacity"],
+            "2GiB");
 }
 
 TEST(DocumentParserTest, JsonParsesToTheSameModel) {
   Document yaml_doc;
   Document json_doc;
   ASSERT_FALSE(HasErrors(ParseDocument(kSite, "a.yaml", &yaml_doc)));
-  const char* json = R"({"version": 1, "pools": {"vc-images": {"type": "dir", "path": "/var/lib/virtconverge/images"}},
+  const char* json =
+      R"({"version": 1, "pools": {"vc-images": {"type": "dir", "path": "/var/lib/virtconverge/images"}},
     "networks": {"vc-isolated": {"mode": "isolated"}},
     "volumes": {"vc-images/web1-root": {"format": "qcow2", "capacity": 2147483648}},
     "domains": {"web1": {"vcpus": 1, "max_vcpus": 4, "memory": "256MiB", "max_memory": "1GiB",
@@ -70,11 +72,12 @@ TEST(DocumentParserTest, JsonParsesToTheSameModel) {
 
 TEST(DocumentParserTest, UnknownFieldNamesPositionAndSuggestion) {
   Document doc;
-  Diagnostics diags = ParseDocument("version: 1\ndomains:\n  web1:\n    vcpu: 2\n    memory: 1GiB\n",
-                                    "d.yaml", &doc);
+  Diagnostics diags = ParseDocument(
+      "version: 1\ndomains:\n  web1:\n    vcpu: 2\n    memory: 1GiB\n", "d.yaml", &doc);
   ASSERT_TRUE(HasErrors(diags));
-  EXPECT_NE(Errors(diags).find("d.yaml:4:11: domains.web1.vcpu: unknown field, did you mean 'vcpus'?"),
-            std::string::npos)
+  EXPECT_NE(
+      Errors(diags).find("d.yaml:4:11: domains.web1.vcpu: unknown field, did you mean 'vcpus'?"),
+      std::string::npos)
       << Errors(diags);
 }
 
@@ -98,9 +101,10 @@ TEST(DocumentParserTest, NameDeclaredInTwoFilesNamesBoth) {
 
 TEST(DocumentParserTest, FailedDocumentLeavesTheMergeUntouched) {
   Document doc;
-  ASSERT_FALSE(HasErrors(ParseDocument("version: 1\nnetworks:\n  n1:\n    mode: isolated\n", "a", &doc)));
-  ASSERT_TRUE(HasErrors(ParseDocument("version: 1\nnetworks:\n  n2:\n    mode: isolated\n  n3: {mode: x}\n",
-                                      "b", &doc)));
+  ASSERT_FALSE(
+      HasErrors(ParseDocument("version: 1\nnetworks:\n  n1:\n    mode: isolated\n", "a", &doc)));
+  ASSERT_TRUE(HasErrors(ParseDocument(
+      "version: 1\nnetworks:\n  n2:\n    mode: isolated\n  n3: {mode: x}\n", "b", &doc)));
   EXPECT_EQ(doc.resources.size(), 1u);
 }
 
@@ -109,14 +113,16 @@ TEST(DocumentParserTest, RejectsQuotedNumbersAndBooleans) {
   EXPECT_TRUE(HasErrors(ParseDocument(
       "version: 1\ndomains:\n  d:\n    vcpus: \"2\"\n    memory: 1GiB\n", "q", &doc)));
   EXPECT_TRUE(HasErrors(ParseDocument(
-      "version: 1\ndomains:\n  d:\n    vcpus: 2\n    memory: 1GiB\n    autostart: \"yes\"\n", "q", &doc)));
+      "version: 1\ndomains:\n  d:\n    vcpus: 2\n    memory: 1GiB\n    autostart: \"yes\"\n", "q",
+      &doc)));
 }
 
 TEST(DocumentParserTest, LimitsBetweenFieldsNameTheField) {
   Document doc;
-  ASSERT_FALSE(HasErrors(ParseDocument(
-      "version: 1\ndomains:\n  d:\n    vcpus: 4\n    max_vcpus: 2\n    memory: 2GiB\n    max_memory: 1GiB\n",
-      "l.yaml", &doc)));
+  ASSERT_FALSE(
+      HasErrors(ParseDocument("version: 1\ndomains:\n  d:\n    vcpus: 4\n    max_vcpus: 2\n    "
+                              "memory: 2GiB\n    max_memory: 1GiB\n",
+                              "l.yaml", &doc)));
   Diagnostics diags = CheckLimits(doc);
   EXPECT_NE(Errors(diags).find("domains.d.vcpus"), std::string::npos) << Errors(diags);
   EXPECT_NE(Errors(diags).find("domains.d.memory"), std::string::npos) << Errors(diags);
@@ -124,19 +130,22 @@ TEST(DocumentParserTest, LimitsBetweenFieldsNameTheField) {
 
 TEST(DocumentParserTest, AbsentNeedsNoOtherFields) {
   Document doc;
-  Diagnostics diags = ParseDocument("version: 1\ndomains:\n  old:\n    ensure: absent\n", "a", &doc);
+  Diagnostics diags =
+      ParseDocument("version: 1\ndomains:\n  old:\n    ensure: absent\n", "a", &doc);
   ASSERT_FALSE(HasErrors(diags)) << Errors(diags);
   EXPECT_TRUE(doc.resources.at(Address{Kind::kDomain, "old"}).absent);
 }
 
 TEST(DocumentParserTest, ReferencesMustBeDeclaredOrPresent) {
   Document doc;
-  ASSERT_FALSE(HasErrors(ParseDocument(
-      "version: 1\ndomains:\n  d:\n    vcpus: 1\n    memory: 1GiB\n    disks:\n      - {volume: p/missing, target: vda}\n",
-      "r.yaml", &doc)));
+  ASSERT_FALSE(
+      HasErrors(ParseDocument("version: 1\ndomains:\n  d:\n    vcpus: 1\n    memory: 1GiB\n    "
+                              "disks:\n      - {volume: p/missing, target: vda}\n",
+                              "r.yaml", &doc)));
   ObservedState empty;
   Diagnostics diags = CheckReferences(doc, empty);
-  EXPECT_NE(Errors(diags).find("domains.d.disks[0].volume: volume p/missing is neither declared nor present"),
+  EXPECT_NE(Errors(diags).find(
+                "domains.d.disks[0].volume: volume p/missing is neither declared nor present"),
             std::string::npos)
       << Errors(diags);
   ObservedState with_volume;

@@ -1,8 +1,8 @@
 #include "engine/domain_rules.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "engine/diff.h"
 #include "engine/size.h"
@@ -10,8 +10,8 @@
 namespace vc {
 namespace {
 
-const std::set<std::string> kHardware = {"vcpus", "max_vcpus",  "memory", "max_memory", "disks",
-                                         "interfaces", "virt_type", "cpu"};
+const std::set<std::string> kHardware = {"vcpus", "max_vcpus",  "memory",    "max_memory",
+                                         "disks", "interfaces", "virt_type", "cpu"};
 
 std::uint64_t Bytes(const Json& size) {
   return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
@@ -84,7 +84,8 @@ std::string DerivedMac(const std::string& seed) {
     hash ^= c;
     hash *= 0x100000001b3ULL;
   }
-  return fmt::format("52:54:00:{:02x}:{:02x}:{:02x}", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
+  return fmt::format("52:54:00:{:02x}:{:02x}:{:02x}", (hash >> 16) & 0xff, (hash >> 8) & 0xff,
+                     hash & 0xff);
 }
 
 }  // namespace
@@ -100,14 +101,15 @@ bool HasComparableLiveValue(const std::string& field) {
 }
 
 bool SameDisk(const Json& want, const Json& have) {
-  return want.value("volume", "") == have.value("volume", "") && want.value("rbd", "") == have.value("rbd", "") &&
+  return want.value("volume", "") == have.value("volume", "") &&
+         want.value("rbd", "") == have.value("rbd", "") &&
          want.value("target", "") == have.value("target", "") && DeclaredEqual(want, have, "bus") &&
          DeclaredEqual(want, have, "discard");
 }
 
 bool SameNic(const Json& want, const Json& have) {
-  return want.value("network", "") == have.value("network", "") && DeclaredEqual(want, have, "mac") &&
-         DeclaredEqual(want, have, "model");
+  return want.value("network", "") == have.value("network", "") &&
+         DeclaredEqual(want, have, "mac") && DeclaredEqual(want, have, "model");
 }
 
 LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json& desired,
@@ -121,7 +123,8 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     if (desired.contains("max_vcpus") && desired["max_vcpus"] != max) {
       return {false, "max_vcpus changes too, which needs a restart"};
     }
-    if (wanted > max) return {false, fmt::format("more than the {} vCPU slots the guest booted with", max)};
+    if (wanted > max)
+      return {false, fmt::format("more than the {} vCPU slots the guest booted with", max)};
     if (wanted > have) return {true, "hot-plug"};
     // Live unplug needs the guest's cooperation and under QEMU 7.2 with TCG can crash QEMU or leave
     // libvirt and QEMU disagreeing (see docs/live-changes.md): it is not attempted.
@@ -131,7 +134,8 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     std::uint64_t wanted = Bytes(want);
     std::uint64_t total = Bytes(facts.value("memory_total", Json()));
     std::uint64_t ceiling = Bytes(facts.value("hotplug_max_memory", Json()));
-    if (desired.contains("max_memory") && Bytes(desired["max_memory"]) != Bytes(live.value("max_memory", Json()))) {
+    if (desired.contains("max_memory") &&
+        Bytes(desired["max_memory"]) != Bytes(live.value("max_memory", Json()))) {
       return {false, "max_memory changes too, which needs a restart"};
     }
     if (wanted <= total) return {true, "balloon"};
@@ -141,10 +145,12 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
       return {false, "above the boot memory and the domain has no free memory hot-plug slot"};
     }
     if (total + dimm > ceiling) {
-      return {false, fmt::format("a {} DIMM would pass max_memory {}", FormatSize(dimm), FormatSize(ceiling))};
+      return {false, fmt::format("a {} DIMM would pass max_memory {}", FormatSize(dimm),
+                                 FormatSize(ceiling))};
     }
-    return {true, fmt::format("+{} DIMM", FormatSize(dimm)) +
-                      (total + dimm > wanted ? fmt::format(", balloon to {}", FormatSize(wanted)) : "")};
+    return {true,
+            fmt::format("+{} DIMM", FormatSize(dimm)) +
+                (total + dimm > wanted ? fmt::format(", balloon to {}", FormatSize(wanted)) : "")};
   }
   if (field == "disks") {
     const Json& have = List(live, "disks");
@@ -159,7 +165,8 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     }
     for (const std::string& target : attach) {
       for (const std::string& gone : detach) {
-        if (target == gone) return {false, "disk " + target + " changes in place, which needs a restart"};
+        if (target == gone)
+          return {false, "disk " + target + " changes in place, which needs a restart"};
       }
     }
     std::string reason;
@@ -208,8 +215,9 @@ void PlanRunningHardware(const DesiredResource& desired, const ObservedResource&
     if (verdict.live) {
       change->attributes.push_back({key, live, want, Disruption::kLive, verdict.reason});
     } else if (config != want) {
-      change->attributes.push_back({key, live, want, Disruption::kRestart,
-                                    verdict.reason + "; written to the persistent config for the next boot"});
+      change->attributes.push_back(
+          {key, live, want, Disruption::kRestart,
+           verdict.reason + "; written to the persistent config for the next boot"});
     } else if (restart_allowed) {
       change->attributes.push_back({key, live, want, Disruption::kRestart,
                                     "pending in the persistent config; the domain is restarted"});
@@ -225,15 +233,16 @@ std::set<std::string> ObservedMacs(const ObservedState& state) {
     if (address.kind != Kind::kDomain) continue;
     for (const Json* spec : {&r.spec, &r.live}) {
       for (const Json& nic : List(*spec, "interfaces")) {
-        if (nic.contains("mac") && nic["mac"].is_string()) macs.insert(nic["mac"].get<std::string>());
+        if (nic.contains("mac") && nic["mac"].is_string())
+          macs.insert(nic["mac"].get<std::string>());
       }
     }
   }
   return macs;
 }
 
-Json WithChosenMacs(const Json& desired, const std::string& domain, const ObservedResource* observed,
-                    std::set<std::string>* taken) {
+Json WithChosenMacs(const Json& desired, const std::string& domain,
+                    const ObservedResource* observed, std::set<std::string>* taken) {
   if (!desired.contains("interfaces")) return desired;
   Json out = desired;
   Json& nics = out["interfaces"];
@@ -267,7 +276,8 @@ Json WithChosenMacs(const Json& desired, const std::string& domain, const Observ
     // A stopped domain's config keeps the MAC of the interface at the same position on the same
     // network (what rewriting its config preserves).
     for (std::size_t i = 0; i < nics.size() && i < config.size(); ++i) {
-      if (!nics[i].contains("mac") && config[i].value("network", "") == nics[i].value("network", "") &&
+      if (!nics[i].contains("mac") &&
+          config[i].value("network", "") == nics[i].value("network", "") &&
           config[i].contains("mac")) {
         nics[i]["mac"] = config[i]["mac"];
       }
@@ -277,7 +287,8 @@ Json WithChosenMacs(const Json& desired, const std::string& domain, const Observ
     if (nics[i].contains("mac")) continue;
     std::string mac;
     for (int attempt = 0; mac.empty() || taken->count(mac); ++attempt) {
-      mac = DerivedMac(fmt::format("{}|{}|{}|{}", domain, i, nics[i].value("network", ""), attempt));
+      mac =
+          DerivedMac(fmt::format("{}|{}|{}|{}", domain, i, nics[i].value("network", ""), attempt));
     }
     taken->insert(mac);
     nics[i]["mac"] = mac;
@@ -297,13 +308,14 @@ std::vector<Step> LiveSteps(const Address& address, const AttributeChange& chang
     if (wanted > total) {
       std::uint64_t dimm = RoundUp(wanted - total, HotplugUnit(desired));
       steps.push_back({Step::Op::kAttachMemoryLive, address, {{"bytes", dimm}}});
-      if (total + dimm != wanted) steps.push_back({Step::Op::kSetMemoryLive, address, {{"bytes", wanted}}});
+      if (total + dimm != wanted)
+        steps.push_back({Step::Op::kSetMemoryLive, address, {{"bytes", wanted}}});
     } else {
       steps.push_back({Step::Op::kSetMemoryLive, address, {{"bytes", wanted}}});
     }
   } else if (change.path == "disks") {
-    DeviceSteps(address, want, List(observed.live, "disks"), SameDisk, Step::Op::kDetachDiskLive, "target",
-                Step::Op::kAttachDiskLive, &steps);
+    DeviceSteps(address, want, List(observed.live, "disks"), SameDisk, Step::Op::kDetachDiskLive,
+                "target", Step::Op::kAttachDiskLive, &steps);
   } else if (change.path == "interfaces") {
     DeviceSteps(address, List(desired, "interfaces"), List(observed.live, "interfaces"), SameNic,
                 Step::Op::kDetachInterfaceLive, "mac", Step::Op::kAttachInterfaceLive, &steps);

@@ -61,8 +61,8 @@ std::vector<Step> LiveSteps(const Address& address, const AttributeChange& chang
 /// derived from the domain name, position and network, unique among `taken` (every MAC on the
 /// host and those chosen earlier in the plan, to which it is added). `observed` is null for a
 /// domain that does not exist yet. Deterministic: the same inputs give the same MACs.
-Json WithChosenMacs(const Json& desired, const std::string& domain, const ObservedResource* observed,
-                    std::set<std::string>* taken);
+Json WithChosenMacs(const Json& desired, const std::string& domain,
+                    const ObservedResource* observed, std::set<std::string>* taken);
 
 /// Every MAC address the observed domains have, in their config or running.
 std::set<std::string> ObservedMacs(const ObservedState& state);

@@ -2,9 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/diff.h"
 #include "engine/domain_rules.h"
 #include "engine/plan_text.h"
-#include "engine/diff.h"
 
 namespace vc {
 namespace {
@@ -24,10 +24,18 @@ void Emit(YAML::Emitter& out, const Json& value) {
       for (const Json& v : value) Emit(out, v);
       out << YAML::EndSeq;
       break;
-    case Json::value_t::string: out << YAML::DoubleQuoted << value.get<std::string>(); break;
-    case Json::value_t::boolean: out << YAML::TrueFalseBool << value.get<bool>(); break;
-    case Json::value_t::null: out << YAML::Null; break;
-    default: out << value.dump(); break;
+    case Json::value_t::string:
+      out << YAML::DoubleQuoted << value.get<std::string>();
+      break;
+    case Json::value_t::boolean:
+      out << YAML::TrueFalseBool << value.get<bool>();
+      break;
+    case Json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << value.dump();
+      break;
   }
 }
 
@@ -38,7 +46,8 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
   if (!state.connection.empty()) doc["connection"] = state.connection;
   if (ceph.is_object()) doc["ceph"] = ceph;
   for (Kind kind : kAllKinds) {
-    if (kind != Kind::kRbdImage || ceph.is_object()) doc[std::string(KindSection(kind))] = Json::object();
+    if (kind != Kind::kRbdImage || ceph.is_object())
+      doc[std::string(KindSection(kind))] = Json::object();
   }
   for (const auto& [address, r] : state.resources) {
     doc[std::string(KindSection(address.kind))][address.name] = r.spec;
@@ -62,8 +71,8 @@ std::vector<Pending> PendingChanges(const ObservedState& state) {
 std::vector<std::string> PendingNotes(const ObservedState& state) {
   std::vector<std::string> notes;
   for (const Pending& p : PendingChanges(state)) {
-    notes.push_back(p.address.name + ": " + p.path + " pending restart (running " + RenderValue(p.live) +
-                    ", next boot " + RenderValue(p.config) + ")");
+    notes.push_back(p.address.name + ": " + p.path + " pending restart (running " +
+                    RenderValue(p.live) + ", next boot " + RenderValue(p.config) + ")");
   }
   return notes;
 }

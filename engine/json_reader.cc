@@ -1,10 +1,10 @@
 #include "engine/json_reader.h"
 
-#include "engine/names.h"
-
 #include <iterator>
 #include <set>
 #include <vector>
+
+#include "engine/names.h"
 
 namespace vc {
 namespace {
@@ -39,7 +39,8 @@ struct CountingIterator {
 // Checks structure only; the value itself is built by a second, now safe, parse.
 class StrictChecker : public nlohmann::json_sax<Json> {
  public:
-  StrictChecker(int max_depth, const std::size_t* consumed) : max_depth_(max_depth), consumed_(consumed) {}
+  StrictChecker(int max_depth, const std::size_t* consumed)
+      : max_depth_(max_depth), consumed_(consumed) {}
 
   bool null() override { return true; }
   bool boolean(bool) override { return true; }
@@ -58,7 +59,8 @@ class StrictChecker : public nlohmann::json_sax<Json> {
     }
     return true;
   }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& e) override {
     error_position_ = position > 0 ? position - 1 : 0;
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error while
@@ -74,11 +76,13 @@ class StrictChecker : public nlohmann::json_sax<Json> {
  private:
   static std::string Printable(const std::string& text) {
     std::string out;
-    for (unsigned char c : text.substr(0, 64)) out += c < 0x20 || c == '"' ? '?' : static_cast<char>(c);
+    for (unsigned char c : text.substr(0, 64))
+      out += c < 0x20 || c == '"' ? '?' : static_cast<char>(c);
     return out + (text.size() > 64 ? "..." : "");
   }
   bool Open(bool object) {
-    if (++depth_ > max_depth_) return Fail("nested deeper than " + std::to_string(max_depth_) + " levels");
+    if (++depth_ > max_depth_)
+      return Fail("nested deeper than " + std::to_string(max_depth_) + " levels");
     keys_.emplace_back();
     (void)object;
     return true;
@@ -123,10 +127,12 @@ StatusOr<Json> ReadStrictJson(std::string_view text, int max_depth) {
   StrictChecker checker(max_depth, &consumed);
   CountingIterator first{text.data(), &consumed};
   CountingIterator last{text.data() + text.size(), &consumed};
-  bool ok = Json::sax_parse(first, last, &checker, nlohmann::detail::input_format_t::json, true, false);
+  bool ok =
+      Json::sax_parse(first, last, &checker, nlohmann::detail::input_format_t::json, true, false);
   if (!ok) {
     std::string what = checker.error().empty() ? "not valid JSON" : checker.error();
-    return Status::InvalidArgument(PositionOf(text, checker.error_position()) + ": " + EscapeInvalidUtf8(what))
+    return Status::InvalidArgument(PositionOf(text, checker.error_position()) + ": " +
+                                   EscapeInvalidUtf8(what))
         .WithErrorCode(ErrorCode::kInvalidDocument);
   }
   Json value = Json::parse(text, nullptr, false, false);

@@ -35,7 +35,10 @@ std::size_t Utf8Length(std::string_view text, std::size_t i) {
   auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   unsigned char c = at(i);
   if (c < 0x80) return 1;
-  std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  std::size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+                  : c >= 0xe0 && c <= 0xef ? 3
+                  : c >= 0xf0 && c <= 0xf4 ? 4
+                                           : 0;
   if (n == 0 || i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((at(i + k) & 0xc0) != 0x80) return 0;

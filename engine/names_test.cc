@@ -1,8 +1,8 @@
 #include "engine/names.h"
 
-#include <nlohmann/json.hpp>
-
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 namespace vc {
 namespace {
@@ -15,10 +15,11 @@ TEST(NamesTest, AcceptsOrdinaryNames) {
 
 TEST(NamesTest, RejectsHostileNames) {
   std::string long_name(300, 'a');
-  for (std::string name : {std::string("../etc"), std::string("a;rm -rf /"), std::string("<x/>"),
-                           std::string("it's"), std::string("say\"hi\""), long_name, std::string(""),
-                           std::string("-rf"), std::string(".hidden"), std::string("a b"),
-                           std::string("a/b"), std::string("tab\there"), std::string("new\nline")}) {
+  for (std::string name :
+       {std::string("../etc"), std::string("a;rm -rf /"), std::string("<x/>"), std::string("it's"),
+        std::string("say\"hi\""), long_name, std::string(""), std::string("-rf"),
+        std::string(".hidden"), std::string("a b"), std::string("a/b"), std::string("tab\there"),
+        std::string("new\nline")}) {
     EXPECT_FALSE(CheckName(name).ok()) << name;
   }
   EXPECT_TRUE(CheckName(std::string(64, 'a')).ok());
@@ -33,16 +34,15 @@ TEST(NamesTest, QuoteEscapesControlCharactersAndCutsLongText) {
 }
 
 // True when `text` is valid UTF-8 (what nlohmann's dump requires).
-bool ValidUtf8(const std::string& text) {
-  return EscapeInvalidUtf8(text) == text;
-}
+bool ValidUtf8(const std::string& text) { return EscapeInvalidUtf8(text) == text; }
 
 TEST(NamesTest, QuoteNeverCutsInsideACharacterNorPassesInvalidBytes) {
   std::string name = std::string(39, 'a');
   for (int i = 0; i < 20; ++i) name += "\u00e9";  // é, two bytes each
   std::string quoted = Quote(name);
   EXPECT_TRUE(ValidUtf8(quoted)) << quoted;
-  EXPECT_NE(quoted.find("a\u00e9..."), std::string::npos) << "39 letters and one whole é: " << quoted;
+  EXPECT_NE(quoted.find("a\u00e9..."), std::string::npos)
+      << "39 letters and one whole é: " << quoted;
   EXPECT_EQ(Quote("x\xffy"), "'x\\xffy'");
   EXPECT_EQ(EscapeInvalidUtf8("ok \xc3\xa9 \xc3 \xed\xa0\x80"), "ok \u00e9 \\xc3 \\xed\\xa0\\x80");
   EXPECT_NO_THROW(nlohmann::json(Quote("bad \xfe\xff")).dump());

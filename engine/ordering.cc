@@ -46,19 +46,28 @@ int StageOf(const Change& change) {
     // Clones and overlays are not known to be such from a delete alone (desired is null): all
     // images go in one stage, and the planner refuses to delete a parent with clones left.
     switch (kind) {
-      case Kind::kDomain: return 0;
-      case Kind::kNetwork: return 1;
+      case Kind::kDomain:
+        return 0;
+      case Kind::kNetwork:
+        return 1;
       case Kind::kVolume:
-      case Kind::kRbdImage: return 2;
-      case Kind::kPool: return 3;
+      case Kind::kRbdImage:
+        return 2;
+      case Kind::kPool:
+        return 3;
     }
   }
   switch (kind) {
-    case Kind::kPool: return 4;
-    case Kind::kVolume: return d.is_object() && d.contains("backing_volume") ? 6 : 5;
-    case Kind::kRbdImage: return d.is_object() && d.contains("clone_from") ? 6 : 5;
-    case Kind::kNetwork: return 7;
-    case Kind::kDomain: return 8;
+    case Kind::kPool:
+      return 4;
+    case Kind::kVolume:
+      return d.is_object() && d.contains("backing_volume") ? 6 : 5;
+    case Kind::kRbdImage:
+      return d.is_object() && d.contains("clone_from") ? 6 : 5;
+    case Kind::kNetwork:
+      return 7;
+    case Kind::kDomain:
+      return 8;
   }
   return 9;
 }
@@ -71,7 +80,8 @@ std::optional<std::set<Address>> ObservationScope(const Document& doc, const Pla
     if (address.kind == Kind::kPool && desired.absent) return std::nullopt;
     scope.insert(address);
     if (desired.absent) continue;
-    for (const Address& dep : Dependencies(Change{address, Action::kCreate, {}, nullptr, desired.spec, {}})) {
+    for (const Address& dep :
+         Dependencies(Change{address, Action::kCreate, {}, nullptr, desired.spec, {}})) {
       scope.insert(dep);
     }
   }

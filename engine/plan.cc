@@ -1,9 +1,9 @@
 #include "engine/plan.h"
 
-#include <algorithm>
-
-#include <openssl/evp.h>
 #include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
 
 #include "engine/names.h"
 #include "engine/version.h"
@@ -12,20 +12,28 @@ namespace vc {
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kCreate: return "create";
-    case Action::kUpdate: return "update";
-    case Action::kReplace: return "replace";
-    case Action::kDelete: return "delete";
+    case Action::kCreate:
+      return "create";
+    case Action::kUpdate:
+      return "update";
+    case Action::kReplace:
+      return "replace";
+    case Action::kDelete:
+      return "delete";
   }
   return "?";
 }
 
 std::string_view DisruptionName(Disruption disruption) {
   switch (disruption) {
-    case Disruption::kNone: return "none";
-    case Disruption::kLive: return "live";
-    case Disruption::kRestart: return "restart";
-    case Disruption::kDestructive: return "destructive";
+    case Disruption::kNone:
+      return "none";
+    case Disruption::kLive:
+      return "live";
+    case Disruption::kRestart:
+      return "restart";
+    case Disruption::kDestructive:
+      return "destructive";
   }
   return "?";
 }
@@ -56,14 +64,17 @@ Json DiagnosticsToJson(const Diagnostics& diagnostics) {
 Json PendingToJson(const std::vector<Pending>& pending) {
   Json out = Json::array();
   for (const Pending& p : pending) {
-    out.push_back({{"address", p.address.ToString()}, {"path", p.path}, {"live", p.live}, {"config", p.config}});
+    out.push_back({{"address", p.address.ToString()},
+                   {"path", p.path},
+                   {"live", p.live},
+                   {"config", p.config}});
   }
   return out;
 }
 
 Json PlanToJson(const Plan& plan) {
   Json changes = Json::array();
-  Json summary = {{"create", 0}, {"update", 0}, {"replace", 0}, {"delete", 0},
+  Json summary = {{"create", 0}, {"update", 0},  {"replace", 0},    {"delete", 0},
                   {"live", 0},   {"restart", 0}, {"destructive", 0}};
   for (const Change& c : plan.changes) {
     Json attributes = Json::array();
@@ -93,21 +104,21 @@ Json PlanToJson(const Plan& plan) {
     }
   }
   Json json = Json{{"format_version", kPlanFormatVersion},
-              {"tool_version", kVersion},
-              {"connection", plan.connection},
-              {"ceph", plan.ceph},
-              {"document", plan.document},
-              {"fingerprint", plan.fingerprint},
-              {"options",
-               {{"allow_destroy", plan.options.allow_destroy},
-                {"allow_restart", plan.options.allow_restart},
-                {"prune", plan.options.prune},
-                {"shutdown_timeout_seconds", plan.options.shutdown_timeout_seconds}}},
-              {"applyable", plan.applyable()},
-              {"changes", changes},
-              {"pending", PendingToJson(plan.pending)},
-              {"diagnostics", DiagnosticsToJson(plan.diagnostics)},
-              {"summary", summary}};
+                   {"tool_version", kVersion},
+                   {"connection", plan.connection},
+                   {"ceph", plan.ceph},
+                   {"document", plan.document},
+                   {"fingerprint", plan.fingerprint},
+                   {"options",
+                    {{"allow_destroy", plan.options.allow_destroy},
+                     {"allow_restart", plan.options.allow_restart},
+                     {"prune", plan.options.prune},
+                     {"shutdown_timeout_seconds", plan.options.shutdown_timeout_seconds}}},
+                   {"applyable", plan.applyable()},
+                   {"changes", changes},
+                   {"pending", PendingToJson(plan.pending)},
+                   {"diagnostics", DiagnosticsToJson(plan.diagnostics)},
+                   {"summary", summary}};
   json["digest"] = PlanDigest(json);
   return json;
 }
@@ -118,7 +129,8 @@ std::string PlanDigest(const Json& plan_json) {
   std::string text = rest.dump(-1, ' ', false, Json::error_handler_t::replace);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "sha256:unavailable";
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+    return "sha256:unavailable";
   std::string hex = "sha256:";
   for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
   return hex;

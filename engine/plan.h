@@ -37,8 +37,8 @@ struct Change {
   Address address;
   Action action = Action::kUpdate;
   std::vector<AttributeChange> attributes;
-  Json before;   // observed values of the declared fields; null for a create
-  Json desired;  // the whole declared resource, canonical; null for a delete
+  Json before;              // observed values of the declared fields; null for a create
+  Json desired;             // the whole declared resource, canonical; null for a delete
   std::vector<Step> steps;  // what apply runs, in order
 
   Disruption disruption() const;

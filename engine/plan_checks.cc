@@ -27,7 +27,8 @@ std::vector<std::string> Users(const ObservedState& state, const Address& image)
     bool uses = false;
     for (const Json* spec : {&r.spec, &r.live}) {
       if (!spec->is_object()) continue;
-      for (const Json& disk : spec->value("disks", Json::array())) uses = uses || DiskIs(disk, image);
+      for (const Json& disk : spec->value("disks", Json::array()))
+        uses = uses || DiskIs(disk, image);
     }
     if (uses) users.push_back(address.name);
   }
@@ -35,12 +36,13 @@ std::vector<std::string> Users(const ObservedState& state, const Address& image)
 }
 
 // Network modes this version can create (the others can be declared for existing networks).
-bool CanCreateNetworkMode(const std::string& mode) { return mode == "isolated" || mode == "bridge"; }
+bool CanCreateNetworkMode(const std::string& mode) {
+  return mode == "isolated" || mode == "bridge";
+}
 
 }  // namespace
 
-void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
-               Plan* plan) {
+void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, Plan* plan) {
   // An RBD image cannot go while a clone that stays depends on it.
   for (const Address& address : deleted) {
     if (address.kind != Kind::kRbdImage) continue;
@@ -62,7 +64,8 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
     for (const std::string& user : Users(observed, address)) {
       if (!deleted.count(Address{Kind::kDomain, user})) {
         Refuse(plan, ErrorCode::kInUse, address,
-               address.ToString() + ": cannot delete: domain " + user + " uses it (remove the disk or the domain first)",
+               address.ToString() + ": cannot delete: domain " + user +
+                   " uses it (remove the disk or the domain first)",
                "", "domain." + user);
       }
     }
@@ -71,15 +74,16 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
   for (const Change& change : plan->changes) {
     // A running guest cannot be shrunk under: its disk would lose its end while in use.
     for (const AttributeChange& a : change.attributes) {
-      bool shrink = (a.path == "capacity" || a.path == "size") && a.disruption == Disruption::kDestructive;
+      bool shrink =
+          (a.path == "capacity" || a.path == "size") && a.disruption == Disruption::kDestructive;
       if (!shrink || change.action != Action::kUpdate) continue;
       for (const auto& [address, r] : observed.resources) {
         if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
         for (const Json& disk : r.live.value("disks", Json::array())) {
           if (!DiskIs(disk, change.address)) continue;
           Refuse(plan, ErrorCode::kInUse, change.address,
-                 change.address.ToString() + ": cannot shrink while domain " + address.name + " runs with it as " +
-                     disk.value("target", "") + " (stop it first)",
+                 change.address.ToString() + ": cannot shrink while domain " + address.name +
+                     " runs with it as " + disk.value("target", "") + " (stop it first)",
                  "", address.ToString());
         }
       }
@@ -90,8 +94,8 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
       std::string mode = change.desired.value("mode", "");
       if (!CanCreateNetworkMode(mode)) {
         Refuse(plan, ErrorCode::kUnsupported, change.address,
-               "networks." + change.address.name + ".mode: cannot create a network of mode " + mode +
-                   ": this version creates isolated and bridge networks (" + mode +
+               "networks." + change.address.name + ".mode: cannot create a network of mode " +
+                   mode + ": this version creates isolated and bridge networks (" + mode +
                    " networks that exist can be declared and are left as they are)");
       }
     }
@@ -106,18 +110,22 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
       std::uint64_t memory = Bytes(change.desired["memory"]);
       if (dimms > 0 && memory <= dimms) {
         Refuse(plan, ErrorCode::kInvalidValue, change.address,
-               "domains." + change.address.name + ".memory: " + change.desired["memory"].get<std::string>() +
-                   " is not more than the hot-plugged DIMMs in its persistent config (" + FormatSize(dimms) + ")");
+               "domains." + change.address.name +
+                   ".memory: " + change.desired["memory"].get<std::string>() +
+                   " is not more than the hot-plugged DIMMs in its persistent config (" +
+                   FormatSize(dimms) + ")");
       }
     }
 
     if (change.disruption() == Disruption::kDestructive && !plan->options.allow_destroy) {
       std::string what;
       for (const AttributeChange& a : change.attributes) {
-        if (a.disruption == Disruption::kDestructive) what += (what.empty() ? "" : "; ") + a.path + ": " + a.reason;
+        if (a.disruption == Disruption::kDestructive)
+          what += (what.empty() ? "" : "; ") + a.path + ": " + a.reason;
       }
       Refuse(plan, ErrorCode::kNeedsAllowDestroy, change.address,
-             change.address.ToString() + ": destructive change refused without --allow-destroy", what);
+             change.address.ToString() + ": destructive change refused without --allow-destroy",
+             what);
     }
   }
 }

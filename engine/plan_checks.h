@@ -13,7 +13,6 @@ namespace vc {
 /// shrinking a disk under a running guest, creating a network of a mode this version cannot
 /// make, domain memory not above the DIMMs in its config, destructive changes without
 /// allow_destroy. `deleted` holds the addresses the plan deletes.
-void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted,
-               Plan* plan);
+void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, Plan* plan);
 
 }  // namespace vc

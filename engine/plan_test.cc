@@ -13,12 +13,12 @@ namespace {
 ObservedState SampleState() {
   ObservedState state;
   state.connection = "test:///default";
-  state.resources[Address{Kind::kDomain, "web1"}] = ObservedResource{
-      {Kind::kDomain, "web1"},
-      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
-      {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
-      true,
-      {}};
+  state.resources[Address{Kind::kDomain, "web1"}] =
+      ObservedResource{{Kind::kDomain, "web1"},
+                       {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
+                       {{"vcpus", 1}, {"memory", "512MiB"}, {"state", "running"}},
+                       true,
+                       {}};
   return state;
 }
 
@@ -41,7 +41,8 @@ TEST(PlanTest, SavedPlanReadsBackAndPlansAgainIdentically) {
   ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(saved->connection, "test:///default");
   EXPECT_EQ(saved->document.resources.size(), 3u);
-  Plan again = ComputePlan(saved->document, SampleState(), ReplanOptions(*saved, false, false, false));
+  Plan again =
+      ComputePlan(saved->document, SampleState(), ReplanOptions(*saved, false, false, false));
   Status same = CompareWithSaved(*saved, PlanToJson(again));
   EXPECT_TRUE(same.ok()) << same.message();
 }
@@ -79,12 +80,14 @@ TEST(PlanTest, SavedPlanWithAHostileDocumentIsRefused) {
   json["digest"] = PlanDigest(json);
   StatusOr<SavedPlan> saved = DecodeSavedPlan(json.dump());
   ASSERT_FALSE(saved.ok());
-  EXPECT_NE(saved.status().message().find("pools.p.path"), std::string::npos) << saved.status().message();
+  EXPECT_NE(saved.status().message().find("pools.p.path"), std::string::npos)
+      << saved.status().message();
   json = PlanToJson(SamplePlan());
   json["options"]["shutdown_timeout_seconds"] = "60";
   json["digest"] = PlanDigest(json);
   EXPECT_FALSE(DecodeSavedPlan(json.dump()).ok());
-  EXPECT_FALSE(DecodeSavedPlan("{\"format_version\": 2, \"format_version\": 2}").ok()) << "duplicate key";
+  EXPECT_FALSE(DecodeSavedPlan("{\"format_version\": 2, \"format_version\": 2}").ok())
+      << "duplicate key";
   EXPECT_FALSE(DecodeSavedPlan(json.dump() + " {}").ok()) << "trailing content";
 }
 
@@ -118,11 +121,14 @@ TEST(PlanTextTest, RendersFromJsonWithSummaryLine) {
   EXPECT_NE(text.find("+ pool.p (create"), std::string::npos) << text;
   EXPECT_NE(text.find("~ domain.web1 (update, needs restart)"), std::string::npos) << text;
   EXPECT_NE(text.find("vcpus 1 → 2"), std::string::npos) << text;
-  EXPECT_NE(text.find("Plan: 2 to create, 1 to update (0 live, 1 need restart), 0 to replace, 0 to destroy."),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "Plan: 2 to create, 1 to update (0 live, 1 need restart), 0 to replace, 0 to destroy."),
+      std::string::npos)
       << text;
   EXPECT_EQ(text.find("\033["), std::string::npos);
-  EXPECT_NE(RenderPlanText(PlanToJson(SamplePlan()), TextStyle{true}).find("\033["), std::string::npos);
+  EXPECT_NE(RenderPlanText(PlanToJson(SamplePlan()), TextStyle{true}).find("\033["),
+            std::string::npos);
 }
 
 }  // namespace

@@ -31,8 +31,10 @@ std::string DisruptionWords(const std::string& disruption) {
 
 std::string RenderValue(const Json& value) {
   switch (value.type()) {
-    case Json::value_t::null: return "(none)";
-    case Json::value_t::string: return value.get<std::string>();
+    case Json::value_t::null:
+      return "(none)";
+    case Json::value_t::string:
+      return value.get<std::string>();
     case Json::value_t::array: {
       std::string out = "[";
       for (std::size_t i = 0; i < value.size(); ++i) {
@@ -49,7 +51,8 @@ std::string RenderValue(const Json& value) {
       }
       return out + "}";
     }
-    default: return value.dump();
+    default:
+      return value.dump();
   }
 }
 
@@ -77,38 +80,40 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       } else if (action == "delete") {
         row = "delete";
       } else {
-        row = fmt::format("{} {} → {}", a.at("path").get<std::string>(), RenderValue(a.at("before")),
-                          RenderValue(a.at("after")));
+        row = fmt::format("{} {} → {}", a.at("path").get<std::string>(),
+                          RenderValue(a.at("before")), RenderValue(a.at("after")));
       }
       std::string how = DisruptionWords(a.at("disruption"));
       std::string reason = a.value("reason", "");
       if (action == "create" && a.at("disruption") == "none") {
         out += fmt::format("    {}\n", row);
       } else {
-        out += fmt::format("    {}  {}({}{}){}\n", row, p.dim, how, reason.empty() ? "" : ": " + reason,
-                           p.reset);
+        out += fmt::format("    {}  {}({}{}){}\n", row, p.dim, how,
+                           reason.empty() ? "" : ": " + reason, p.reset);
       }
     }
     // The steps apply will run, exactly: with --verbose, with their arguments.
     for (const Json& step : change.value("steps", Json::array())) {
       out += fmt::format("    {}→ {}{}{}\n", p.dim, step.value("description", ""),
-                         style.verbose ? "  " + step.value("args", Json::object()).dump() : "", p.reset);
+                         style.verbose ? "  " + step.value("args", Json::object()).dump() : "",
+                         p.reset);
     }
   }
   const Json& pending = plan.value("pending", Json::array());
   if (!pending.empty()) {
-    out += fmt::format("\n{}Pending restart{} (in the persistent config, not yet in the running guest):\n",
-                       p.yellow, p.reset);
+    out += fmt::format(
+        "\n{}Pending restart{} (in the persistent config, not yet in the running guest):\n",
+        p.yellow, p.reset);
     for (const Json& item : pending) {
-      out += fmt::format("    {} {}: running {}, next boot {}\n", item.at("address").get<std::string>(),
-                         item.at("path").get<std::string>(), RenderValue(item.at("live")),
-                         RenderValue(item.at("config")));
+      out += fmt::format("    {} {}: running {}, next boot {}\n",
+                         item.at("address").get<std::string>(), item.at("path").get<std::string>(),
+                         RenderValue(item.at("live")), RenderValue(item.at("config")));
     }
   }
   for (const Json& d : plan.value("diagnostics", Json::array())) {
     bool error = d.at("severity") == "error";
-    out += fmt::format("\n{}{}:{} {}\n", error ? p.red : p.yellow, error ? "Error" : "Warning", p.reset,
-                       d.at("summary").get<std::string>());
+    out += fmt::format("\n{}{}:{} {}\n", error ? p.red : p.yellow, error ? "Error" : "Warning",
+                       p.reset, d.at("summary").get<std::string>());
     if (!d.value("detail", "").empty()) out += "    " + d.at("detail").get<std::string>() + "\n";
   }
   const Json& s = plan.at("summary");
@@ -125,8 +130,8 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       p.bold, p.reset, s.at("create").get<int>(), s.at("update").get<int>(), live, restart,
       s.at("replace").get<int>(), s.at("delete").get<int>());
   if (!plan.value("applyable", true)) {
-    out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n", p.red,
-                       p.reset);
+    out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n",
+                       p.red, p.reset);
   }
   return out;
 }

@@ -18,11 +18,13 @@ namespace {
 
 // The change that brings an existing resource to `desired`, or one without attributes when
 // nothing differs.
-Change UpdateChange(const DesiredResource& desired, const ObservedResource& actual, const PlanOptions& options,
-                    std::vector<Pending>* pending) {
-  Change change{desired.address, Action::kUpdate, {}, Project(actual.spec, desired.spec), desired.spec, {}};
+Change UpdateChange(const DesiredResource& desired, const ObservedResource& actual,
+                    const PlanOptions& options, std::vector<Pending>* pending) {
+  Change change{
+      desired.address, Action::kUpdate, {}, Project(actual.spec, desired.spec), desired.spec, {}};
   const bool stays_running = desired.address.kind == Kind::kDomain && IsRunning(actual) &&
-                             actual.live.is_object() && desired.spec.value("state", "running") == "running";
+                             actual.live.is_object() &&
+                             desired.spec.value("state", "running") == "running";
   bool replace = false;
   for (AttributeChange& a : DiffResource(desired.address.kind, desired.spec, actual.spec)) {
     if (stays_running && IsDomainHardware(a.path)) continue;
@@ -87,7 +89,8 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
   return plan;
 }
 
-StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options, Provider& provider) {
+StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options,
+                                   Provider& provider) {
   std::optional<std::set<Address>> scope = ObservationScope(doc, options);
   return scope ? provider.ObserveSome(*scope) : provider.ObserveAll();
 }

@@ -8,7 +8,8 @@
 namespace vc {
 
 /// Observes what a plan of `doc` needs (ObservationScope): some resources, or the whole host.
-StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options, Provider& provider);
+StatusOr<ObservedState> ObserveFor(const Document& doc, const PlanOptions& options,
+                                   Provider& provider);
 
 /// Plans `doc` against `observed`. Never fails: problems (a missing reference, a destructive
 /// change without allow_destroy) become diagnostics and make the plan not applyable.

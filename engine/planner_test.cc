@@ -29,24 +29,29 @@ domains:
 )";
 
 Json ObservedWeb1(int vcpus, const std::string& state) {
-  return Json{{"vcpus", vcpus},
-              {"max_vcpus", 4},
-              {"memory", "512MiB"},
-              {"max_memory", "1GiB"},
-              {"disks", Json::array({{{"volume", "p/root"}, {"target", "vda"}, {"bus", "virtio"}}})},
-              {"interfaces", Json::array({{{"network", "n"}, {"mac", "52:54:00:aa:bb:cc"}, {"model", "virtio"}}})},
-              {"state", state},
-              {"autostart", false},
-              {"virt_type", "kvm"}};
+  return Json{
+      {"vcpus", vcpus},
+      {"max_vcpus", 4},
+      {"memory", "512MiB"},
+      {"max_memory", "1GiB"},
+      {"disks", Json::array({{{"volume", "p/root"}, {"target", "vda"}, {"bus", "virtio"}}})},
+      {"interfaces",
+       Json::array({{{"network", "n"}, {"mac", "52:54:00:aa:bb:cc"}, {"model", "virtio"}}})},
+      {"state", state},
+      {"autostart", false},
+      {"virt_type", "kvm"}};
 }
 
 ObservedState StateWith(std::vector<ObservedResource> resources) {
   ObservedState state;
   state.connection = "test:///default";
   for (ObservedResource& r : resources) state.resources[r.address] = r;
-  state.resources[Address{Kind::kVolume, "p/root"}] = Observed(Kind::kVolume, "p/root", {{"capacity", "1GiB"}});
-  state.resources[Address{Kind::kNetwork, "n"}] = Observed(Kind::kNetwork, "n", {{"mode", "isolated"}});
-  state.resources[Address{Kind::kPool, "p"}] = Observed(Kind::kPool, "p", {{"type", "dir"}, {"path", "/srv/p"}});
+  state.resources[Address{Kind::kVolume, "p/root"}] =
+      Observed(Kind::kVolume, "p/root", {{"capacity", "1GiB"}});
+  state.resources[Address{Kind::kNetwork, "n"}] =
+      Observed(Kind::kNetwork, "n", {{"mode", "isolated"}});
+  state.resources[Address{Kind::kPool, "p"}] =
+      Observed(Kind::kPool, "p", {{"type", "dir"}, {"path", "/srv/p"}});
   return state;
 }
 
@@ -80,7 +85,9 @@ pools:
 ObservedResource Running(int config_vcpus, int live_vcpus) {
   ObservedResource r = Observed(Kind::kDomain, "web1", ObservedWeb1(config_vcpus, "running"),
                                 ObservedWeb1(live_vcpus, "running"));
-  r.facts = {{"memory_total", "512MiB"}, {"memory_slots", 16}, {"memory_slots_used", 0},
+  r.facts = {{"memory_total", "512MiB"},
+             {"memory_slots", 16},
+             {"memory_slots_used", 0},
              {"hotplug_max_memory", "1GiB"}};
   return r;
 }
@@ -160,7 +167,8 @@ TEST(PlannerTest, MemoryBalloonsWithinBootMemoryAndHotAddsDimmsAbove) {
   EXPECT_EQ(dimm.changes[0].attributes[0].disruption, Disruption::kLive);
   EXPECT_EQ(dimm.changes[0].attributes[0].reason, "+512MiB DIMM");
   std::vector<Step> steps = dimm.changes[0].steps;
-  ASSERT_EQ(Ops(steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive}));
+  ASSERT_EQ(Ops(steps),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive}));
   EXPECT_EQ(steps[1].args["bytes"], 512u << 20);
   // A DIMM unit that does not divide the step: round up, then balloon to the exact value.
   Plan rounded = plan_memory("576MiB", "    memory_hotplug_unit: 256MiB\n");
@@ -180,12 +188,14 @@ TEST(PlannerTest, MemoryWithoutHotplugHeadroomNeedsARestart) {
   Plan plan = ComputePlan(Parse(doc), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].attributes[0].disruption, Disruption::kRestart);
-  EXPECT_NE(plan.changes[0].attributes[0].reason.find("no free memory hot-plug slot"), std::string::npos);
+  EXPECT_NE(plan.changes[0].attributes[0].reason.find("no free memory hot-plug slot"),
+            std::string::npos);
 }
 
 TEST(PlannerTest, RaisingTheCeilingsNeedsARestart) {
   ObservedState state = StateWith({Running(2, 2)});
-  Plan plan = ComputePlan(Parse(std::string(kWeb1) + "    max_vcpus: 8\n    max_memory: 2GiB\n"), state, {});
+  Plan plan = ComputePlan(Parse(std::string(kWeb1) + "    max_vcpus: 8\n    max_memory: 2GiB\n"),
+                          state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   for (const AttributeChange& a : plan.changes[0].attributes) {
     EXPECT_EQ(a.disruption, Disruption::kRestart) << a.path;
@@ -194,7 +204,8 @@ TEST(PlannerTest, RaisingTheCeilingsNeedsARestart) {
 
 TEST(PlannerTest, DisksAndNicsAreHotPluggedAndNewNicsGetOneMac) {
   ObservedState state = StateWith({Running(2, 2)});
-  state.resources[Address{Kind::kVolume, "p/data"}] = Observed(Kind::kVolume, "p/data", {{"capacity", "1GiB"}});
+  state.resources[Address{Kind::kVolume, "p/data"}] =
+      Observed(Kind::kVolume, "p/data", {{"capacity", "1GiB"}});
   Document doc = Parse(R"(version: 1
 domains:
   web1:
@@ -214,7 +225,8 @@ domains:
   std::string mac = steps[2].args["mac"];
   EXPECT_EQ(mac.rfind("52:54:00:", 0), 0u);
   EXPECT_EQ(steps[0].args["interfaces"][1]["mac"], mac) << "config and guest must agree on the MAC";
-  EXPECT_EQ(steps[0].args["interfaces"][0]["mac"], "52:54:00:aa:bb:cc") << "the existing NIC keeps its own MAC";
+  EXPECT_EQ(steps[0].args["interfaces"][0]["mac"], "52:54:00:aa:bb:cc")
+      << "the existing NIC keeps its own MAC";
 }
 
 TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
@@ -222,7 +234,8 @@ TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
   Json two_disks = Json::array({{{"volume", "p/root"}, {"target", "vda"}, {"bus", "virtio"}},
                                 {{"volume", "p/data"}, {"target", "vdb"}, {"bus", "virtio"}}});
   r.spec["disks"] = r.live["disks"] = two_disks;
-  r.live["interfaces"].push_back({{"network", "n"}, {"mac", "52:54:00:00:00:77"}, {"model", "virtio"}});
+  r.live["interfaces"].push_back(
+      {{"network", "n"}, {"mac", "52:54:00:00:00:77"}, {"model", "virtio"}});
   r.spec["interfaces"] = r.live["interfaces"];
   ObservedState state = StateWith({r});
   Plan plan = ComputePlan(Parse(kWeb1), state, {});
@@ -247,8 +260,8 @@ TEST(PlannerTest, VolumeShrinkIsDestructiveAndRefusedWithoutAllow) {
 
 TEST(PlannerTest, VolumeGrowIsLiveAndReachesRunningUsers) {
   Document doc = Parse("version: 1\nvolumes:\n  p/root: {capacity: 2GiB}\n");
-  ObservedState state = StateWith({Observed(Kind::kDomain, "web1", ObservedWeb1(2, "running"),
-                                            ObservedWeb1(2, "running"))});
+  ObservedState state = StateWith(
+      {Observed(Kind::kDomain, "web1", ObservedWeb1(2, "running"), ObservedWeb1(2, "running"))});
   Plan plan = ComputePlan(doc, state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].disruption(), Disruption::kLive);
@@ -274,8 +287,8 @@ TEST(PlannerTest, FormatChangeReplacesTheVolume) {
 
 TEST(PlannerTest, AbsentDeletesAndRunningDomainIsShutDownFirst) {
   Document doc = Parse("version: 1\ndomains:\n  web1: {ensure: absent}\n");
-  ObservedState state = StateWith({Observed(Kind::kDomain, "web1", ObservedWeb1(2, "running"),
-                                            ObservedWeb1(2, "running"))});
+  ObservedState state = StateWith(
+      {Observed(Kind::kDomain, "web1", ObservedWeb1(2, "running"), ObservedWeb1(2, "running"))});
   Plan plan = ComputePlan(doc, state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].action, Action::kDelete);
@@ -324,9 +337,10 @@ TEST(PlannerTest, FingerprintChangesWhenAPlannedResourceChanges) {
   EXPECT_EQ(before.fingerprint.rfind("fnv1a64:", 0), 0u);
 }
 
-
 TEST(PlannerTest, ChosenMacsAreDeterministicAndUniqueOnTheHost) {
-  Document doc = Parse("version: 1\ndomains:\n  new1: {vcpus: 1, memory: 64MiB, interfaces: [{network: n}, {network: n}]}\n");
+  Document doc = Parse(
+      "version: 1\ndomains:\n  new1: {vcpus: 1, memory: 64MiB, interfaces: [{network: n}, "
+      "{network: n}]}\n");
   ObservedState state = StateWith({});
   Plan first = ComputePlan(doc, state, {});
   Plan second = ComputePlan(doc, state, {});
@@ -350,9 +364,11 @@ TEST(PlannerTest, DimmSizeIsInThePlanInBytes) {
   doc.replace(doc.find("memory: 512MiB"), 14, "memory: 700MiB");
   Plan plan = ComputePlan(Parse(doc), state, {});
   ASSERT_EQ(plan.changes.size(), 1u);
-  ASSERT_EQ(Ops(plan.changes[0].steps), (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive,
-                                                               Step::Op::kSetMemoryLive}));
-  EXPECT_EQ(plan.changes[0].steps[1].args["bytes"], 256u << 20) << "188MiB rounded up to the 128MiB unit";
+  ASSERT_EQ(Ops(plan.changes[0].steps),
+            (std::vector<Step::Op>{Step::Op::kWriteConfig, Step::Op::kAttachMemoryLive,
+                                   Step::Op::kSetMemoryLive}));
+  EXPECT_EQ(plan.changes[0].steps[1].args["bytes"], 256u << 20)
+      << "188MiB rounded up to the 128MiB unit";
   EXPECT_EQ(plan.changes[0].steps[2].args["bytes"], 700u << 20);
 }
 
@@ -366,7 +382,8 @@ rbd_images:
 )",
                                        "t.yaml", &doc)));
   ObservedState state = StateWith({});
-  ObservedResource base = Observed(Kind::kRbdImage, "rbd/base", {{"size", "1GiB"}, {"snapshots", {"gold"}}});
+  ObservedResource base =
+      Observed(Kind::kRbdImage, "rbd/base", {{"size", "1GiB"}, {"snapshots", {"gold"}}});
   base.facts = {{"protected_snapshots", Json::array()}};
   state.resources[base.address] = base;
   Plan plan = ComputePlan(doc, state, {});
@@ -387,9 +404,12 @@ TEST(PlannerTest, NetworksOfModesThisVersionCannotCreateAreRefusedAtPlanTime) {
   ASSERT_FALSE(nat.applyable());
   EXPECT_EQ(nat.diagnostics[0].code, ErrorCode::kUnsupported);
   EXPECT_NE(nat.diagnostics[0].summary.find("networks.wan.mode"), std::string::npos);
-  EXPECT_TRUE(ComputePlan(Parse("version: 1\nnetworks:\n  lan: {mode: bridge, bridge: br0}\n"), state, {}).applyable());
+  EXPECT_TRUE(
+      ComputePlan(Parse("version: 1\nnetworks:\n  lan: {mode: bridge, bridge: br0}\n"), state, {})
+          .applyable());
   // An existing NAT network can be declared: nothing to do.
-  state.resources[Address{Kind::kNetwork, "wan"}] = Observed(Kind::kNetwork, "wan", {{"mode", "nat"}});
+  state.resources[Address{Kind::kNetwork, "wan"}] =
+      Observed(Kind::kNetwork, "wan", {{"mode", "nat"}});
   Plan existing = ComputePlan(Parse("version: 1\nnetworks:\n  wan: {mode: nat}\n"), state, {});
   EXPECT_TRUE(existing.applyable());
   EXPECT_TRUE(existing.changes.empty());
@@ -404,7 +424,8 @@ TEST(PlannerTest, MemoryNotAboveTheConfigDimmsIsRefusedAtPlanTime) {
   Plan plan = ComputePlan(Parse(doc), state, {});
   ASSERT_FALSE(plan.applyable());
   EXPECT_EQ(plan.diagnostics[0].code, ErrorCode::kInvalidValue);
-  EXPECT_NE(plan.diagnostics[0].summary.find("domains.web1.memory"), std::string::npos) << plan.diagnostics[0].summary;
+  EXPECT_NE(plan.diagnostics[0].summary.find("domains.web1.memory"), std::string::npos)
+      << plan.diagnostics[0].summary;
 }
 
 TEST(PlannerTest, DiscardOfARunningGuestsDiskIsARestartNotAnEmptyLiveChange) {
@@ -421,7 +442,8 @@ TEST(PlannerTest, DiscardOfARunningGuestsDiskIsARestartNotAnEmptyLiveChange) {
 }
 
 TEST(PlannerTest, DiagnosticsCarryStableCodes) {
-  Plan plan = ComputePlan(Parse("version: 1\ndomains:\n  web1: {vcpus: 1, memory: 64MiB, interfaces: [{network: nowhere}]}\n"),
+  Plan plan = ComputePlan(Parse("version: 1\ndomains:\n  web1: {vcpus: 1, memory: 64MiB, "
+                                "interfaces: [{network: nowhere}]}\n"),
                           StateWith({}), {});
   ASSERT_EQ(plan.diagnostics.size(), 1u);
   EXPECT_EQ(plan.diagnostics[0].code, ErrorCode::kMissingReference);

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/address.h"
 
@@ -25,10 +24,10 @@ struct DesiredResource {
 /// One resource as the host holds it.
 struct ObservedResource {
   Address address;
-  Json spec;          // every field the provider can read, canonical. For a domain: its
-                      // persistent config (what the next boot gets).
-  Json live;          // domains only, when running: the same fields as the running guest has
-                      // them; null otherwise.
+  Json spec;             // every field the provider can read, canonical. For a domain: its
+                         // persistent config (what the next boot gets).
+  Json live;             // domains only, when running: the same fields as the running guest has
+                         // them; null otherwise.
   bool managed = false;  // carries virtconverge's ownership mark
   Json facts;            // domains only, when running: what live changes need to know, in
                          // canonical form: memory_total (boot memory plus DIMMs),

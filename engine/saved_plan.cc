@@ -8,7 +8,8 @@ namespace vc {
 namespace {
 
 Status Bad(const std::string& field, const std::string& what) {
-  return Status::InvalidArgument("saved plan field " + field + ": " + what).WithErrorCode(ErrorCode::kInvalidValue);
+  return Status::InvalidArgument("saved plan field " + field + ": " + what)
+      .WithErrorCode(ErrorCode::kInvalidValue);
 }
 
 // The first place `a` and `b` differ, as a path ("changes[2].steps[0].args.mac"); "" if equal.
@@ -32,8 +33,10 @@ std::string FirstDifference(const Json& a, const Json& b, const std::string& pat
       std::string diff = FirstDifference(a[i], b[i], path + "[" + std::to_string(i) + "]");
       if (!diff.empty()) return diff;
     }
-    return a.size() == b.size() ? "" : path + (a.size() < b.size() ? "[" + std::to_string(a.size()) + "]"
-                                                                    : "[" + std::to_string(b.size()) + "]");
+    return a.size() == b.size()
+               ? ""
+               : path + (a.size() < b.size() ? "[" + std::to_string(a.size()) + "]"
+                                             : "[" + std::to_string(b.size()) + "]");
   }
   return a == b ? "" : path;
 }
@@ -70,25 +73,31 @@ std::string Shown(const Json* value) {
 
 StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   StatusOr<Json> json = ReadStrictJson(text);
-  if (!json.ok()) return Status::InvalidArgument("not a plan: " + json.status().message()).WithErrorCode(ErrorCode::kInvalidDocument);
+  if (!json.ok())
+    return Status::InvalidArgument("not a plan: " + json.status().message())
+        .WithErrorCode(ErrorCode::kInvalidDocument);
   const Json& j = *json;
-  if (!j.is_object()) return Status::InvalidArgument("not a plan: a plan is a JSON object").WithErrorCode(ErrorCode::kInvalidDocument);
+  if (!j.is_object())
+    return Status::InvalidArgument("not a plan: a plan is a JSON object")
+        .WithErrorCode(ErrorCode::kInvalidDocument);
   auto field = [&](const char* name) -> const Json* {
     auto it = j.find(name);
     return it == j.end() ? nullptr : &*it;
   };
   const Json* version = field("format_version");
   if (version == nullptr || !version->is_number_integer() || *version != kPlanFormatVersion) {
-    return Bad("format_version", "must be " + std::to_string(kPlanFormatVersion) +
-                                     " (a plan written by another version of virtconverge: make it again)");
+    return Bad("format_version",
+               "must be " + std::to_string(kPlanFormatVersion) +
+                   " (a plan written by another version of virtconverge: make it again)");
   }
   // An edit anywhere shows here first (a digest, not a signature: it detects changes to the
   // file, while planning again below decides what may run).
   const Json* digest = field("digest");
   if (digest == nullptr || !digest->is_string()) return Bad("digest", "must be a string");
   if (*digest != PlanDigest(j)) {
-    return Status::InvalidArgument("the saved plan was edited after it was written (its digest does not match): "
-                                   "plan again")
+    return Status::InvalidArgument(
+               "the saved plan was edited after it was written (its digest does not match): "
+               "plan again")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   SavedPlan saved;
@@ -98,39 +107,48 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   }
   saved.connection = connection->get<std::string>();
   const Json* fingerprint = field("fingerprint");
-  if (fingerprint == nullptr || !fingerprint->is_string()) return Bad("fingerprint", "must be a string");
+  if (fingerprint == nullptr || !fingerprint->is_string())
+    return Bad("fingerprint", "must be a string");
   saved.fingerprint = fingerprint->get<std::string>();
   const Json* applyable = field("applyable");
-  if (applyable == nullptr || !applyable->is_boolean()) return Bad("applyable", "must be true or false");
+  if (applyable == nullptr || !applyable->is_boolean())
+    return Bad("applyable", "must be true or false");
   if (!applyable->get<bool>()) {
-    return Status::InvalidArgument("the saved plan has errors (applyable is false): fix them and plan again")
+    return Status::InvalidArgument(
+               "the saved plan has errors (applyable is false): fix them and plan again")
         .WithErrorCode(ErrorCode::kInvalidValue);
   }
   const Json* options = field("options");
   if (options == nullptr || !options->is_object()) return Bad("options", "must be an object");
   for (const char* flag : {"allow_destroy", "allow_restart", "prune"}) {
     auto it = options->find(flag);
-    if (it == options->end() || !it->is_boolean()) return Bad(std::string("options.") + flag, "must be true or false");
+    if (it == options->end() || !it->is_boolean())
+      return Bad(std::string("options.") + flag, "must be true or false");
   }
   auto timeout = options->find("shutdown_timeout_seconds");
-  if (timeout == options->end() || !timeout->is_number_integer() || *timeout < 0 || *timeout > 86400) {
+  if (timeout == options->end() || !timeout->is_number_integer() || *timeout < 0 ||
+      *timeout > 86400) {
     return Bad("options.shutdown_timeout_seconds", "must be an integer from 0 to 86400");
   }
-  saved.options = PlanOptions{(*options)["allow_destroy"].get<bool>(), (*options)["allow_restart"].get<bool>(),
-                              (*options)["prune"].get<bool>(), timeout->get<int>()};
+  saved.options =
+      PlanOptions{(*options)["allow_destroy"].get<bool>(), (*options)["allow_restart"].get<bool>(),
+                  (*options)["prune"].get<bool>(), timeout->get<int>()};
   const Json* ceph = field("ceph");
-  if (ceph == nullptr || !(ceph->is_null() || ceph->is_object())) return Bad("ceph", "must be null or an object");
+  if (ceph == nullptr || !(ceph->is_null() || ceph->is_object()))
+    return Bad("ceph", "must be null or an object");
   const Json* document = field("document");
   if (document == nullptr || !document->is_object()) return Bad("document", "must be an object");
   // Every rule a document on the command line meets: the file may have been edited.
-  Diagnostics diagnostics = ParseDocument(document->dump(), "<saved plan document>", &saved.document);
+  Diagnostics diagnostics =
+      ParseDocument(document->dump(), "<saved plan document>", &saved.document);
   if (!HasErrors(diagnostics)) {
     Diagnostics limits = CheckLimits(saved.document);
     diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
   }
   for (const Diagnostic& d : diagnostics) {
     if (d.severity == Diagnostic::Severity::kError) {
-      return Status::InvalidArgument("saved plan field document: " + d.summary).WithErrorCode(d.code);
+      return Status::InvalidArgument("saved plan field document: " + d.summary)
+          .WithErrorCode(d.code);
     }
   }
   if (*ceph != saved.document.ceph) return Bad("ceph", "differs from the document's ceph section");
@@ -139,7 +157,8 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   return saved;
 }
 
-PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart, bool prune) {
+PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart,
+                          bool prune) {
   PlanOptions options = saved.options;
   options.allow_destroy = allow_destroy;
   options.allow_restart = allow_restart;
@@ -151,32 +170,41 @@ Status CompareWithSaved(const SavedPlan& saved, const Json& replanned) {
   const Json& options = replanned.at("options");
   auto flag = [&](const char* name) { return options.at(name).get<bool>(); };
   if (saved.options.allow_destroy && !flag("allow_destroy")) {
-    return Status::FailedPrecondition("the plan was made with --allow-destroy: apply it with --allow-destroy too")
+    return Status::FailedPrecondition(
+               "the plan was made with --allow-destroy: apply it with --allow-destroy too")
         .WithErrorCode(ErrorCode::kNeedsAllowDestroy);
   }
   if (saved.options.allow_restart && !flag("allow_restart")) {
-    return Status::FailedPrecondition("the plan was made with --allow-restart: apply it with --allow-restart too")
+    return Status::FailedPrecondition(
+               "the plan was made with --allow-restart: apply it with --allow-restart too")
         .WithErrorCode(ErrorCode::kNeedsAllowRestart);
   }
   if (saved.options.prune && !flag("prune")) {
-    return Status::FailedPrecondition("the plan was made with --prune, which deletes: apply it with --prune too")
+    return Status::FailedPrecondition(
+               "the plan was made with --prune, which deletes: apply it with --prune too")
         .WithErrorCode(ErrorCode::kNeedsAllowDestroy);
   }
   if (!saved.options.allow_destroy && flag("allow_destroy")) {
-    return Status::FailedPrecondition("the plan was made without --allow-destroy: apply it without it, or plan again with it")
+    return Status::FailedPrecondition(
+               "the plan was made without --allow-destroy: apply it without it, or plan again with "
+               "it")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   if (!saved.options.allow_restart && flag("allow_restart")) {
-    return Status::FailedPrecondition("the plan was made without --allow-restart: apply it without it, or plan again with it")
+    return Status::FailedPrecondition(
+               "the plan was made without --allow-restart: apply it without it, or plan again with "
+               "it")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   if (!saved.options.prune && flag("prune")) {
-    return Status::FailedPrecondition("the plan was made without --prune: apply it without it, or plan again with it")
+    return Status::FailedPrecondition(
+               "the plan was made without --prune: apply it without it, or plan again with it")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   if (replanned.value("fingerprint", "") != saved.fingerprint) {
-    return Status::FailedPrecondition("the host changed since the plan was made (fingerprint " + saved.fingerprint +
-                                      ", now " + replanned.value("fingerprint", "") + "): plan again")
+    return Status::FailedPrecondition("the host changed since the plan was made (fingerprint " +
+                                      saved.fingerprint + ", now " +
+                                      replanned.value("fingerprint", "") + "): plan again")
         .WithErrorCode(ErrorCode::kChangedSincePlan);
   }
   // Every field counts, diagnostics too: an applyable plan has warnings at most, and none is
@@ -186,9 +214,10 @@ Status CompareWithSaved(const SavedPlan& saved, const Json& replanned) {
   const Json& theirs = saved.json;
   std::string diff = FirstDifference(theirs, mine, "");
   if (diff.empty()) return Status::Ok();
-  return Status::FailedPrecondition("the saved plan is not what its document gives on this host: " + diff +
-                                    " is " + Shown(At(theirs, diff)) + " in the file but " + Shown(At(mine, diff)) +
-                                    " when planned again (edited, or made by another version?): plan again")
+  return Status::FailedPrecondition(
+             "the saved plan is not what its document gives on this host: " + diff + " is " +
+             Shown(At(theirs, diff)) + " in the file but " + Shown(At(mine, diff)) +
+             " when planned again (edited, or made by another version?): plan again")
       .WithErrorCode(ErrorCode::kPlanMismatch);
 }
 

@@ -25,7 +25,8 @@ struct SavedPlan {
 StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text);
 
 /// The options to plan again with: the allow flags of the apply run, the rest as saved.
-PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart, bool prune);
+PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart,
+                          bool prune);
 
 /// Ok when `replanned` (PlanToJson of the plan made again) is the saved plan. Otherwise an error
 /// naming the first difference: changed_since_plan when the host moved (the fingerprint

@@ -13,7 +13,8 @@ struct Unit {
   int shift;
 };
 // Largest first, so FormatSize picks the largest unit that divides exactly.
-constexpr std::array<Unit, 5> kUnits = {{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}};
+constexpr std::array<Unit, 5> kUnits = {
+    {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}};
 
 // The messages are built with fmt::format rather than `"'" + std::string(text) + ...`: GCC 12 at
 // -O3 reports a false -Wrestrict on operator+(const char*, std::string&&), a known GCC 12 bug.

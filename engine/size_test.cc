@@ -37,7 +37,8 @@ TEST(SizeTest, FormatsWithTheLargestExactUnit) {
 }
 
 TEST(SizeTest, FormatAndParseRoundTrip) {
-  for (std::uint64_t bytes : {std::uint64_t{1}, std::uint64_t{1023}, std::uint64_t{4096}, std::uint64_t{3} << 29, std::uint64_t{5} << 40, kMaxSize}) {
+  for (std::uint64_t bytes : {std::uint64_t{1}, std::uint64_t{1023}, std::uint64_t{4096},
+                              std::uint64_t{3} << 29, std::uint64_t{5} << 40, kMaxSize}) {
     EXPECT_EQ(*ParseSize(FormatSize(bytes)), bytes) << bytes;
   }
 }

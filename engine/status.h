@@ -27,7 +27,9 @@ class [[nodiscard]] Status {
 
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status FailedPrecondition(std::string msg) {
     return {Code::kFailedPrecondition, std::move(msg)};
@@ -69,13 +71,19 @@ class [[nodiscard]] Status {
 inline ErrorCode Status::error_code() const {
   if (error_code_) return *error_code_;
   switch (code_) {
-    case Code::kOk: return ErrorCode::kNone;
-    case Code::kInvalidArgument: return ErrorCode::kInvalidValue;
-    case Code::kNotFound: return ErrorCode::kNotFound;
-    case Code::kUnavailable: return ErrorCode::kConnectionFailed;
-    case Code::kUnsupported: return ErrorCode::kUnsupported;
+    case Code::kOk:
+      return ErrorCode::kNone;
+    case Code::kInvalidArgument:
+      return ErrorCode::kInvalidValue;
+    case Code::kNotFound:
+      return ErrorCode::kNotFound;
+    case Code::kUnavailable:
+      return ErrorCode::kConnectionFailed;
+    case Code::kUnsupported:
+      return ErrorCode::kUnsupported;
     case Code::kFailedPrecondition:
-    case Code::kInternal: return ErrorCode::kOperationFailed;
+    case Code::kInternal:
+      return ErrorCode::kOperationFailed;
   }
   return ErrorCode::kInternal;
 }

@@ -60,35 +60,51 @@ std::optional<Step::Op> OpFromName(std::string_view name) {
 std::string Step::Describe() const {
   const std::string what = address.ToString();
   switch (op) {
-    case Op::kCreate: return "create " + what;
-    case Op::kDelete: return "delete " + what;
-    case Op::kWriteConfig: return "write persistent config of " + what;
-    case Op::kStart: return "start " + what;
+    case Op::kCreate:
+      return "create " + what;
+    case Op::kDelete:
+      return "delete " + what;
+    case Op::kWriteConfig:
+      return "write persistent config of " + what;
+    case Op::kStart:
+      return "start " + what;
     case Op::kShutdown:
-      return "shut down " + what + " (forced after " + args.value("timeout_seconds", Json(0)).dump() + " s)";
+      return "shut down " + what + " (forced after " +
+             args.value("timeout_seconds", Json(0)).dump() + " s)";
     case Op::kSetAutostart:
-      return std::string(args.value("autostart", false) ? "enable" : "disable") + " autostart of " + what;
+      return std::string(args.value("autostart", false) ? "enable" : "disable") + " autostart of " +
+             what;
     case Op::kResize:
-      return (args.value("allow_shrink", false) ? "shrink " : "grow ") + what + " to " + Bytes(args, "bytes");
+      return (args.value("allow_shrink", false) ? "shrink " : "grow ") + what + " to " +
+             Bytes(args, "bytes");
     case Op::kBlockResize:
       return "tell " + what + " that " + Text(args, "target") + " is now " + Bytes(args, "bytes");
     case Op::kUpdateFeatures:
-      return "update features of " + what + " (enable " + args.value("enable", Json::array()).dump() +
-             ", disable " + args.value("disable", Json::array()).dump() + ")";
+      return "update features of " + what + " (enable " +
+             args.value("enable", Json::array()).dump() + ", disable " +
+             args.value("disable", Json::array()).dump() + ")";
     case Op::kCreateSnapshots:
       return "create snapshots " + args.value("snapshots", Json::array()).dump() + " of " + what;
-    case Op::kProtectSnapshot: return "protect snapshot " + Text(args, "snapshot") + " of " + what;
-    case Op::kFlatten: return "flatten " + what;
-    case Op::kSetVcpusLive: return "hot-plug vCPUs of " + what + " to " + args.value("vcpus", Json(0)).dump();
-    case Op::kSetMemoryLive: return "set the balloon of " + what + " to " + Bytes(args, "bytes");
-    case Op::kAttachMemoryLive: return "hot-add a " + Bytes(args, "bytes") + " DIMM to " + what;
+    case Op::kProtectSnapshot:
+      return "protect snapshot " + Text(args, "snapshot") + " of " + what;
+    case Op::kFlatten:
+      return "flatten " + what;
+    case Op::kSetVcpusLive:
+      return "hot-plug vCPUs of " + what + " to " + args.value("vcpus", Json(0)).dump();
+    case Op::kSetMemoryLive:
+      return "set the balloon of " + what + " to " + Bytes(args, "bytes");
+    case Op::kAttachMemoryLive:
+      return "hot-add a " + Bytes(args, "bytes") + " DIMM to " + what;
     case Op::kAttachDiskLive:
-      return "attach " + (args.contains("rbd") ? "RBD image " + Text(args, "rbd") : Text(args, "volume")) +
+      return "attach " +
+             (args.contains("rbd") ? "RBD image " + Text(args, "rbd") : Text(args, "volume")) +
              " as " + Text(args, "target") + " to " + what;
-    case Op::kDetachDiskLive: return "detach " + Text(args, "target") + " from " + what;
+    case Op::kDetachDiskLive:
+      return "detach " + Text(args, "target") + " from " + what;
     case Op::kAttachInterfaceLive:
       return "attach a NIC on " + Text(args, "network") + " (" + Text(args, "mac") + ") to " + what;
-    case Op::kDetachInterfaceLive: return "detach NIC " + Text(args, "mac") + " from " + what;
+    case Op::kDetachInterfaceLive:
+      return "detach NIC " + Text(args, "mac") + " from " + what;
   }
   return "?";
 }

@@ -14,13 +14,15 @@ std::uint64_t Bytes(const Json& size) {
 }
 
 // The running domains that have `image` (a volume or RBD image) as a disk, with its target.
-std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state, const Address& image) {
+std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state,
+                                                              const Address& image) {
   const char* key = image.kind == Kind::kRbdImage ? "rbd" : "volume";
   std::vector<std::pair<std::string, std::string>> users;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
     for (const Json& disk : r.live.value("disks", Json::array())) {
-      if (disk.value(key, "") == image.name) users.emplace_back(address.name, disk.value("target", ""));
+      if (disk.value(key, "") == image.name)
+        users.emplace_back(address.name, disk.value("target", ""));
     }
   }
   return users;
@@ -50,7 +52,8 @@ void RbdCreateSteps(const Change& change, const ObservedState& state, std::vecto
     Json protected_snapshots = it == state.resources.end() || !it->second.facts.is_object()
                                    ? Json::array()
                                    : it->second.facts.value("protected_snapshots", Json::array());
-    if (std::find(protected_snapshots.begin(), protected_snapshots.end(), snapshot) == protected_snapshots.end()) {
+    if (std::find(protected_snapshots.begin(), protected_snapshots.end(), snapshot) ==
+        protected_snapshots.end()) {
       steps->push_back({Step::Op::kProtectSnapshot, parent, {{"snapshot", snapshot}}});
     }
   }
@@ -65,8 +68,8 @@ void RbdCreateSteps(const Change& change, const ObservedState& state, std::vecto
 
 }  // namespace
 
-std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, const ObservedState& state,
-                           std::set<std::string>* taken_macs) {
+std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
+                           const ObservedState& state, std::set<std::string>* taken_macs) {
   const Address& address = change.address;
   const Json shutdown = {{"timeout_seconds", options.shutdown_timeout_seconds}};
   auto found = state.resources.find(address);
@@ -83,7 +86,8 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, con
       steps.push_back({Step::Op::kCreate, address, change.desired});
       return;
     }
-    steps.push_back({Step::Op::kCreate, address, WithChosenMacs(change.desired, address.name, nullptr, taken_macs)});
+    steps.push_back({Step::Op::kCreate, address,
+                     WithChosenMacs(change.desired, address.name, nullptr, taken_macs)});
     if (change.desired.value("autostart", false)) {
       steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", true}}});
     }
@@ -92,7 +96,8 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, con
     }
   };
   auto remove = [&]() {
-    if (address.kind == Kind::kDomain && running) steps.push_back({Step::Op::kShutdown, address, shutdown});
+    if (address.kind == Kind::kDomain && running)
+      steps.push_back({Step::Op::kShutdown, address, shutdown});
     Json args = Json::object();
     if (address.kind == Kind::kRbdImage && observed != nullptr) {
       args["snapshots"] = observed->spec.value("snapshots", Json::array());  // removed with it
@@ -101,8 +106,12 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, con
   };
 
   switch (change.action) {
-    case Action::kCreate: create(); break;
-    case Action::kDelete: remove(); break;
+    case Action::kCreate:
+      create();
+      break;
+    case Action::kDelete:
+      remove();
+      break;
     case Action::kReplace:
       remove();
       create();
@@ -114,26 +123,33 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, con
       std::vector<const AttributeChange*> live_hardware;
       for (const AttributeChange& a : change.attributes) {
         if (a.path == "state") new_state = a.after.get<std::string>();
-        if (a.path == "autostart") steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", a.after}}});
+        if (a.path == "autostart")
+          steps.push_back({Step::Op::kSetAutostart, address, {{"autostart", a.after}}});
         if ((address.kind == Kind::kVolume && a.path == "capacity") ||
             (address.kind == Kind::kRbdImage && a.path == "size")) {
           // A running QEMU holds the image open (and locked): it must grow it itself.
           auto users = RunningUsers(state, address);
           if (users.empty()) {
-            steps.push_back({Step::Op::kResize, address,
-                             {{"bytes", Bytes(a.after)}, {"allow_shrink", a.disruption == Disruption::kDestructive}}});
+            steps.push_back({Step::Op::kResize,
+                             address,
+                             {{"bytes", Bytes(a.after)},
+                              {"allow_shrink", a.disruption == Disruption::kDestructive}}});
           }
           for (const auto& [domain, target] : users) {
-            steps.push_back({Step::Op::kBlockResize, Address{Kind::kDomain, domain},
+            steps.push_back({Step::Op::kBlockResize,
+                             Address{Kind::kDomain, domain},
                              {{"target", target}, {"bytes", Bytes(a.after)}}});
           }
         }
         if (address.kind == Kind::kRbdImage && a.path == "features") {
-          steps.push_back({Step::Op::kUpdateFeatures, address,
-                           {{"enable", Minus(a.after, a.before)}, {"disable", Minus(a.before, a.after)}}});
+          steps.push_back(
+              {Step::Op::kUpdateFeatures,
+               address,
+               {{"enable", Minus(a.after, a.before)}, {"disable", Minus(a.before, a.after)}}});
         }
         if (address.kind == Kind::kRbdImage && a.path == "snapshots") {
-          steps.push_back({Step::Op::kCreateSnapshots, address, {{"snapshots", Minus(a.after, a.before)}}});
+          steps.push_back(
+              {Step::Op::kCreateSnapshots, address, {{"snapshots", Minus(a.after, a.before)}}});
         }
         if (address.kind == Kind::kRbdImage && a.path == "flatten" && a.after == true) {
           steps.push_back({Step::Op::kFlatten, address, Json::object()});
@@ -155,7 +171,8 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, con
         steps.push_back({Step::Op::kStart, address, Json::object()});
       } else if (running && new_state != "stopped" && observed != nullptr) {
         for (const AttributeChange* a : live_hardware) {
-          for (Step& step : LiveSteps(address, *a, desired, *observed)) steps.push_back(std::move(step));
+          for (Step& step : LiveSteps(address, *a, desired, *observed))
+            steps.push_back(std::move(step));
         }
       }
       if (new_state == "running") steps.push_back({Step::Op::kStart, address, Json::object()});

@@ -14,7 +14,7 @@ namespace vc {
 /// against: the resource itself, the running domains that use a volume being grown, an RBD
 /// parent's protected snapshots. `taken_macs` holds every MAC on the host and those chosen
 /// earlier in the plan; MACs chosen here are added.
-std::vector<Step> StepsFor(const Change& change, const PlanOptions& options, const ObservedState& state,
-                           std::set<std::string>* taken_macs);
+std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
+                           const ObservedState& state, std::set<std::string>* taken_macs);
 
 }  // namespace vc

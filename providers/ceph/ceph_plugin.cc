@@ -2,7 +2,8 @@
 
 extern "C" void vc_ceph_plugin_open(const std::string& conf, const std::string& user,
                                     vc::ceph::PluginResult* result) {
-  vc::StatusOr<std::unique_ptr<vc::ceph::CephProvider>> provider = vc::ceph::CephProvider::Open(conf, user);
+  vc::StatusOr<std::unique_ptr<vc::ceph::CephProvider>> provider =
+      vc::ceph::CephProvider::Open(conf, user);
   if (!provider.ok()) {
     result->status = provider.status();
     return;

@@ -1,13 +1,12 @@
 #include "providers/ceph/ceph_provider.h"
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <list>
 #include <map>
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
 #include <set>
 #include <sstream>
 
@@ -27,18 +26,23 @@ std::string ImageOf(const std::string& key) { return key.substr(key.find('/') + 
 Status Errno(int rc, const std::string& what) {
   std::string message = what + ": " + std::strerror(-rc);
   switch (-rc) {
-    case ENOENT: return Status::NotFound(message);
+    case ENOENT:
+      return Status::NotFound(message);
     case ETIMEDOUT:
     case EAGAIN:
     case EBUSY:
     case ESHUTDOWN:
-    case ECONNREFUSED: return Status::Unavailable(message).WithErrorCode(ErrorCode::kCephUnavailable);
+    case ECONNREFUSED:
+      return Status::Unavailable(message).WithErrorCode(ErrorCode::kCephUnavailable);
     case EACCES:
-    case EPERM: return Status::InvalidArgument(message + " (check the client's caps and key)");
+    case EPERM:
+      return Status::InvalidArgument(message + " (check the client's caps and key)");
     case EINVAL:
     case ENOSYS:
-    case EOPNOTSUPP: return Status::Unsupported(message);
-    default: return Status::Internal(message);
+    case EOPNOTSUPP:
+      return Status::Unsupported(message);
+    default:
+      return Status::Internal(message);
   }
 }
 
@@ -62,7 +66,8 @@ StatusOr<std::string> ReadKey(librados::Rados& rados, const std::string& user) {
                                             : line.find_first_not_of(" \t"));
       if (!trimmed.empty() && trimmed[0] == '[') {
         in_section = trimmed.rfind("[client." + user + "]", 0) == 0;
-      } else if (in_section && trimmed.rfind("key", 0) == 0 && trimmed.find('=') != std::string::npos) {
+      } else if (in_section && trimmed.rfind("key", 0) == 0 &&
+                 trimmed.find('=') != std::string::npos) {
         std::string value = trimmed.substr(trimmed.find('=') + 1);
         value.erase(0, value.find_first_not_of(" \t"));
         value.erase(value.find_last_not_of(" \t\r") + 1);
@@ -103,7 +108,8 @@ std::vector<std::pair<std::string, int>> ParseMonitors(const std::string& mon_ho
   return out;
 }
 
-// librbd reports progress of long operations (resize, flatten, object map rebuild); nobody reads it.
+// librbd reports progress of long operations (resize, flatten, object map rebuild); nobody reads
+// it.
 class NoProgress : public librbd::ProgressContext {
  public:
   int update_progress(std::uint64_t, std::uint64_t) override { return 0; }
@@ -132,7 +138,9 @@ struct CephProvider::Cluster {
 };
 
 CephProvider::CephProvider(std::unique_ptr<Cluster> cluster, std::string conf, std::string user)
-    : cluster_(std::move(cluster)), conf_(std::move(conf)), user_(std::move(user)),
+    : cluster_(std::move(cluster)),
+      conf_(std::move(conf)),
+      user_(std::move(user)),
       uri_("ceph:" + conf_ + "?user=" + user_) {}
 
 CephProvider::~CephProvider() {
@@ -142,7 +150,8 @@ CephProvider::~CephProvider() {
   }
 }
 
-StatusOr<std::unique_ptr<CephProvider>> CephProvider::Open(const std::string& conf, const std::string& user,
+StatusOr<std::unique_ptr<CephProvider>> CephProvider::Open(const std::string& conf,
+                                                           const std::string& user,
                                                            int timeout_seconds) {
   auto cluster = std::make_unique<Cluster>();
   const std::string where = "Ceph cluster of " + conf + " as client." + user;
@@ -152,7 +161,8 @@ StatusOr<std::unique_ptr<CephProvider>> CephProvider::Open(const std::string& co
   if (rc < 0) return Errno(rc, "reading " + conf);
   // Without these a dead cluster blocks for 300 s (mount) or forever (mon and OSD ops).
   const std::string timeout = std::to_string(timeout_seconds);
-  for (const char* option : {"client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"}) {
+  for (const char* option :
+       {"client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"}) {
     cluster->rados.conf_set(option, timeout.c_str());
   }
   cluster->rados.conf_set("log_to_stderr", "false");
@@ -166,8 +176,9 @@ StatusOr<std::unique_ptr<CephProvider>> CephProvider::Open(const std::string& co
     return Status::InvalidArgument("cannot connect to the " + where + ": keyring or key not found");
   }
   if (rc == -ETIMEDOUT) {
-    return Status::Unavailable("cannot connect to the " + where + ": no answer from its monitors within " +
-                               timeout + " s (is the cluster up?)")
+    return Status::Unavailable("cannot connect to the " + where +
+                               ": no answer from its monitors within " + timeout +
+                               " s (is the cluster up?)")
         .WithErrorCode(ErrorCode::kCephUnavailable);
   }
   if (rc < 0) return Errno(rc, "cannot connect to the " + where);
@@ -181,7 +192,8 @@ StatusOr<ClientAccess> CephProvider::Access() const {
   cluster_->rados.conf_get("mon_host", mon_host);
   access.monitors = ParseMonitors(mon_host);
   if (access.monitors.empty()) {
-    return Status::InvalidArgument(conf_ + ": no monitor with a v1 address in mon_host (" + mon_host + ")");
+    return Status::InvalidArgument(conf_ + ": no monitor with a v1 address in mon_host (" +
+                                   mon_host + ")");
   }
   StatusOr<std::string> key = ReadKey(cluster_->rados, user_);
   if (!key.ok()) return key.status();
@@ -218,7 +230,8 @@ StatusOr<ObservedResource> ReadImage(librados::IoCtx& ioctx, const std::string& 
   }
   r.spec["snapshots"] = std::vector<std::string>(names.begin(), names.end());
   // What clone steps need to know: a clone is made only from a protected snapshot.
-  r.facts = {{"protected_snapshots", std::vector<std::string>(protected_names.begin(), protected_names.end())}};
+  r.facts = {{"protected_snapshots",
+              std::vector<std::string>(protected_names.begin(), protected_names.end())}};
   librbd::linked_image_spec_t parent;
   librbd::snap_spec_t parent_snap;
   if (image.get_parent(&parent, &parent_snap) == 0 && !parent.image_name.empty()) {
@@ -260,10 +273,12 @@ StatusOr<ObservedState> CephProvider::ObserveAll() {
 
 StatusOr<std::optional<ObservedResource>> CephProvider::ObserveOne(const Address& address) {
   using Result = std::optional<ObservedResource>;
-  if (address.kind != Kind::kRbdImage) return Status::Unsupported("the Ceph provider holds RBD images only");
+  if (address.kind != Kind::kRbdImage)
+    return Status::Unsupported("the Ceph provider holds RBD images only");
   StatusOr<librados::IoCtx*> ioctx = cluster_->Pool(PoolOf(address.name));
   if (!ioctx.ok()) {
-    return ioctx.status().code() == Status::Code::kNotFound ? StatusOr<Result>(Result()) : ioctx.status();
+    return ioctx.status().code() == Status::Code::kNotFound ? StatusOr<Result>(Result())
+                                                            : ioctx.status();
   }
   StatusOr<ObservedResource> r = ReadImage(**ioctx, address.name);
   if (!r.ok()) {
@@ -276,7 +291,8 @@ namespace {
 
 Status CreateSnapshots(librbd::Image& image, const Json& names, const std::string& key) {
   std::vector<librbd::snap_info_t> existing;
-  if (int rc = image.snap_list(existing); rc < 0) return Errno(rc, "listing the snapshots of " + key);
+  if (int rc = image.snap_list(existing); rc < 0)
+    return Errno(rc, "listing the snapshots of " + key);
   for (const Json& name : names) {
     std::string snap = name;
     bool present = false;
@@ -292,7 +308,8 @@ Status CreateSnapshots(librbd::Image& image, const Json& names, const std::strin
 Status UpdateFeatures(librbd::Image& image, const Json& spec, const std::string& key) {
   NoProgress progress;
   for (bool enabling : {false, true}) {
-    std::vector<std::string> names = spec.value(enabling ? "enable" : "disable", std::vector<std::string>{});
+    std::vector<std::string> names =
+        spec.value(enabling ? "enable" : "disable", std::vector<std::string>{});
     for (const std::string& name : DependencyOrder(names, !enabling)) {
       // librbd switches some features in pairs (disabling fast-diff drops the object map too):
       // look again before each one.
@@ -301,15 +318,17 @@ Status UpdateFeatures(librbd::Image& image, const Json& spec, const std::string&
       if (((bits & FeatureBit(name)) != 0) == enabling) continue;
       int rc = image.update_features(FeatureBit(name), enabling);
       if (rc < 0) {
-        return Status::Unsupported(std::string(enabling ? "enabling" : "disabling") + " feature " + name +
-                                   " of " + key + ": " + std::strerror(-rc) +
-                                   (rc == -EINVAL ? " (Ceph cannot change this feature on an existing "
-                                                    "image, or another feature depends on it)"
-                                                  : ""));
+        return Status::Unsupported(std::string(enabling ? "enabling" : "disabling") + " feature " +
+                                   name + " of " + key + ": " + std::strerror(-rc) +
+                                   (rc == -EINVAL
+                                        ? " (Ceph cannot change this feature on an existing "
+                                          "image, or another feature depends on it)"
+                                        : ""));
       }
       if (enabling && name == "object-map") {
         // A newly enabled object map starts invalid; rebuild it so fast-diff and du are exact.
-        if ((rc = image.rebuild_object_map(progress)) < 0) return Errno(rc, "rebuilding the object map of " + key);
+        if ((rc = image.rebuild_object_map(progress)) < 0)
+          return Errno(rc, "rebuilding the object map of " + key);
       }
     }
   }
@@ -319,7 +338,8 @@ Status UpdateFeatures(librbd::Image& image, const Json& spec, const std::string&
 }  // namespace
 
 Status CephProvider::Execute(const Step& step) {
-  if (step.address.kind != Kind::kRbdImage) return Status::Unsupported(step.Describe() + ": not a Ceph operation");
+  if (step.address.kind != Kind::kRbdImage)
+    return Status::Unsupported(step.Describe() + ": not a Ceph operation");
   const std::string& key = step.address.name;
   StatusOr<librados::IoCtx*> ioctx = cluster_->Pool(PoolOf(key));
   if (!ioctx.ok()) return ioctx.status();
@@ -343,8 +363,8 @@ Status CephProvider::Execute(const Step& step) {
       std::string snap = source.substr(source.find('@') + 1);
       StatusOr<librados::IoCtx*> parent_io = cluster_->Pool(PoolOf(parent_key));
       if (!parent_io.ok()) return parent_io.status();
-      rc = rbd.clone3(**parent_io, ImageOf(parent_key).c_str(), snap.c_str(), **ioctx, ImageOf(key).c_str(),
-                      options);
+      rc = rbd.clone3(**parent_io, ImageOf(parent_key).c_str(), snap.c_str(), **ioctx,
+                      ImageOf(key).c_str(), options);
       if (rc < 0) return Errno(rc, "cloning " + source + " to " + key);
     } else {
       StatusOr<std::uint64_t> size = ParseSize(spec.value("size", ""));
@@ -354,7 +374,8 @@ Status CephProvider::Execute(const Step& step) {
       }
     }
     librbd::Image image;
-    if ((rc = rbd.open(**ioctx, image, ImageOf(key).c_str())) < 0) return Errno(rc, "opening " + key);
+    if ((rc = rbd.open(**ioctx, image, ImageOf(key).c_str())) < 0)
+      return Errno(rc, "opening " + key);
     // Without the mark the image would never be pruned: a failure to set it is a failure.
     if ((rc = image.metadata_set(kMarkKey, "true")) < 0) {
       return Errno(rc, "marking " + key + " as managed by virtconverge (image metadata)");
@@ -377,10 +398,12 @@ Status CephProvider::Execute(const Step& step) {
     int rc = rbd.open(**ioctx, image, ImageOf(key).c_str());
     if (rc < 0) return Errno(rc, "opening " + key);
     std::vector<librbd::linked_image_spec_t> children;
-    if ((rc = image.list_children3(&children)) < 0) return Errno(rc, "listing the clones of " + key);
+    if ((rc = image.list_children3(&children)) < 0)
+      return Errno(rc, "listing the clones of " + key);
     if (!children.empty()) {
       std::string names;
-      for (const auto& c : children) names += (names.empty() ? "" : ", ") + c.pool_name + "/" + c.image_name;
+      for (const auto& c : children)
+        names += (names.empty() ? "" : ", ") + c.pool_name + "/" + c.image_name;
       return Status::FailedPrecondition("cannot delete " + key + ": clones depend on it (" + names +
                                         "); flatten or delete them first");
     }
@@ -394,7 +417,8 @@ Status CephProvider::Execute(const Step& step) {
       if (is_protected && (rc = image.snap_unprotect(snap.name.c_str())) < 0) {
         return Errno(rc, "unprotecting snapshot " + snap.name + " of " + key);
       }
-      if ((rc = image.snap_remove(snap.name.c_str())) < 0) return Errno(rc, "removing snapshot " + snap.name);
+      if ((rc = image.snap_remove(snap.name.c_str())) < 0)
+        return Errno(rc, "removing snapshot " + snap.name);
     }
     image.close();
     if ((rc = rbd.remove(**ioctx, ImageOf(key).c_str())) < 0) return Errno(rc, "deleting " + key);
@@ -425,12 +449,15 @@ Status CephProvider::Execute(const Step& step) {
       }
       return Status::Ok();
     }
-    case Step::Op::kUpdateFeatures: return UpdateFeatures(image, step.args, key);
-    case Step::Op::kCreateSnapshots: return CreateSnapshots(image, step.args.value("snapshots", Json::array()), key);
+    case Step::Op::kUpdateFeatures:
+      return UpdateFeatures(image, step.args, key);
+    case Step::Op::kCreateSnapshots:
+      return CreateSnapshots(image, step.args.value("snapshots", Json::array()), key);
     case Step::Op::kFlatten:
       if ((rc = image.flatten()) < 0) return Errno(rc, "flattening " + key);
       return Status::Ok();
-    default: return Status::Unsupported(step.Describe() + ": not a Ceph operation");
+    default:
+      return Status::Unsupported(step.Describe() + ": not a Ceph operation");
   }
 }
 

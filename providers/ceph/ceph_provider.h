@@ -24,7 +24,8 @@ class CephProvider final : public Provider {
   /// Connects as client.`user` with the monitors and keyring named by `conf`. Unavailable within
   /// `timeout_seconds` when the cluster cannot be reached; InvalidArgument for a wrong key or a
   /// missing keyring, naming the conf and the user.
-  static StatusOr<std::unique_ptr<CephProvider>> Open(const std::string& conf, const std::string& user,
+  static StatusOr<std::unique_ptr<CephProvider>> Open(const std::string& conf,
+                                                      const std::string& user,
                                                       int timeout_seconds = 5);
   ~CephProvider() override;
 

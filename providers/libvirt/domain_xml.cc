@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
-
 #include <pugixml.hpp>
+#include <sstream>
 
 #include "engine/domain_rules.h"
 #include "engine/size.h"
@@ -32,8 +31,10 @@ std::optional<Json> DiskSource(const pugi::xml_node& disk, const VolumeByPath& v
     return Json{{"rbd", source.attribute("name").as_string()}};
   }
   std::optional<std::string> volume;
-  if (volume_by_path && type == "file") volume = volume_by_path(source.attribute("file").as_string());
-  if (volume_by_path && type == "block") volume = volume_by_path(source.attribute("dev").as_string());
+  if (volume_by_path && type == "file")
+    volume = volume_by_path(source.attribute("file").as_string());
+  if (volume_by_path && type == "block")
+    volume = volume_by_path(source.attribute("dev").as_string());
   if (!volume) return std::nullopt;
   return Json{{"volume", *volume}};
 }
@@ -66,7 +67,8 @@ Json ReadInterfaces(const pugi::xml_node& devices) {
   for (pugi::xml_node nic : devices.children("interface")) {
     if (std::strcmp(nic.attribute("type").as_string(), "network") != 0) continue;
     Json entry = {{"network", nic.child("source").attribute("network").as_string()}};
-    if (pugi::xml_node mac = nic.child("mac")) entry["mac"] = Lower(mac.attribute("address").as_string());
+    if (pugi::xml_node mac = nic.child("mac"))
+      entry["mac"] = Lower(mac.attribute("address").as_string());
     std::string model = nic.child("model").attribute("type").as_string();
     if (model == "virtio" || model == "e1000" || model == "rtl8139") entry["model"] = model;
     nics.push_back(entry);
@@ -163,7 +165,8 @@ Status WriteDisks(pugi::xml_node devices, const Json& disks, const DomainXmlCont
   for (pugi::xml_node disk : devices.children("disk")) {
     std::optional<Json> entry = DiskEntry(disk, context.volume_by_path);
     if (!entry) continue;  // not on a volume or RBD image: not ours to change
-    auto match = std::find_if(missing.begin(), missing.end(), [&](const Json& d) { return SameDisk(d, *entry); });
+    auto match = std::find_if(missing.begin(), missing.end(),
+                              [&](const Json& d) { return SameDisk(d, *entry); });
     if (match != missing.end()) {
       missing.erase(match);
     } else {
@@ -192,12 +195,14 @@ void WriteInterfaces(pugi::xml_node devices, const Json& nics) {
       std::string mac = Lower(node.child("mac").attribute("address").as_string());
       keep = want.at("network") == node.child("source").attribute("network").as_string() &&
              want.value("mac", mac) == mac &&
-             want.value("model", "virtio") == node.child("model").attribute("type").as_string("virtio");
+             want.value("model", "virtio") ==
+                 node.child("model").attribute("type").as_string("virtio");
     }
     if (!keep) {
       // A replacement on the same network keeps the MAC the guest already knows.
       std::string mac;
-      if (i < nics.size() && nics[i].at("network") == node.child("source").attribute("network").as_string()) {
+      if (i < nics.size() &&
+          nics[i].at("network") == node.child("source").attribute("network").as_string()) {
         mac = Lower(node.child("mac").attribute("address").as_string());
       }
       devices.remove_child(node);
@@ -265,11 +270,11 @@ Status WriteCpuAndMemory(pugi::xml_node domain, const Json& desired) {
   return Status::Ok();
 }
 
-
 // Sets <cpu mode=...> (and <model> for custom), keeping a <numa> child.
 void WriteCpu(pugi::xml_node domain, const Json& cpu) {
   pugi::xml_node node = domain.child("cpu");
-  if (!node && domain.child("features")) node = domain.insert_child_after("cpu", domain.child("features"));
+  if (!node && domain.child("features"))
+    node = domain.insert_child_after("cpu", domain.child("features"));
   if (!node) node = domain.append_child("cpu");
   node.remove_attributes();
   node.remove_child("model");
@@ -294,7 +299,8 @@ std::optional<Json> ReadCpu(pugi::xml_node domain) {
 }
 }  // namespace
 
-StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed) {
+StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
+                             bool* managed) {
   pugi::xml_document doc;
   if (!doc.load_buffer(xml.data(), xml.size())) return Status::Internal("unreadable domain XML");
   pugi::xml_node domain = doc.child("domain");
@@ -306,7 +312,8 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
   std::optional<std::uint64_t> memory = ReadMemory(domain.child("memory"));
   std::optional<std::uint64_t> current = ReadMemory(domain.child("currentMemory"));
   std::optional<std::uint64_t> hotplug_max = ReadMemory(domain.child("maxMemory"));
-  if (current.value_or(memory.value_or(0)) > 0) spec["memory"] = FormatSize(current.value_or(*memory));
+  if (current.value_or(memory.value_or(0)) > 0)
+    spec["memory"] = FormatSize(current.value_or(*memory));
   if (hotplug_max.value_or(memory.value_or(0)) > 0) {
     spec["max_memory"] = FormatSize(hotplug_max.value_or(*memory));
   }
@@ -328,9 +335,9 @@ StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
   AddMark(domain);
 
   std::uint64_t memory = ParseSize(desired.at("memory").get<std::string>()).value();
-  std::uint64_t max_memory =
-      desired.contains("max_memory") ? ParseSize(desired["max_memory"].get<std::string>()).value()
-                                     : memory;
+  std::uint64_t max_memory = desired.contains("max_memory")
+                                 ? ParseSize(desired["max_memory"].get<std::string>()).value()
+                                 : memory;
   int vcpus = desired.at("vcpus");
   int max_vcpus = desired.value("max_vcpus", vcpus);
   bool hotplug_memory = max_memory > memory && context.virt_type != "test";
@@ -411,10 +418,12 @@ namespace vc::libvirt {
 
 StatusOr<Json> ReadDomainFacts(std::string_view live_xml) {
   pugi::xml_document doc;
-  if (!doc.load_buffer(live_xml.data(), live_xml.size())) return Status::Internal("unreadable domain XML");
+  if (!doc.load_buffer(live_xml.data(), live_xml.size()))
+    return Status::Internal("unreadable domain XML");
   pugi::xml_node domain = doc.child("domain");
   Json facts = Json::object();
-  if (std::optional<std::uint64_t> total = ReadMemory(domain.child("memory")); total && *total > 0) {
+  if (std::optional<std::uint64_t> total = ReadMemory(domain.child("memory"));
+      total && *total > 0) {
     facts["memory_total"] = FormatSize(*total);
   }
   pugi::xml_node max = domain.child("maxMemory");

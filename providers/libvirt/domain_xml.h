@@ -20,7 +20,8 @@ using VolumeByPath = std::function<std::optional<std::string>(const std::string&
 
 /// Domain fields read from domain XML (persistent or live). State and autostart are not in the
 /// XML and are left to the caller. Sets *managed when the XML carries the mark.
-StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path, bool* managed);
+StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
+                             bool* managed);
 
 /// How domains reach a Ceph cluster: its monitors, the cephx user, and the libvirt secret that
 /// holds the user's key (created on first use; the key never appears in XML or output).

@@ -48,7 +48,10 @@ TEST(DomainXmlTest, ReadsOnlyWhatADocumentCanDeclare) {
   EXPECT_EQ((*spec)["memory"], "512MiB");
   EXPECT_EQ((*spec)["max_memory"], "1GiB");
   EXPECT_EQ((*spec)["virt_type"], "kvm");
-  EXPECT_EQ((*spec)["disks"], Json::parse(R"([{"volume":"img/root.qcow2","target":"vda","bus":"virtio","discard":"ignore"}])"));
+  EXPECT_EQ(
+      (*spec)["disks"],
+      Json::parse(
+          R"([{"volume":"img/root.qcow2","target":"vda","bus":"virtio","discard":"ignore"}])"));
   EXPECT_EQ((*spec)["interfaces"],
             Json::parse(R"([{"network":"lan","mac":"52:54:00:ab:cd:ef","model":"virtio"}])"));
 }
@@ -81,11 +84,16 @@ TEST(DomainXmlTest, MergeChangesOnlyDeclaredPartsAndKeepsWhatLibvirtFilledIn) {
 }
 
 TEST(DomainXmlTest, NewDomainCarriesTheMarkAndHotplugHeadroom) {
-  Json desired = Json::parse(R"({"vcpus": 1, "max_vcpus": 4, "memory": "256MiB", "max_memory": "1GiB"})");
+  Json desired =
+      Json::parse(R"({"vcpus": 1, "max_vcpus": 4, "memory": "256MiB", "max_memory": "1GiB"})");
   StatusOr<std::string> xml = NewDomainXml("web1", desired, Context());
   ASSERT_TRUE(xml.ok());
-  EXPECT_NE(xml->find("<maxMemory slots=\"16\" unit=\"KiB\">1048576</maxMemory>"), std::string::npos) << *xml;
-  EXPECT_NE(xml->find("<cell id=\"0\" cpus=\"0-3\" memory=\"262144\" unit=\"KiB\""), std::string::npos) << *xml;
+  EXPECT_NE(xml->find("<maxMemory slots=\"16\" unit=\"KiB\">1048576</maxMemory>"),
+            std::string::npos)
+      << *xml;
+  EXPECT_NE(xml->find("<cell id=\"0\" cpus=\"0-3\" memory=\"262144\" unit=\"KiB\""),
+            std::string::npos)
+      << *xml;
   bool managed = false;
   StatusOr<Json> back = ReadDomainXml(*xml, nullptr, &managed);
   ASSERT_TRUE(back.ok());
@@ -98,7 +106,8 @@ TEST(DomainXmlTest, NewDomainCarriesTheMarkAndHotplugHeadroom) {
 
 TEST(DomainXmlTest, NamesAreTextNeverMarkup) {
   // Names are validated before they get here; the XML library escapes whatever it is given.
-  StatusOr<std::string> xml = NewDomainXml("a<b>&\"c", Json::parse(R"({"vcpus": 1, "memory": "64MiB"})"), Context());
+  StatusOr<std::string> xml =
+      NewDomainXml("a<b>&\"c", Json::parse(R"({"vcpus": 1, "memory": "64MiB"})"), Context());
   ASSERT_TRUE(xml.ok());
   EXPECT_NE(xml->find("<name>a&lt;b&gt;&amp;\"c</name>"), std::string::npos) << *xml;
 }

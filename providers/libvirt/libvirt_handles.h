@@ -1,12 +1,12 @@
 // RAII owners for libvirt's handles: each is freed exactly once, whatever path the code takes.
 #pragma once
 
+#include <libvirt/libvirt.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <libvirt/libvirt.h>
 
 namespace vc::libvirt {
 

@@ -5,10 +5,9 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <pugixml.hpp>
 #include <set>
 #include <thread>
-
-#include <pugixml.hpp>
 
 #include "engine/size.h"
 #include "providers/libvirt/domain_xml.h"
@@ -122,7 +121,8 @@ std::optional<std::string> LibvirtProvider::VolumeKeyByPath(const std::string& p
   return std::string(virStoragePoolGetName(pool.get())) + "/" + virStorageVolGetName(volume.get());
 }
 
-StatusOr<ObservedResource> LibvirtProvider::ReadPool(virStoragePoolPtr pool, const std::string& name) {
+StatusOr<ObservedResource> LibvirtProvider::ReadPool(virStoragePoolPtr pool,
+                                                     const std::string& name) {
   std::string xml = AdoptString(virStoragePoolGetXMLDesc(pool, VIR_STORAGE_XML_INACTIVE));
   if (xml.empty() && LastErrorIsUnsupportedFlags()) {
     // The test driver knows no flags here; its pools have one definition anyway.
@@ -138,7 +138,8 @@ StatusOr<ObservedResource> LibvirtProvider::ReadPool(virStoragePoolPtr pool, con
   return r;
 }
 
-StatusOr<ObservedResource> LibvirtProvider::ReadNetwork(virNetworkPtr network, const std::string& name) {
+StatusOr<ObservedResource> LibvirtProvider::ReadNetwork(virNetworkPtr network,
+                                                        const std::string& name) {
   std::string xml = AdoptString(virNetworkGetXMLDesc(network, VIR_NETWORK_XML_INACTIVE));
   if (xml.empty() && LastErrorIsUnsupportedFlags()) {
     xml = AdoptString(virNetworkGetXMLDesc(network, 0));  // the test driver knows no flags here
@@ -171,7 +172,8 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
   ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
-  if (std::uint64_t dimms = ConfigDimmBytes(config_xml); dimms > 0) r.facts["config_dimm_memory"] = FormatSize(dimms);
+  if (std::uint64_t dimms = ConfigDimmBytes(config_xml); dimms > 0)
+    r.facts["config_dimm_memory"] = FormatSize(dimms);
   if (state == "running") {
     std::string live_xml = AdoptString(virDomainGetXMLDesc(domain, 0));
     if (live_xml.empty()) return LastError("reading the live definition of domain " + name);
@@ -219,8 +221,9 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
       volume_by_path[path] = key;
       if (!fields->backing_path.empty()) backing_of[key] = fields->backing_path;
       bool managed = IsLocal() && HasVolumeMark(path);
-      state.resources.emplace(Address{Kind::kVolume, key},
-                              ObservedResource{{Kind::kVolume, key}, fields->spec, nullptr, managed, {}});
+      state.resources.emplace(
+          Address{Kind::kVolume, key},
+          ObservedResource{{Kind::kVolume, key}, fields->spec, nullptr, managed, {}});
     }
   }
   for (const auto& [key, path] : backing_of) {
@@ -277,10 +280,13 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Addr
   using Result = std::optional<ObservedResource>;
   virConnectPtr c = conn_.get();
   switch (address.kind) {
-    case Kind::kRbdImage: return Status::Unsupported("RBD images are observed by the Ceph provider");
+    case Kind::kRbdImage:
+      return Status::Unsupported("RBD images are observed by the Ceph provider");
     case Kind::kPool: {
       Pool pool(virStoragePoolLookupByName(c, address.name.c_str()));
-      if (!pool) return LastErrorIsNotFound() ? StatusOr<Result>(Result()) : LastError("looking up pool " + address.name);
+      if (!pool)
+        return LastErrorIsNotFound() ? StatusOr<Result>(Result())
+                                     : LastError("looking up pool " + address.name);
       StatusOr<ObservedResource> r = ReadPool(pool.get(), address.name);
       if (!r.ok()) return r.status();
       return Result(*r);
@@ -311,7 +317,8 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Addr
         if (auto key = VolumeKeyByPath(fields->backing_path)) fields->spec["backing_volume"] = *key;
       }
       std::string path = AdoptString(virStorageVolGetPath(volume.get()));
-      return Result(ObservedResource{address, fields->spec, nullptr, IsLocal() && HasVolumeMark(path), {}});
+      return Result(
+          ObservedResource{address, fields->spec, nullptr, IsLocal() && HasVolumeMark(path), {}});
     }
     case Kind::kDomain: {
       Domain domain(virDomainLookupByName(c, address.name.c_str()));
@@ -332,11 +339,16 @@ Status LibvirtProvider::Execute(const Step& step) {
   switch (step.op) {
     case Step::Op::kCreate:
       switch (step.address.kind) {
-        case Kind::kPool: return CreatePool(step);
-        case Kind::kVolume: return CreateVolume(step);
-        case Kind::kNetwork: return CreateNetwork(step);
-        case Kind::kDomain: return CreateDomain(step);
-        case Kind::kRbdImage: break;
+        case Kind::kPool:
+          return CreatePool(step);
+        case Kind::kVolume:
+          return CreateVolume(step);
+        case Kind::kNetwork:
+          return CreateNetwork(step);
+        case Kind::kDomain:
+          return CreateDomain(step);
+        case Kind::kRbdImage:
+          break;
       }
       break;
     case Step::Op::kUpdateFeatures:
@@ -344,17 +356,25 @@ Status LibvirtProvider::Execute(const Step& step) {
     case Step::Op::kProtectSnapshot:
     case Step::Op::kFlatten:
       break;
-    case Step::Op::kDelete: return Delete(step);
-    case Step::Op::kWriteConfig: return WriteDomainConfig(step);
-    case Step::Op::kStart: return Start(step);
-    case Step::Op::kShutdown: return Shutdown(step);
-    case Step::Op::kSetAutostart: return SetAutostart(step);
-    case Step::Op::kResize: return ResizeVolume(step);
-    case Step::Op::kBlockResize: return BlockResize(step);
-    case Step::Op::kSetVcpusLive: return SetVcpusLive(step);
-    case Step::Op::kSetMemoryLive: return SetMemoryLive(step);
-    case Step::Op::kAttachMemoryLive:
-    {
+    case Step::Op::kDelete:
+      return Delete(step);
+    case Step::Op::kWriteConfig:
+      return WriteDomainConfig(step);
+    case Step::Op::kStart:
+      return Start(step);
+    case Step::Op::kShutdown:
+      return Shutdown(step);
+    case Step::Op::kSetAutostart:
+      return SetAutostart(step);
+    case Step::Op::kResize:
+      return ResizeVolume(step);
+    case Step::Op::kBlockResize:
+      return BlockResize(step);
+    case Step::Op::kSetVcpusLive:
+      return SetVcpusLive(step);
+    case Step::Op::kSetMemoryLive:
+      return SetMemoryLive(step);
+    case Step::Op::kAttachMemoryLive: {
       StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
       if (!bytes.ok()) return bytes.status();
       return AttachLive(step, DimmDeviceXml(*bytes));
@@ -364,9 +384,11 @@ Status LibvirtProvider::Execute(const Step& step) {
       if (!xml.ok()) return xml.status();
       return AttachLive(step, *xml);
     }
-    case Step::Op::kAttachInterfaceLive: return AttachLive(step, InterfaceDeviceXml(step.args));
+    case Step::Op::kAttachInterfaceLive:
+      return AttachLive(step, InterfaceDeviceXml(step.args));
     case Step::Op::kDetachDiskLive:
-    case Step::Op::kDetachInterfaceLive: return DetachLive(step);
+    case Step::Op::kDetachInterfaceLive:
+      return DetachLive(step);
   }
   return Status::Unsupported(step.Describe() + ": not a libvirt operation");
 }
@@ -389,7 +411,8 @@ Status LibvirtProvider::CreatePool(const Step& step) {
   const std::string& name = step.address.name;
   std::optional<RbdPoolSource> rbd;
   if (step.args.value("type", "") == "rbd") {
-    if (!ceph_) return Status::InvalidArgument("pool " + name + ": an rbd pool needs the ceph: section");
+    if (!ceph_)
+      return Status::InvalidArgument("pool " + name + ": an rbd pool needs the ceph: section");
     StatusOr<std::string> secret = CephSecretUuid();
     if (!secret.ok()) return secret.status();
     rbd = RbdPoolSource{ceph_->monitors, ceph_->user, *secret};
@@ -430,7 +453,8 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
     backing_format = fields->spec.value("format", "raw");
   }
   std::string pool_uuid;
-  StatusOr<Json> pool_spec = ReadPoolXml(AdoptString(virStoragePoolGetXMLDesc(pool.get(), 0)), &pool_uuid);
+  StatusOr<Json> pool_spec =
+      ReadPoolXml(AdoptString(virStoragePoolGetXMLDesc(pool.get(), 0)), &pool_uuid);
   bool logical = pool_spec.ok() && pool_spec->value("type", "") == "logical";
   std::string xml = NewVolumeXml(VolumeOf(key), step.args, backing_path, backing_format, logical);
   Volume volume(virStorageVolCreateXML(pool.get(), xml.c_str(), 0));
@@ -438,7 +462,8 @@ Status LibvirtProvider::CreateVolume(const Step& step) {
   if (IsLocal()) {
     std::string path = AdoptString(virStorageVolGetPath(volume.get()));
     // Best effort: without the mark the volume is simply never pruned.
-    setxattr(path.c_str(), kVolumeMarkAttribute, kVolumeMarkValue, std::strlen(kVolumeMarkValue), 0);
+    setxattr(path.c_str(), kVolumeMarkAttribute, kVolumeMarkValue, std::strlen(kVolumeMarkValue),
+             0);
   }
   return Status::Ok();
 }
@@ -461,7 +486,8 @@ Status LibvirtProvider::CreateNetwork(const Step& step) {
 }
 
 DomainXmlContext LibvirtProvider::XmlContext() {
-  return {DefaultVirtType(), [this](const std::string& key) -> StatusOr<std::string> {
+  return {DefaultVirtType(),
+          [this](const std::string& key) -> StatusOr<std::string> {
             StatusOr<Volume> volume = LookupVolume(key);
             if (!volume.ok()) return volume.status();
             StatusOr<VolumeXmlFields> fields =
@@ -470,8 +496,8 @@ DomainXmlContext LibvirtProvider::XmlContext() {
             return fields->spec.value("format", "raw");
           },
           [this](const std::string& path) { return VolumeKeyByPath(path); },
-          ceph_ ? std::optional<CephDiskAccess>(CephDiskAccess{
-                      ceph_->monitors, ceph_->user, [this] { return CephSecretUuid(); }})
+          ceph_ ? std::optional<CephDiskAccess>(CephDiskAccess{ceph_->monitors, ceph_->user,
+                                                               [this] { return CephSecretUuid(); }})
                 : std::nullopt};
 }
 
@@ -497,7 +523,8 @@ StatusOr<std::string> LibvirtProvider::CephSecretUuid() {
     }
     std::vector<unsigned char> value = Base64Decode(ceph_->key);
     if (value.empty()) {
-      secret_status_ = Status::InvalidArgument("the cephx key of client." + ceph_->user + " is not base64");
+      secret_status_ =
+          Status::InvalidArgument("the cephx key of client." + ceph_->user + " is not base64");
       return;
     }
     if (virSecretSetValue(secret.get(), value.data(), value.size(), 0) < 0) {
@@ -576,7 +603,8 @@ Status LibvirtProvider::Delete(const Step& step) {
       if (virStorageVolDelete(volume->get(), 0) < 0) return LastError("deleting volume " + name);
       return Status::Ok();
     }
-    case Kind::kRbdImage: break;
+    case Kind::kRbdImage:
+      break;
   }
   return Status::Internal("unknown kind");
 }
@@ -588,7 +616,8 @@ Status LibvirtProvider::Start(const Step& step) {
   int reason = 0;
   virDomainGetState(domain->get(), &state, &reason, 0);
   if (state == VIR_DOMAIN_PAUSED) {
-    if (virDomainResume(domain->get()) < 0) return LastError("resuming domain " + step.address.name);
+    if (virDomainResume(domain->get()) < 0)
+      return LastError("resuming domain " + step.address.name);
     return Status::Ok();
   }
   if (virDomainIsActive(domain->get()) == 1) return Status::Ok();
@@ -636,7 +665,8 @@ Status LibvirtProvider::SetAutostart(const Step& step) {
       break;
     }
     case Kind::kVolume:
-    case Kind::kRbdImage: return Status::InvalidArgument("volumes and images have no autostart");
+    case Kind::kRbdImage:
+      return Status::InvalidArgument("volumes and images have no autostart");
   }
   if (rc < 0) return LastError("setting autostart of " + step.address.ToString());
   return Status::Ok();
@@ -647,7 +677,8 @@ Status LibvirtProvider::ResizeVolume(const Step& step) {
   if (!volume.ok()) return volume.status();
   StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
   if (!bytes.ok()) return bytes.status();
-  // Shrinking needs its own flag: the plan sets allow_shrink only for an allowed destructive change.
+  // Shrinking needs its own flag: the plan sets allow_shrink only for an allowed destructive
+  // change.
   unsigned flags = step.args.value("allow_shrink", false) ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0;
   if (virStorageVolResize(volume->get(), *bytes, flags) < 0) {
     return LastError("resizing volume " + step.address.name);
@@ -661,7 +692,8 @@ Status LibvirtProvider::BlockResize(const Step& step) {
   StatusOr<std::uint64_t> bytes = ArgBytes(step, "bytes");
   if (!bytes.ok()) return bytes.status();
   std::string target = step.args.value("target", "");
-  if (virDomainBlockResize(domain->get(), target.c_str(), *bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+  if (virDomainBlockResize(domain->get(), target.c_str(), *bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) <
+      0) {
     return LastError("resizing disk " + target + " of domain " + step.address.name);
   }
   return Status::Ok();
@@ -698,9 +730,10 @@ Status LibvirtProvider::SetMemoryLive(const Step& step) {
     if (virDomainGetInfo(domain->get(), &info) == 0 && info.memory == kib) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return Status::Unavailable("domain " + step.address.name + ": the guest did not follow the balloon to " +
-                             FormatSize(*bytes) + " within " +
-                             std::to_string(kDeviceTimeoutSeconds) + " s (no balloon driver?)");
+  return Status::Unavailable("domain " + step.address.name +
+                             ": the guest did not follow the balloon to " + FormatSize(*bytes) +
+                             " within " + std::to_string(kDeviceTimeoutSeconds) +
+                             " s (no balloon driver?)");
 }
 
 Status LibvirtProvider::AttachLive(const Step& step, const std::string& device_xml) {

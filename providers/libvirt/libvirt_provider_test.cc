@@ -21,7 +21,8 @@ volumes: {tp/disk: {capacity: 1GiB}}
 networks: {tn: {mode: isolated}}
 domains:
   td: {vcpus: 2, max_vcpus: 4, memory: 128MiB, disks: [{volume: tp/disk, target: vda}], autostart: true}
-)", "t.yaml", &doc)));
+)",
+                                       "t.yaml", &doc)));
   StatusOr<ObservedState> before = (*provider)->ObserveAll();
   ASSERT_TRUE(before.ok());
   EXPECT_TRUE(before->resources.count(Address{Kind::kDomain, "test"})) << "the driver's own domain";

@@ -13,7 +13,8 @@ StatusOr<Json> ReadNetworkXml(std::string_view xml, bool* managed) {
   Json spec = Json::object();
   pugi::xml_node forward = network.child("forward");
   std::string mode = forward ? forward.attribute("mode").as_string("nat") : "isolated";
-  if (mode == "isolated" || mode == "nat" || mode == "route" || mode == "open" || mode == "bridge") {
+  if (mode == "isolated" || mode == "nat" || mode == "route" || mode == "open" ||
+      mode == "bridge") {
     spec["mode"] = mode;
   }
   std::string bridge = network.child("bridge").attribute("name").as_string();
@@ -25,10 +26,12 @@ StatusOr<Json> ReadNetworkXml(std::string_view xml, bool* managed) {
 StatusOr<std::string> NewNetworkXml(const std::string& name, const Json& desired) {
   const std::string mode = desired.value("mode", "");
   if (mode != "isolated" && mode != "bridge") {
-    return Status::Unsupported("network " + name + ": only modes isolated and bridge can be created");
+    return Status::Unsupported("network " + name +
+                               ": only modes isolated and bridge can be created");
   }
   if (mode == "bridge" && !desired.contains("bridge")) {
-    return Status::InvalidArgument("network " + name + ": mode bridge needs the host bridge to use");
+    return Status::InvalidArgument("network " + name +
+                                   ": mode bridge needs the host bridge to use");
   }
   pugi::xml_document doc;
   pugi::xml_node network = doc.append_child("network");

@@ -1,7 +1,6 @@
 #include "providers/libvirt/storage_xml.h"
 
 #include <cstdio>
-
 #include <pugixml.hpp>
 
 #include "engine/size.h"
@@ -82,8 +81,9 @@ StatusOr<VolumeXmlFields> ReadVolumeXml(std::string_view xml) {
   return out;
 }
 
-std::string NewVolumeXml(const std::string& name, const Json& desired, const std::string& backing_path,
-                         const std::string& backing_format, bool fully_allocated) {
+std::string NewVolumeXml(const std::string& name, const Json& desired,
+                         const std::string& backing_path, const std::string& backing_format,
+                         bool fully_allocated) {
   pugi::xml_document doc;
   pugi::xml_node volume = doc.append_child("volume");
   volume.append_child("name").text() = name.c_str();
@@ -95,9 +95,10 @@ std::string NewVolumeXml(const std::string& name, const Json& desired, const std
   }
   pugi::xml_node allocation = volume.append_child("allocation");
   allocation.append_attribute("unit") = "bytes";
-  allocation.text() = fully_allocated && desired.contains("capacity")
-                          ? std::to_string(ParseSize(desired["capacity"].get<std::string>()).value()).c_str()
-                          : "0";
+  allocation.text() =
+      fully_allocated && desired.contains("capacity")
+          ? std::to_string(ParseSize(desired["capacity"].get<std::string>()).value()).c_str()
+          : "0";
   pugi::xml_node target = volume.append_child("target");
   target.append_child("format").append_attribute("type") = desired.value("format", "qcow2").c_str();
   target.append_child("permissions").append_child("mode").text() = "0644";
@@ -125,12 +126,12 @@ std::string OwnershipUuid(std::string_view kind, std::string_view name) {
   };
   std::uint64_t hi = fnv(0xcbf29ce484222325ULL);
   std::uint64_t lo = fnv(0x84222325cbf29ce4ULL);
-  hi = (hi & ~0xF000ULL) | 0x8000ULL;                             // version 8
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);                 // RFC 4122 variant
+  hi = (hi & ~0xF000ULL) | 0x8000ULL;              // version 8
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
   char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
   return text;
 }

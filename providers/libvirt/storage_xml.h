@@ -39,8 +39,9 @@ StatusOr<VolumeXmlFields> ReadVolumeXml(std::string_view xml);
 
 /// XML for a new volume: thin (allocation 0) unless `fully_allocated` (LVM logical volumes,
 /// where a thin LV would need dm-snapshot); a qcow2 overlay when backing_path is given.
-std::string NewVolumeXml(const std::string& name, const Json& desired, const std::string& backing_path,
-                         const std::string& backing_format, bool fully_allocated = false);
+std::string NewVolumeXml(const std::string& name, const Json& desired,
+                         const std::string& backing_path, const std::string& backing_format,
+                         bool fully_allocated = false);
 
 /// A UUID derived from the kind and name: the ownership mark of pools, which have no metadata
 /// element. A pool whose UUID equals OwnershipUuid("pool", name) was created by virtconverge.

@@ -50,7 +50,8 @@ void AddMark(pugi::xml_node owner) {
 bool HasMark(pugi::xml_node owner) {
   for (pugi::xml_node child : owner.child("metadata").children()) {
     for (pugi::xml_attribute a : child.attributes()) {
-      if (std::string_view(a.name()).starts_with("xmlns") && std::string_view(a.value()) == kMarkNamespace) {
+      if (std::string_view(a.name()).starts_with("xmlns") &&
+          std::string_view(a.value()) == kMarkNamespace) {
         return true;
       }
     }

@@ -3,9 +3,8 @@
 
 #include <cstdint>
 #include <optional>
-#include <string>
-
 #include <pugixml.hpp>
+#include <string>
 
 namespace vc::libvirt {
 
