@@ -12,7 +12,7 @@ packages=(
   dnsmasq-base iproute2 lvm2
   ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev libradospp-dev bc
   python3 python3-jsonschema python3-yaml
-  hyperfine
+  hyperfine clang-format
 )
 missing=()
 for p in "${packages[@]}"; do
