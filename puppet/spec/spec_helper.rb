@@ -23,3 +23,4 @@ RSpec.configure do |c|
 end
 
 require_relative 'support/test_driver'
+require_relative 'support/canned_plans'

@@ -12,6 +12,12 @@ Puppet::ResourceApi.register_type(
         type => 'dir',
         path => '/var/lib/virtconverge/images',
       }
+      virt_pool { 'ceph-vms':            # a libvirt pool over a Ceph pool
+        type      => 'rbd',
+        ceph_pool => 'vms',
+        ceph_conf => '/etc/ceph/ceph.conf',
+        ceph_user => 'libvirt',
+      }
   DOC
   features: ['canonicalize', 'simple_get_filter', 'custom_insync'],
   attributes: {
@@ -26,8 +32,9 @@ Puppet::ResourceApi.register_type(
       behaviour: :namevar,
     },
     type: {
-      type: 'Optional[Enum[dir, logical]]',
-      desc: 'The pool type. Required to create the pool.',
+      type: 'Optional[Enum[dir, logical, rbd]]',
+      desc: 'The pool type: dir (a directory of image files), logical (an LVM volume group) or rbd (a Ceph pool). ' \
+            'Required to create the pool.',
     },
     path: {
       type: 'Optional[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/]]',
@@ -36,6 +43,10 @@ Puppet::ResourceApi.register_type(
     volume_group: {
       type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
       desc: 'The LVM volume group a `logical` pool maps.',
+    },
+    ceph_pool: {
+      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
+      desc: 'The Ceph pool an `rbd` pool maps (the cluster is ceph_conf and ceph_user).',
     },
     autostart: {
       type: 'Optional[Boolean]',
@@ -52,5 +63,19 @@ Puppet::ResourceApi.register_type(
       desc: 'The libvirt URI. Default: $LIBVIRT_DEFAULT_URI, then qemu:///system.',
       behaviour: :parameter,
     },
+    ceph_conf: {
+      type: 'Optional[Variant[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/], Sensitive[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/]]]]',
+      desc: 'For `rbd` pools: the Ceph conf naming the monitors and the keyring. Default: $CEPH_CONF, else ' \
+            '/etc/ceph/ceph.conf. May be Sensitive.',
+      behaviour: :parameter,
+    },
+    ceph_user: {
+      type: 'Optional[Variant[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], Sensitive[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]]]',
+      desc: "For `rbd` pools: the cephx client without 'client.' (default admin). May be Sensitive.",
+      behaviour: :parameter,
+    },
   },
 )
+
+require_relative '../../puppet_x/virtconverge/ceph'
+PuppetX::Virtconverge::Ceph.accept_sensitive(Puppet::Type.type(:virt_pool))

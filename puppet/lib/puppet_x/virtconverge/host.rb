@@ -34,9 +34,9 @@ module PuppetX
 
       # The observation of `connection` (nil: the engine's default URI), with the RBD images of
       # the Ceph cluster `ceph` ({ 'conf' => ..., 'user' => ... }) when given:
-      # { 'document' => DOC, 'pending' => { domain => { field => note } },
-      #   'live' => { domain => { field => running value } } } (the fields whose running value
-      #   differs from the persistent config).
+      # { 'document' => DOC, 'pending' => { domain => { field => { 'live' => X, 'config' => Y } } } }:
+      # observe's `pending_changes`, the fields whose running value differs from the persistent
+      # config (a change waiting for the next boot).
       def observation(connection, ceph: nil)
         @observed[[connection.to_s, ceph]] ||= begin
           options = options_for(connection)
@@ -44,8 +44,7 @@ module PuppetX
           result = @session.request('observe', options: options)
           document = result.fetch('document')
           SECTIONS.each { |s| document[s] ||= {} }
-          { 'document' => document, 'pending' => parse_pending(result.fetch('pending', [])),
-            'live' => parse_live(result.fetch('pending_changes', [])) }
+          { 'document' => document, 'pending' => by_domain(result.fetch('pending_changes', [])) }
         end
       end
 
@@ -59,14 +58,14 @@ module PuppetX
         observation(connection, ceph: ceph)['document'][section]
       end
 
-      # The pending-restart notes of a domain: { field => note }.
+      # The changes of a domain waiting for its next boot: { field => { 'live' => X, 'config' => Y } }.
       def pending(connection, name, ceph: nil)
         observation(connection, ceph: ceph)['pending'].fetch(name, {})
       end
 
       # The running value of a domain's field when it differs from the persistent config, else nil.
       def live(connection, name, field, ceph: nil)
-        observation(connection, ceph: ceph)['live'].fetch(name, {})[field]
+        pending(connection, name, ceph: ceph).fetch(field, {})['live']
       end
 
       # Records what an apply did: `spec` merged over the observed one, or removed when nil.
@@ -119,20 +118,12 @@ module PuppetX
 
       private
 
-      # observe's pending_changes: [{ 'address' => 'domain.NAME', 'path' => FIELD, 'live' => X, ... }].
-      def parse_live(changes)
+      # observe's pending_changes: [{ 'address' => 'domain.NAME', 'path' => FIELD, 'live' => X, 'config' => Y }].
+      def by_domain(changes)
         changes.each_with_object({}) do |change, out|
           next unless change.is_a?(Hash) && change['address'].to_s.start_with?('domain.')
-          (out[change['address'].delete_prefix('domain.')] ||= {})[change['path'].to_s] = change['live']
-        end
-      end
-
-      # observe's notes read "NAME: FIELD pending restart (running X, next boot Y)".
-      def parse_pending(notes)
-        notes.each_with_object({}) do |note, out|
-          m = %r{\A([^:\s]+): (\S+) pending restart}.match(note)
-          next unless m
-          (out[m[1]] ||= {})[m[2]] = note.sub("#{m[1]}: ", '')
+          (out[change['address'].delete_prefix('domain.')] ||= {})[change['path'].to_s] =
+            { 'live' => change['live'], 'config' => change['config'] }
         end
       end
     end

@@ -3,6 +3,7 @@
 require 'puppet'
 require_relative 'ceph'
 require_relative 'host'
+require_relative 'plan_text'
 require_relative 'values'
 
 module PuppetX
@@ -17,8 +18,10 @@ module PuppetX
     # - insync?: the engine decides. When the observed value already matches the declared one by
     #   the engine's own projection rule (Values.matches?) and no change of it is pending in the
     #   domain's persistent config, the attribute is in sync without asking; otherwise the engine
-    #   plans the resource once and its verdict, disruption class and reason make the change
-    #   message (`vcpus changed 1 to 2 (live: hot-plug)`), also under --noop.
+    #   plans the resource once, and the change message is the engine's own line of its text plan
+    #   (`vcpus 1 → 2  (live: hot-plug)`), also under --noop.
+    # - The engine's diagnostics and outcomes are read by their `code` (and `related`), never by
+    #   their words; their text is passed on to people as the engine wrote it.
     # - set: one `apply` request per (connection, engine options, ceph) group of the changes Puppet
     #   hands over (resource_api 1.8 hands over one resource per call). The engine's per-resource errors
     #   fail the resource with the engine's message; changes pending restart become warnings.
@@ -28,6 +31,15 @@ module PuppetX
     class Provider
       # Where a resource is observed: its libvirt connection and, for rbd_image, its Ceph cluster.
       Target = Struct.new(:connection, :ceph)
+
+      # Appended to an error the engine marks transient (connection_failed, connection_lost,
+      # ceph_unavailable).
+      TRANSIENT = ' (transient: a later run may succeed without a change)'
+      # Appended to a refusal for want of a permission, by the diagnostic's code.
+      ALLOW_HINTS = {
+        'needs_allow_destroy' => '; set allow_destroy => true on this resource to permit it',
+        'needs_allow_restart' => '; set allow_restart => true on this resource to permit it',
+      }.freeze
 
       def initialize(host: nil)
         @host = host
@@ -138,16 +150,16 @@ module PuppetX
         end
         plan = plan_of(name, is_hash, should_hash)
         change = plan[:change]
-        change_attr = change && change['attributes'].find { |a| a['path'] == field }
-        if change_attr.nil?
+        index = change && change['attributes'].index { |a| a['path'] == field }
+        if index.nil?
           return true if plan[:errors].empty?
-          message = "#{field} changed #{Values.render(Values.stringify(is_hash[attribute]))} to #{Values.render(desired)}"
+          message = "#{field} differs from the host, and the engine refuses the plan of #{address(name)} (see the error)"
         else
-          message = "#{field} changed #{Values.render(change_attr['before'])} to " \
-                    "#{Values.render(change_attr['after'])} (#{how(change_attr)})"
+          message = plan[:text].row(address(name), index) ||
+                    "#{field} differs from the host (#{change['attributes'][index]['disruption']})"
         end
         message = redact(name, message)
-        announce_noop(context, name, field, message, plan[:errors])
+        announce_noop(context, name, field, message, plan)
         [false, message]
       end
 
@@ -175,7 +187,7 @@ module PuppetX
             result = host.session.request('apply', document: document, options: host.options_for(target.connection, **options))
             failures.concat(report_apply(context, target, document[section], result).map { |f| redact(names, f) })
           rescue EngineError => e
-            failures << redact(names, e.message)
+            failures << redact(names, e.message + (e.transient? ? TRANSIENT : ''))
           end
         end
         raise Puppet::ResourceError, failures.join('; ') unless failures.empty?
@@ -236,7 +248,7 @@ module PuppetX
       def observed(name, target = target_for(name))
         host.find(target.connection, section, name, ceph: target.ceph)
       rescue EngineError => e
-        raise e.class, redact(name, e.message)
+        raise e.with_message(redact(name, e.message))
       end
 
       # Additions to a present entry (the domain's restart policy).
@@ -291,7 +303,7 @@ module PuppetX
       def observed_all(target)
         host.all(target.connection, section, ceph: target.ceph)
       rescue EngineError => e
-        raise e.class, Values.redact(e.message, @secrets.values.flatten)
+        raise e.with_message(Values.redact(e.message, @secrets.values.flatten))
       end
 
       # The engine's plan of one resource, made once per run (and again after it was applied).
@@ -303,24 +315,25 @@ module PuppetX
           ceph = document_ceph(name, should_hash, spec)
           document['ceph'] = ceph unless ceph.nil?
           document[section] = { name => spec }
-          options = host.options_for(target.connection, **request_options(should_hash))
+          options = host.options_for(target.connection, **request_options(should_hash), text: true)
           result = host.session.request('plan', document: document, options: options)
           interpret_plan(result, name)
         rescue EngineError => e
-          raise Puppet::ResourceError, redact(name, e.message)
+          raise Puppet::ResourceError, redact(name, e.message + (e.transient? ? TRANSIENT : ''))
         end
       end
 
-      # { change: the plan's change of `name` or nil, errors: [messages], pending: [entries] }.
+      # { change: the plan's change of `name` or nil, errors: [its error diagnostics],
+      #   text: the engine's text plan (PlanText) }.
       def interpret_plan(result, name)
         if result.key?('valid')
-          return { change: nil, errors: result.fetch('diagnostics', []).map { |d| describe(d) }, pending: [] }
+          return { change: nil, errors: result.fetch('diagnostics', []), text: PlanText.new(nil) }
         end
         plan = result.fetch('plan')
         {
           change: plan.fetch('changes', []).find { |c| c['address'] == address(name) },
-          errors: errors_of(plan, [address(name)]).map { |d| describe(d) },
-          pending: plan.fetch('pending', []).select { |p| p['address'] == address(name) },
+          errors: errors_of(plan, [address(name)]),
+          text: PlanText.new(result['text']),
         }
       end
 
@@ -330,65 +343,73 @@ module PuppetX
         end
       end
 
-      # An engine diagnostic as a sentence, with the Puppet spelling of the flag it asks for.
+      # An engine diagnostic as a sentence, with the Puppet spelling of the permission it asks for.
       def describe(diagnostic)
         text = diagnostic['summary'].to_s.sub(%r{\A<request \d+>(:\d+:\d+)?: }, '')
         detail = diagnostic['detail'].to_s
         text += " (#{detail})" unless detail.empty?
-        text += '; set allow_destroy => true on this resource to permit it' if text.include?('--allow-destroy')
+        text += ALLOW_HINTS.fetch(diagnostic['code'], '')
+        text += TRANSIENT if diagnostic['transient'] == true
         text
-      end
-
-      def how(change_attr)
-        words = Values.disruption_words(change_attr['disruption'])
-        reason = change_attr['reason'].to_s
-        reason.empty? ? words : "#{words}: #{reason}"
       end
 
       def ensure_message(context, name, is_hash, should_hash)
         plan = plan_of(name, is_hash, should_hash)
         change = plan[:change]
-        creating = should_hash[:ensure].to_s == 'present'
-        head = creating ? "defined 'ensure' as 'present'" : "undefined 'ensure' from 'present'"
-        message = if change
-                    reasons = change['attributes'].map { |a| a['reason'].to_s }.reject(&:empty?).uniq
-                    words = Values.disruption_words(change['disruption'])
-                    "#{head} (#{change['action']}, #{words}#{reasons.empty? ? '' : ": #{reasons.join('; ')}"})"
+        head = should_hash[:ensure].to_s == 'present' ? "defined 'ensure' as 'present'" : "undefined 'ensure' from 'present'"
+        lines = change ? plan[:text].change(address(name)) : nil
+        message = if lines
+                    # The header, and the rows that say more than a created value.
+                    shown = change['attributes'].each_index.reject do |i|
+                      change['action'] == 'create' && change['attributes'][i]['disruption'] == 'none'
+                    end
+                    "#{head}: #{([lines[:header]] + shown.filter_map { |i| lines[:rows][i] }).join('; ')}"
+                  elsif change
+                    "#{head} (#{change['action']}, #{change['disruption']})"
                   else
                     head
                   end
         message = redact(name, message)
-        announce_noop(context, name, 'ensure', message, plan[:errors])
+        announce_noop(context, name, 'ensure', message, plan)
         message
       end
 
       # Under --noop Puppet prints only "current_value X, should be Y (noop)"; the engine's plan
-      # line, with its disruption class, is logged beside it, and what the engine would refuse as a
-      # warning.
-      def announce_noop(context, name, field, message, errors)
+      # line is logged beside it, once the steps apply would run, and what the engine would refuse
+      # as a warning.
+      def announce_noop(context, name, field, message, plan)
         return unless Puppet[:noop]
         return if @announced[[name, field]]
         @announced[[name, field]] = true
         context.notice(name, redact(name, "would change: #{message}"))
-        return if @announced[[name, :errors]]
-        @announced[[name, :errors]] = true
-        errors.reject { |e| made_earlier_in_the_run?(e) }.each { |e| context.warning(name, redact(name, "would fail: #{e}")) }
+        return if @announced[[name, :plan]]
+        @announced[[name, :plan]] = true
+        steps = plan[:change] ? plan[:change].fetch('steps', []).map { |step| step['description'] } : []
+        context.notice(name, redact(name, "would run: #{steps.join('; ')}")) unless steps.empty?
+        plan[:errors].reject { |d| made_earlier_in_the_run?(d, plan[:change]) }.each do |d|
+          context.warning(name, redact(name, "would fail: #{describe(d)}"))
+        end
       end
 
-      # Whether an engine error only says that a resource (or the snapshot a clone is made from) this
-      # one uses does not exist yet, or that a domain or an RBD clone still uses this one, when the
-      # catalog creates that resource or snapshot or deletes that domain or clone: Puppet does that
-      # first (Relationships), so the real run will not fail for it. (Each resource is planned on
-      # its own, so --noop sees the host as it is.)
-      def made_earlier_in_the_run?(error)
-        if (m = %r{: (\w+) (\S+) is neither declared nor present on the host\z}.match(error))
-          host.declared?(m[1], m[2])
-        elsif (m = %r{: cannot delete: domain (\S+) uses it \(}.match(error))
-          host.declared?('domain', m[1], 'absent')
-        elsif (m = %r{: cannot delete: the clone (\S+) depends on it \(}.match(error))
-          host.declared?('rbd_image', m[1], 'absent')
-        elsif (m = %r{: snapshot (\S+) is neither declared in (\S+)'s snapshots nor present\z}.match(error))
-          host.declared_snapshot?(m[2], m[1])
+      # Whether an engine error only says that a resource (or the snapshot a clone is made from)
+      # this one uses does not exist yet (missing_reference), or that a domain or an RBD clone still
+      # uses this one that is deleted (in_use), when the catalog creates that resource or snapshot,
+      # or deletes that domain or clone: Puppet does that first (Relationships), so the real run
+      # will not fail for it. (Each resource is planned on its own, so --noop sees the host as it
+      # is.) The other resource is the diagnostic's `related` address.
+      def made_earlier_in_the_run?(diagnostic, change)
+        kind, other = diagnostic['related'].to_s.split('.', 2)
+        return false if other.nil? || other.empty?
+        case diagnostic['code']
+        when 'missing_reference'
+          if kind == 'rbd_image' && other.include?('@')
+            image, snapshot = other.split('@', 2)
+            host.declared_snapshot?(image, snapshot)
+          else
+            host.declared?(kind, other)
+          end
+        when 'in_use'
+          !change.nil? && change['action'] == 'delete' && host.declared?(kind, other, 'absent')
         else
           false
         end
@@ -396,19 +417,18 @@ module PuppetX
 
       # Changes already in a domain's persistent config that wait for its next boot.
       def announce_pending(context, target, name)
-        host.pending(target.connection, name, ceph: target.ceph).each do |field, note|
+        host.pending(target.connection, name, ceph: target.ceph).each do |field, values|
           next if @announced[[name, "pending #{field}"]]
           @announced[[name, "pending #{field}"]] = true
-          context.warning(name, redact(name, note))
+          context.warning(name, redact(name, "#{field} pending restart (running #{Values.show(values['live'])}, " \
+                                             "next boot #{Values.show(values['config'])})"))
         end
       end
 
       # Logs the engine's steps and pending restarts; returns failure messages.
       def report_apply(context, target, entries, result)
         names_by_address = entries.keys.to_h { |n| [address(n), n] }
-        if result.key?('valid')
-          return result.fetch('diagnostics', []).map { |d| describe(d) }
-        end
+        return result.fetch('diagnostics', []).map { |d| describe(d) } if result.key?('valid')
         plan = result.fetch('plan')
         apply = result['apply']
         failures = errors_of(plan, names_by_address.keys).map { |d| describe(d) }
@@ -422,9 +442,9 @@ module PuppetX
           next unless name
           outcome.fetch('steps', []).each { |step| context.notice(name, redact(name, step)) }
           if outcome['ok'] == false
-            failures << "#{outcome['address']}: #{outcome['error']}"
+            failures << "#{outcome['address']}: #{outcome['error']}#{outcome['transient'] == true ? TRANSIENT : ''}"
           elsif outcome['converged'] == false
-            failures << "#{outcome['address']}: did not converge (#{Values.render(outcome['remaining'])})"
+            failures << "#{outcome['address']}: did not converge (#{Array(outcome['remaining']).map { |r| Values.show(r) }.join('; ')})"
           else
             record(target, name, entries[name])
           end
@@ -432,8 +452,8 @@ module PuppetX
         (apply.fetch('pending', []) + plan.fetch('pending', [])).uniq.each do |p|
           name = names_by_address[p['address']]
           next unless name
-          context.warning(name, redact(name, "#{p['path']} pending restart (running #{Values.render(p['live'])}, next boot " \
-                                             "#{Values.render(p['config'])}): written to the persistent config; it takes " \
+          context.warning(name, redact(name, "#{p['path']} pending restart (running #{Values.show(p['live'])}, next boot " \
+                                             "#{Values.show(p['config'])}): written to the persistent config; it takes " \
                                              'effect when the domain restarts (allow_restart => true restarts it)'))
         end
         failures << "virtconverge: #{apply['verification_error']}" if apply['verification_error']

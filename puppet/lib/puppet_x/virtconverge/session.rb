@@ -6,8 +6,27 @@ require 'open3'
 module PuppetX
   module Virtconverge
     # An error the engine reported, or the engine could not be reached. The message is the
-    # engine's own, prefixed with "virtconverge: ".
-    class EngineError < StandardError; end
+    # engine's own, prefixed with "virtconverge: "; `code` is the engine's stable code
+    # (connection_failed, invalid_value, ...; nil when the engine gave none, e.g. it died) and
+    # `transient` whether a later run may succeed without changing anything.
+    class EngineError < StandardError
+      attr_reader :code
+
+      def initialize(message = nil, code: nil, transient: false)
+        super(message)
+        @code = code
+        @transient = transient == true
+      end
+
+      def transient?
+        @transient
+      end
+
+      # The same error with another message (redacted), keeping the code.
+      def with_message(message)
+        self.class.new(message, code: code, transient: transient?)
+      end
+    end
 
     # One `virtconverge serve` co-process (docs/serve.md): JSON requests one per line on its stdin,
     # one JSON response per line on its stdout, in order. Started on the first request, kept for
@@ -54,8 +73,8 @@ module PuppetX
         @binary ||= resolve_binary
       end
 
-      # Sends one request and returns its `result` object. Raises EngineError when the engine
-      # answers `ok: false`, dies, or does not answer within the timeout.
+      # Sends one request and returns its `result` object. Raises EngineError (with the engine's
+      # code) when the engine answers `ok: false`, dies, or does not answer within the timeout.
       def request(command, document: nil, options: nil)
         @mutex.synchronize do
           start unless running?
@@ -72,7 +91,9 @@ module PuppetX
           unless response['id'] == @next_id
             raise EngineError, "virtconverge: response id #{response['id'].inspect} does not match request #{@next_id}"
           end
-          raise EngineError, "virtconverge: #{response['error']}" if response['ok'] == false
+          if response['ok'] == false
+            raise EngineError.new("virtconverge: #{response['error']}", code: response['code'], transient: response['transient'])
+          end
           response.fetch('result') { raise EngineError, 'virtconverge: response without a result' }
         end
       end

@@ -1,10 +1,11 @@
 # frozen_string_literal: true
 
+require 'json'
+
 module PuppetX
   module Virtconverge
-    # Value helpers that must agree exactly with the engine (engine/size.cc, engine/planner.cc,
-    # engine/plan_text.cc): canonical sizes, the projection of an observed value onto the declared
-    # one, and how a value is rendered in a message.
+    # Value helpers that must agree exactly with the engine (engine/size.cc, engine/diff.cc):
+    # canonical sizes and the projection of an observed value onto the declared one.
     module Values
       SIZE_UNITS = [['TiB', 40], ['GiB', 30], ['MiB', 20], ['KiB', 10], ['B', 0]].freeze
       SIZE_PATTERN = %r{\A([0-9]+)(B|KiB|MiB|GiB|TiB)?\z}.freeze
@@ -56,21 +57,10 @@ module PuppetX
         project(observed, desired) == desired
       end
 
-      # The engine's RenderValue(): strings bare, lists in [], objects as {key: value}.
-      def render(value)
-        case value
-        when nil then '(none)'
-        when String then value
-        when Array then "[#{value.map { |v| render(v) }.join(', ')}]"
-        when Hash then "{#{value.sort_by { |k, _| k.to_s }.map { |k, v| "#{k}: #{render(v)}" }.join(', ')}}"
-        else value.to_s
-        end
-      end
-
-      # The engine's words for a disruption class.
-      def disruption_words(disruption)
-        { 'live' => 'live', 'restart' => 'needs restart', 'destructive' => 'destructive' }
-          .fetch(disruption.to_s, 'no disruption')
+      # A value in a log line of the provider's own (a pending restart): strings bare, anything
+      # else as JSON. Plans are never rendered here: their text is the engine's (PlanText).
+      def show(value)
+        value.is_a?(String) ? value : JSON.generate(value)
       end
 
       # Deep copy with string keys (Puppet hands over Hashes with String keys already; Symbols

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative '../../../puppet_x/virtconverge/provider'
+require_relative '../../../puppet_x/virtconverge/ceph'
 
 # virt_pool through the virtconverge engine (the shared logic is in PuppetX::Virtconverge::Provider).
 class Puppet::Provider::VirtPool::VirtPool < PuppetX::Virtconverge::Provider
@@ -13,14 +14,21 @@ class Puppet::Provider::VirtPool::VirtPool < PuppetX::Virtconverge::Provider
   end
 
   def properties
-    [:type, :path, :volume_group, :autostart]
+    [:type, :path, :volume_group, :ceph_pool, :autostart]
   end
 
   def required_fields(spec)
     case spec['type']
     when 'dir' then ['path']
     when 'logical' then ['volume_group']
-    else ['type', 'path', 'volume_group']
+    when 'rbd' then ['ceph_pool']
+    else ['type', 'path', 'volume_group', 'ceph_pool']
     end
+  end
+
+  # An rbd pool's plan and apply documents name its Ceph cluster (`ceph:`): ceph_conf and
+  # ceph_user, else $CEPH_CONF or /etc/ceph/ceph.conf and client.admin.
+  def document_ceph(_name, should, spec)
+    spec['type'] == 'rbd' ? PuppetX::Virtconverge::Ceph.section(should) : nil
   end
 end

@@ -21,12 +21,14 @@ RSpec.describe PuppetX::Virtconverge::Host do
     end
   end
 
-  it "reads the engine's pending-restart notes per domain and field" do
-    notes = ['web1: max_vcpus pending restart (running 4, next boot 6)', 'web1: cpu pending restart (running (none), next boot {mode: host-model})']
-    allow(session).to receive(:request).and_return('document' => document, 'pending' => notes)
-    expect(host.pending(nil, 'web1')).to eq('max_vcpus' => 'max_vcpus pending restart (running 4, next boot 6)',
-                                            'cpu' => 'cpu pending restart (running (none), next boot {mode: host-model})')
-    expect(host.pending(nil, 'web2')).to eq({})
+  it "reads the changes pending restart per domain and field from observe's pending_changes, not its notes" do
+    notes = ['web1: max_vcpus pending restart (running 4, next boot 6)', 'web9: vcpus pending restart (running 1, next boot 2)']
+    changes = [{ 'address' => 'domain.web1', 'path' => 'max_vcpus', 'live' => 4, 'config' => 6 },
+               { 'address' => 'domain.web1', 'path' => 'cpu', 'live' => nil, 'config' => { 'mode' => 'host-model' } }]
+    allow(session).to receive(:request).and_return('document' => document, 'pending' => notes, 'pending_changes' => changes)
+    expect(host.pending(nil, 'web1')).to eq('max_vcpus' => { 'live' => 4, 'config' => 6 },
+                                            'cpu' => { 'live' => nil, 'config' => { 'mode' => 'host-model' } })
+    expect(host.pending(nil, 'web9')).to eq({})
   end
 
   it 'records what an apply changed' do

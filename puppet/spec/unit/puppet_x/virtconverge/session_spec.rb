@@ -105,7 +105,12 @@ RSpec.describe PuppetX::Virtconverge::Session do
     expect(session.request('version')['version']).to match(%r{\A\d+\.\d+\.\d+})
     observed = session.request('observe', options: { 'connection' => 'test:///default' })
     expect(observed['document']['domains']).to include('test')
-    expect { session.request('bogus') }.to raise_error(PuppetX::Virtconverge::EngineError, %r{unknown command 'bogus'})
+    expect { session.request('bogus') }.to raise_error(PuppetX::Virtconverge::EngineError, %r{unknown command}) { |e|
+      expect([e.code, e.transient?]).to eq(['invalid_value', false])
+    }
+    expect { session.request('plan', document: { 'version' => 1 }, options: { 'colour' => true }) }
+      .to raise_error(PuppetX::Virtconverge::EngineError, %r{options.colour}) { |e| expect(e.code).to eq('unknown_field') }
+    expect(session.request('version')['version']).to match(%r{\A\d+}) # the session goes on
     session.close
   end
 end

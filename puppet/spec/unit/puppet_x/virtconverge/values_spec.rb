@@ -50,12 +50,12 @@ RSpec.describe PuppetX::Virtconverge::Values do
     end
   end
 
-  describe '.render' do
-    it 'renders values as the engine does' do
-      expect(described_class.render([{ 'volume' => 'p/v', 'target' => 'vdb' }])).to eq('[{target: vdb, volume: p/v}]')
-      expect(described_class.render(nil)).to eq('(none)')
-      expect(described_class.render('256MiB')).to eq('256MiB')
-      expect(described_class.render(true)).to eq('true')
+  describe '.show' do
+    it 'shows strings bare and anything else as JSON' do
+      expect(described_class.show('256MiB')).to eq('256MiB')
+      expect(described_class.show(4)).to eq('4')
+      expect(described_class.show(nil)).to eq('null')
+      expect(described_class.show('mode' => 'host-model')).to eq('{"mode":"host-model"}')
     end
   end
 

@@ -33,13 +33,18 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
     Puppet::Pops::Types::PSensitiveType::Sensitive.new(value)
   end
 
-  def plan_result(changes, diagnostics: [])
-    { 'plan' => { 'changes' => changes, 'diagnostics' => diagnostics, 'pending' => [] } }
+  def plan_result(changes, diagnostics: [], text: nil)
+    canned_result(changes, diagnostics: diagnostics, text: text)
   end
 
   def change(name, path, before, after, disruption, reason)
     { 'address' => "rbd_image.#{name}", 'action' => 'update', 'disruption' => disruption,
       'attributes' => [{ 'path' => path, 'before' => before, 'after' => after, 'disruption' => disruption, 'reason' => reason }] }
+  end
+
+  # The engine's text of one update, with its one row.
+  def text(name, disruption_words, row)
+    canned_text("~ rbd_image.#{name} (update, #{disruption_words})", rows: [row])
   end
 
   # What the type does with a manifest's attributes, then the current state.
@@ -126,33 +131,36 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
       expect(session).to receive(:request)
         .with('plan', document: { 'version' => 1, 'ceph' => ceph,
                                   'rbd_images' => { 'rbd/golden' => { 'snapshots' => ['base', 'v2'], 'size' => '10GiB' } } },
-                      options: { 'allow_destroy' => false })
-        .once.and_return(plan_result([change('rbd/golden', 'snapshots', ['base'], ['base', 'v2'], 'none', 'snapshots created')]))
+                      options: { 'allow_destroy' => false, 'text' => true })
+        .once.and_return(plan_result([change('rbd/golden', 'snapshots', ['base'], ['base', 'v2'], 'none', 'snapshots created')],
+                                     text: text('rbd/golden', 'no disruption', 'snapshots [base] → [base, v2]  (no disruption: snapshots created)')))
       should = should_for(golden_title, snapshots: ['v2', 'base'])
       2.times do
         expect(provider.insync?(context, golden_title, :snapshots, is_for(golden_title), should))
-          .to eq([false, 'snapshots changed [base] to [base, v2] (no disruption: snapshots created)'])
+          .to eq([false, 'snapshots [base] → [base, v2]  (no disruption: snapshots created)'])
       end
     end
 
     it "asks the engine about flatten and reports its class" do
       expect(session).to receive(:request)
         .with('plan', document: { 'version' => 1, 'ceph' => ceph, 'rbd_images' => { 'rbd/web1' => { 'flatten' => true, 'size' => '20GiB' } } },
-                      options: { 'allow_destroy' => false })
-        .and_return(plan_result([change('rbd/web1', 'flatten', false, true, 'live', "copies the parent's data into the clone; the parent link goes")]))
+                      options: { 'allow_destroy' => false, 'text' => true })
+        .and_return(plan_result([change('rbd/web1', 'flatten', false, true, 'live', "copies the parent's data into the clone; the parent link goes")],
+                                text: text('rbd/web1', 'live', "flatten false → true  (live: copies the parent's data into the clone; the parent link goes)")))
       expect(provider.insync?(context, web1_title, :flatten, is_for(web1_title), should_for(web1_title, flatten: true)))
-        .to eq([false, "flatten changed false to true (live: copies the parent's data into the clone; the parent link goes)"])
+        .to eq([false, "flatten false → true  (live: copies the parent's data into the clone; the parent link goes)"])
     end
 
     it 'warns under --noop what the engine would refuse' do
       Puppet[:noop] = true
-      diagnostics = [{ 'severity' => 'error', 'address' => 'rbd_image.rbd/golden',
+      diagnostics = [{ 'severity' => 'error', 'code' => 'needs_allow_destroy', 'address' => 'rbd_image.rbd/golden',
                        'summary' => 'rbd_image.rbd/golden: destructive change refused without --allow-destroy',
                        'detail' => 'size: shrink: data beyond the new end is lost' }]
       allow(session).to receive(:request).with('plan', any_args)
                                          .and_return(plan_result([change('rbd/golden', 'size', '10GiB', '1GiB', 'destructive', 'shrink: data beyond the new end is lost')],
-                                                                 diagnostics: diagnostics))
-      expect(context).to receive(:notice).with('rbd/golden', 'would change: size changed 10GiB to 1GiB (destructive: shrink: data beyond the new end is lost)')
+                                                                 diagnostics: diagnostics,
+                                                                 text: text('rbd/golden', 'destructive', 'size 10GiB → 1GiB  (destructive: shrink: data beyond the new end is lost)')))
+      expect(context).to receive(:notice).with('rbd/golden', 'would change: size 10GiB → 1GiB  (destructive: shrink: data beyond the new end is lost)')
       expect(context).to receive(:warning).with('rbd/golden', a_string_including('would fail: rbd_image.rbd/golden: destructive change refused without --allow-destroy (size: shrink: data beyond the new end is lost); set allow_destroy => true'))
       provider.insync?(context, golden_title, :size, is_for(golden_title), should_for(golden_title, size: '1GiB'))
     end
@@ -161,29 +169,31 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
   describe 'under --noop, a parent the catalog declares but the host does not have yet' do
     let(:web2_title) { { pool: 'rbd', image: 'web2' } }
     let(:missing) do
-      [{ 'severity' => 'error', 'address' => '',
-         'summary' => '<request 3>: rbd_images.rbd/web2.clone_from: rbd_image rbd/golden2 is neither declared nor present on the host',
-         'detail' => '' }]
+      [{ 'severity' => 'error', 'code' => 'missing_reference', 'address' => 'rbd_image.rbd/web2', 'related' => 'rbd_image.rbd/golden2',
+         'summary' => '<request 3>: rbd_images.rbd/web2.clone_from: rbd_image rbd/golden2 is neither declared nor present on the host' }]
     end
     let(:create) do
-      { 'address' => 'rbd_image.rbd/web2', 'action' => 'create', 'disruption' => 'none', 'attributes' => [] }
+      { 'address' => 'rbd_image.rbd/web2', 'action' => 'create', 'disruption' => 'none', 'attributes' => [],
+        'steps' => [{ 'op' => 'create', 'address' => 'rbd_image.rbd/web2', 'args' => { 'clone_from' => 'rbd/golden2@base' },
+                      'description' => 'create rbd_image.rbd/web2' }] }
     end
 
     before(:each) do
       Puppet[:noop] = true
-      allow(session).to receive(:request).with('plan', any_args).and_return(plan_result([create], diagnostics: missing))
+      allow(session).to receive(:request).with('plan', any_args)
+                                         .and_return(plan_result([create], diagnostics: missing, text: canned_text('+ rbd_image.rbd/web2 (create, no disruption)')))
     end
 
     it 'is no reason to warn: Puppet creates it first' do
       should_for({ pool: 'rbd', image: 'golden2' }, size: '1GiB')
       expect(context).not_to receive(:warning)
       expect(provider.insync?(context, web2_title, :ensure, web2_title.merge(ensure: :absent), should_for(web2_title, clone_from: 'rbd/golden2@base')))
-        .to eq([false, "defined 'ensure' as 'present' (create, no disruption)"])
+        .to eq([false, "defined 'ensure' as 'present': + rbd_image.rbd/web2 (create, no disruption)"])
     end
 
     it 'is no reason to warn either that a domain the catalog deletes still uses an image' do
-      in_use = [{ 'severity' => 'error', 'address' => 'rbd_image.rbd/web1',
-                  'summary' => 'rbd_image.rbd/web1: cannot delete: domain web1 uses it (remove the disk or the domain first)', 'detail' => '' }]
+      in_use = [{ 'severity' => 'error', 'code' => 'in_use', 'address' => 'rbd_image.rbd/web1', 'related' => 'domain.web1',
+                  'summary' => 'rbd_image.rbd/web1: cannot delete: domain web1 uses it (remove the disk or the domain first)' }]
       delete = { 'address' => 'rbd_image.rbd/web1', 'action' => 'delete', 'disruption' => 'destructive', 'attributes' => [] }
       allow(session).to receive(:request).with('plan', any_args).and_return(plan_result([delete], diagnostics: in_use))
       domains = Puppet::Provider::VirtDomain::VirtDomain.new(host: host)
@@ -198,9 +208,8 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
     end
 
     it 'is no reason to warn that a clone the catalog deletes still depends on its parent' do
-      clone_left = [{ 'severity' => 'error', 'address' => 'rbd_image.rbd/golden',
-                      'summary' => 'rbd_image.rbd/golden: cannot delete: the clone rbd/web1 depends on it (flatten or delete the clone first)',
-                      'detail' => '' }]
+      clone_left = [{ 'severity' => 'error', 'code' => 'in_use', 'address' => 'rbd_image.rbd/golden', 'related' => 'rbd_image.rbd/web1',
+                      'summary' => 'rbd_image.rbd/golden: cannot delete: the clone rbd/web1 depends on it (flatten or delete the clone first)' }]
       delete = { 'address' => 'rbd_image.rbd/golden', 'action' => 'delete', 'disruption' => 'destructive', 'attributes' => [] }
       allow(session).to receive(:request).with('plan', any_args).and_return(plan_result([delete], diagnostics: clone_left))
       should_for(web1_title, ensure: 'absent', allow_destroy: true)
@@ -209,9 +218,8 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
     end
 
     it 'is no reason to warn that the snapshot a clone is made from is not there yet when the catalog declares it' do
-      unseen = [{ 'severity' => 'error', 'address' => '',
-                  'summary' => "<request 4>: rbd_images.rbd/web2.clone_from: snapshot v2 is neither declared in rbd/golden's snapshots nor present",
-                  'detail' => '' }]
+      unseen = [{ 'severity' => 'error', 'code' => 'missing_reference', 'address' => 'rbd_image.rbd/web2', 'related' => 'rbd_image.rbd/golden@v2',
+                  'summary' => "<request 4>: rbd_images.rbd/web2.clone_from: snapshot v2 is neither declared in rbd/golden's snapshots nor present" }]
       allow(session).to receive(:request).with('plan', any_args).and_return(plan_result([create], diagnostics: unseen))
       should = should_for(web2_title, clone_from: 'rbd/golden@v2')
       expect(context).to receive(:warning).with('rbd/web2', a_string_including('snapshot v2 is neither declared')).once
@@ -230,8 +238,7 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
 
   describe '#set' do
     def applied(name, steps)
-      plan_result([]).merge('apply' => { 'ok' => true, 'outcomes' => [{ 'address' => "rbd_image.#{name}", 'ok' => true, 'error' => nil,
-                                                                          'steps' => steps, 'converged' => true }], 'pending' => [] })
+      plan_result([]).merge('apply' => canned_report([{ 'address' => "rbd_image.#{name}", 'steps' => steps }]))
     end
 
     it 'creates a clone with one apply that names the cluster' do
@@ -255,7 +262,8 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
 
     it 'fails the resource with the engine message (a parent with clones is not deleted)' do
       failed = applied('rbd/golden', [])
-      failed['apply']['outcomes'][0].merge!('ok' => false, 'error' => 'cannot delete rbd/golden: clones depend on it (rbd/web1); flatten or delete them first')
+      failed['apply']['outcomes'][0].merge!('ok' => false, 'code' => 'in_use', 'action' => 'delete',
+                                            'error' => 'cannot delete rbd/golden: clones depend on it (rbd/web1); flatten or delete them first')
       allow(session).to receive(:request).with('apply', any_args).and_return(failed)
       expect { provider.set(context, golden_title => { is: is_for(golden_title), should: should_for(golden_title, ensure: 'absent', allow_destroy: true) }) }
         .to raise_error(Puppet::ResourceError, 'rbd_image.rbd/golden: cannot delete rbd/golden: clones depend on it (rbd/web1); flatten or delete them first')
@@ -278,10 +286,11 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
     it 'redacts them from change messages, notices and apply failures' do
       Puppet[:noop] = true
       allow(session).to receive(:request).with('plan', hash_including(document: hash_including('ceph' => ceph)))
-                                         .and_return(plan_result([change('rbd/golden', 'size', '10GiB', '20GiB', 'live', 'grow (hidden-user)')]))
-      expect(context).to receive(:notice).with('rbd/golden', 'would change: size changed 10GiB to 20GiB (live: grow ([redacted]))')
+                                         .and_return(plan_result([change('rbd/golden', 'size', '10GiB', '20GiB', 'live', 'grow (hidden-user)')],
+                                                                 text: text('rbd/golden', 'live', 'size 10GiB → 20GiB  (live: grow (hidden-user))')))
+      expect(context).to receive(:notice).with('rbd/golden', 'would change: size 10GiB → 20GiB  (live: grow ([redacted]))')
       expect(provider.insync?(context, golden_title, :size, is_for(golden_title), should_for(golden_title, size: '20GiB')))
-        .to eq([false, 'size changed 10GiB to 20GiB (live: grow ([redacted]))'])
+        .to eq([false, 'size 10GiB → 20GiB  (live: grow ([redacted]))'])
       allow(session).to receive(:request).with('apply', any_args)
                                          .and_raise(PuppetX::Virtconverge::EngineError, 'virtconverge: reading /srv/secret-site/ceph.conf: No such file or directory')
       expect { provider.set(context, golden_title => { is: is_for(golden_title), should: should_for(golden_title, size: '20GiB') }) }
@@ -307,7 +316,7 @@ RSpec.describe Puppet::Provider::VirtDomain::VirtDomain do
     document = { 'version' => 1, 'domains' => { 'web1' => hash_including('disks' => should[:disks]) } }
     document['ceph'] = ceph unless ceph.nil?
     expect(session).to receive(:request).with('apply', document: document, options: anything)
-                                        .and_return('plan' => { 'changes' => [], 'diagnostics' => [], 'pending' => [] }, 'apply' => nil)
+                                        .and_return(canned_result([]).merge('apply' => nil))
   end
 
   before(:each) do
@@ -344,7 +353,7 @@ RSpec.describe Puppet::Provider::VirtDomain::VirtDomain do
   it 'sends no ceph section without RBD disks' do
     expect(session).to receive(:request).with('apply', document: { 'version' => 1, 'domains' => { 'web1' => { 'vcpus' => 1, 'memory' => '256MiB' } } },
                                                        options: anything)
-                                        .and_return('plan' => { 'changes' => [], 'diagnostics' => [], 'pending' => [] }, 'apply' => nil)
+                                        .and_return(canned_result([]).merge('apply' => nil))
     provider.set(context, 'web1' => { is: absent, should: { name: 'web1', ensure: 'present', vcpus: 1, memory: '256MiB', ceph_conf: '/x.conf' } })
   end
 end

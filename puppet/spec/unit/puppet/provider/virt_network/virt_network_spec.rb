@@ -8,7 +8,7 @@ RSpec.describe Puppet::Provider::VirtNetwork::VirtNetwork, :test_driver, if: eng
   subject(:provider) { provider_for('virt_network') }
 
   it 'creates an isolated network, then finds nothing to change' do
-    expect(converge(provider, 'vcp-net', mode: 'isolated')).to eq(["defined 'ensure' as 'present' (create, no disruption)"])
+    expect(converge(provider, 'vcp-net', mode: 'isolated')).to eq(["defined 'ensure' as 'present': + network.vcp-net (create, no disruption)"])
     expect(converge(provider_for('virt_network', next_run_host), 'vcp-net', mode: 'isolated', autostart: true)).to eq([])
   end
 

@@ -11,7 +11,7 @@ RSpec.describe Puppet::Provider::VirtVolume::VirtVolume, :test_driver, if: engin
 
   before(:each) do
     converge(provider_for('virt_pool'), 'vcp-images', type: 'dir', path: '/tmp/vcp-spec/images')
-    expect(converge(provider, title, capacity: '2048MiB', format: 'raw')).to eq(["defined 'ensure' as 'present' (create, no disruption)"])
+    expect(converge(provider, title, capacity: '2048MiB', format: 'raw')).to eq(["defined 'ensure' as 'present': + volume.vcp-images/vcp-data (create, no disruption)"])
   end
 
   it 'lists volumes with a pool/volume title, as `puppet resource` needs' do
@@ -24,7 +24,7 @@ RSpec.describe Puppet::Provider::VirtVolume::VirtVolume, :test_driver, if: engin
     again = provider_for('virt_volume', next_run_host)
     should = again.canonicalize(context, [title.merge(ensure: 'present', connection: TestDriver::URI, capacity: 3 << 30)]).first
     is = again.get(context, [title]).first
-    expect(again.insync?(context, title, :capacity, is, should)).to match([false, a_string_starting_with('capacity changed 2GiB to 3GiB (live')])
+    expect(again.insync?(context, title, :capacity, is, should)).to match([false, a_string_starting_with('capacity 2GiB → 3GiB  (live')])
     expect { again.set(context, title => { is: is, should: should }) }
       .to raise_error(Puppet::ResourceError, %r{not supported by the connection driver})
   end
@@ -36,6 +36,6 @@ RSpec.describe Puppet::Provider::VirtVolume::VirtVolume, :test_driver, if: engin
     expect { converge(again, title, ensure: 'absent') }.to raise_error(Puppet::ResourceError, %r{allow_destroy => true})
     third = provider_for('virt_volume', next_run_host)
     expect(converge(third, title, ensure: 'absent', allow_destroy: true))
-      .to eq(["undefined 'ensure' from 'present' (delete, destructive: the volume and its data are deleted)"])
+      .to eq(["undefined 'ensure' from 'present': - volume.vcp-images/vcp-data (delete, destructive); delete  (destructive: the volume and its data are deleted)"])
   end
 end
