@@ -1,5 +1,9 @@
 #include "engine/saved_plan.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "engine/document_parser.h"
 #include "engine/json_reader.h"
 #include "engine/plan_text.h"
@@ -30,13 +34,10 @@ std::string FirstDifference(const Json& a, const Json& b, const std::string& pat
   }
   if (a.is_array()) {
     for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-      std::string diff = FirstDifference(a[i], b[i], path + "[" + std::to_string(i) + "]");
+      std::string diff = FirstDifference(a[i], b[i], fmt::format("{}[{}]", path, i));
       if (!diff.empty()) return diff;
     }
-    return a.size() == b.size()
-               ? ""
-               : path + (a.size() < b.size() ? "[" + std::to_string(a.size()) + "]"
-                                             : "[" + std::to_string(b.size()) + "]");
+    return a.size() == b.size() ? "" : fmt::format("{}[{}]", path, std::min(a.size(), b.size()));
   }
   return a == b ? "" : path;
 }
