@@ -5,7 +5,9 @@ set(VC_PUPPET_RUBY /usr/bin/ruby)
 set(VC_PUPPET_RSPEC /usr/bin/rspec)
 
 # Types, providers and the engine client. The provider specs drive the real engine on libvirt's
-# test driver (test:///default), so no daemon is needed.
+# test driver (test:///default), so no daemon is needed. Also: the types' fields against
+# schemas/desired-state.schema.json, and every canned plan against schemas/plan.schema.json
+# (with Debian's python3-jsonschema, /usr/bin/python3).
 add_test(NAME puppet_unit
   COMMAND ${VC_PUPPET_RSPEC}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/puppet)

@@ -7,9 +7,11 @@ set(VC_SALT_ENV
   "VC_SALT_BIN=${VC_SALT_VENV}/bin"
   "PYTHONDONTWRITEBYTECODE=1")
 
-# Unit tests of both modules: the engine on libvirt's test driver and a recording fake engine.
+# Unit tests of both modules: the engine on libvirt's test driver and a recording fake engine;
+# every canned plan checked against schemas/plan.schema.json (Debian's python3-jsonschema); the
+# state functions' fields against schemas/desired-state.schema.json (test_fields.py).
 add_test(NAME salt_modules
-  COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_modules.py
+  COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_modules.py test_fields.py
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
 set_tests_properties(salt_modules PROPERTIES ENVIRONMENT "${VC_SALT_ENV}" TIMEOUT 300)
 

@@ -3,8 +3,11 @@
 Execution module for virtconverge: converge a libvirt host to a declared desired-state document.
 
 Every function runs the ``virtconverge`` engine binary with an argument list (never a shell) and the
-document as JSON on its standard input, and returns the engine's parsed JSON. The engine reads what
-libvirt holds on every call; there is no state file.
+document as JSON on its standard input, and returns the engine's parsed JSON: ``plan`` and
+``apply`` send one request to ``virtconverge serve`` (which answers with the plan, the report and
+the plan's text for people), as does ``observe``; ``validate`` runs the CLI with ``--format json``.
+Failures are read from the engine's JSON, by its stable ``code`` (docs/plan-format.md), never from
+its words. The engine reads what libvirt holds on every call; there is no state file.
 
 Configuration (minion config, grains or pillar, read with ``config.get``):
 
@@ -164,22 +167,18 @@ def _ceph(document, ceph_conf=None, ceph_user=None):
     return document, []
 
 
-def _error_text(stderr, output=None):
-    """The engine's message: its ``error:`` lines, else all of stderr, plus plan diagnostics."""
+def _summaries(diagnostics):
+    """The error diagnostics' texts (summary, and detail after a colon)."""
+    return [d.get("summary", "") + (": " + d["detail"] if d.get("detail") else "")
+            for d in diagnostics or [] if d.get("severity") == "error"]
+
+
+def _stderr_text(stderr):
+    """The engine's own words on stderr, for a failure that gave no JSON (it died, or a usage
+    error): its ``error:`` lines, else all of it."""
     lines = [line for line in (stderr or "").splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
-    message = "\n".join(errors or lines)
-    plan = (output or {}).get("plan") if isinstance(output, dict) else None
-    if isinstance(output, dict) and "format_version" in output:
-        plan = output
-    if plan:
-        details = [d.get("summary", "") + (": " + d["detail"] if d.get("detail") else "")
-                   for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
-        outcomes = ((output or {}).get("apply") or {}).get("outcomes") or []
-        details += [f"{o.get('address')}: {o.get('error')}" for o in outcomes if not o.get("ok")]
-        if details:
-            message = "\n".join(details + ([message] if message else []))
-    return message or "the engine failed without a message"
+    return "\n".join(errors or lines) or "the engine failed without a message"
 
 
 def _run(args, stdin=None, connection=None, expect_json=True):
@@ -206,11 +205,11 @@ def _run(args, stdin=None, connection=None, expect_json=True):
     output = proc.stdout
     if expect_json and output.strip():
         try:
-            output = json.loads(output)
+            output = json.loads(output.splitlines()[0] if args[:1] == ["serve"] else output)
         except ValueError as exc:
             raise CommandExecutionError(
                 f"the engine printed something that is not JSON ({exc}): {proc.stdout[:200]!r}\n"
-                + _error_text(proc.stderr)) from exc
+                + _stderr_text(proc.stderr)) from exc
     elif expect_json:
         output = None
     return proc.returncode, output, proc.stderr
@@ -218,10 +217,62 @@ def _run(args, stdin=None, connection=None, expect_json=True):
 
 def _error(message, info):
     """A CommandExecutionError whose message is only the engine's (Salt would append ``info`` to
-    it, and a plan is long); the parsed output stays available as ``exc.info``."""
+    it, and a plan is long); the parsed output stays available as ``exc.info``: ``code`` (the
+    engine's stable code: connection_failed, needs_allow_destroy, ...), ``transient`` (a later
+    run may succeed without a change), and the plan, report and text when there are some."""
     exc = CommandExecutionError(message)
     exc.info = info
     return exc
+
+
+def _document_error(diagnostics):
+    """The error of a document the engine finds invalid: its diagnostics."""
+    errors = [d for d in diagnostics if d.get("severity") == "error"]
+    return _error("\n".join(_summaries(diagnostics)) or "the document is invalid",
+                  {"code": errors[0].get("code") if errors else "invalid_document",
+                   "transient": False, "diagnostics": diagnostics})
+
+
+def _serve(command, document, options, connection=None):
+    """One request to a ``virtconverge serve`` that exits when it has answered (docs/serve.md):
+    the document as JSON on its stdin, never on the command line. Returns the request's result;
+    raises with the engine's code when it cannot be served, and with the diagnostics when the
+    document is invalid."""
+    options = {k: v for k, v in options.items() if v is not None}
+    if connection:
+        options["connection"] = str(connection)
+    request = {"id": 1, "command": command, "options": options}
+    if document is not None:
+        request["document"] = document
+    try:
+        line = json.dumps(request)
+    except (TypeError, ValueError) as exc:
+        raise CommandExecutionError(f"the document cannot be written as JSON: {exc}") from exc
+    rc, out, err = _run(["serve"], stdin=line + "\n")
+    if not isinstance(out, dict):
+        raise _error(_stderr_text(err), {"code": None, "transient": False, "exit_code": rc})
+    if out.get("ok") is False:
+        raise _error(out.get("error") or "the engine refused the request",
+                     {"code": out.get("code"), "transient": bool(out.get("transient"))})
+    result = out.get("result")
+    if not isinstance(result, dict):
+        raise _error("the engine answered without a result", {"code": "internal", "transient": False})
+    if result.get("valid") is False:
+        raise _document_error(result.get("diagnostics") or [])
+    return result
+
+
+def _cli_failure(out, err, rc):
+    """The error of a CLI run that made no plan: its ``--format json`` error object
+    (``{"plan": null, "apply": null, "error": {code, transient, message}}`` or ``diagnostics``)."""
+    if isinstance(out, dict) and out.get("diagnostics") is not None and out.get("plan") is None:
+        return _document_error(out["diagnostics"])
+    error = out.get("error") if isinstance(out, dict) else None
+    if isinstance(error, dict):
+        return _error(error.get("message") or _stderr_text(err),
+                      {"code": error.get("code"), "transient": bool(error.get("transient")),
+                       "exit_code": rc})
+    return _error(_stderr_text(err), {"code": None, "transient": False, "exit_code": rc})
 
 
 def _flags(allow_destroy=False, allow_restart=False, prune=False):
@@ -235,12 +286,39 @@ def _flags(allow_destroy=False, allow_restart=False, prune=False):
     return flags
 
 
+def _resolve(document, connection, allow_destroy, allow_restart, prune, ceph_conf, ceph_user,
+             shutdown_timeout=None):
+    """Returns (document dict, connection) for serve. A dict gets its ceph: section (_ceph). Paths
+    are read by the engine itself (``plan FILE... --format json``: the files merged, YAML 1.2, with
+    their file:line:column in errors): its plan records the canonical merged document and the
+    connection it used, and serve plans that document again."""
+    if isinstance(document, dict):
+        document, _ = _ceph(document, ceph_conf, ceph_user)
+        _document_args(document)  # refuses what is not JSON
+        return document, connection
+    document, ceph_args = _ceph(document, ceph_conf, ceph_user)
+    files, stdin = _document_args(document)
+    args = (["plan"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
+            + ceph_args)
+    if shutdown_timeout is not None:
+        args += ["--shutdown-timeout", str(int(shutdown_timeout))]
+    rc, out, err = _run(args, stdin=stdin, connection=connection)
+    if not (isinstance(out, dict) and out.get("format_version") is not None):
+        raise _cli_failure(out, err, rc)
+    resolved = dict(out["document"])
+    if out.get("ceph") and "ceph" not in resolved:
+        resolved["ceph"] = out["ceph"]
+    return resolved, out.get("connection") or connection
+
+
 def validate(document):
     """
     Parse and check a document; connects to nothing, changes nothing.
 
-    Returns ``{"valid": bool, "errors": [...], "summary": str}``; each error names the file (``<stdin>``
-    for a dict), the position, the resource and the field.
+    Returns ``{"valid": bool, "resources": n, "errors": [...], "diagnostics": [...],
+    "summary": str}``: ``diagnostics`` as the engine gives them (``severity``, ``code``,
+    ``address``, ``summary``, ``detail``), ``errors`` their texts; each names the file
+    (``<stdin>`` for a dict), the position, the resource and the field.
 
     CLI example:
 
@@ -249,26 +327,31 @@ def validate(document):
         salt '*' virtconverge.validate /srv/virt/site.yaml
     """
     files, stdin = _document_args(document)
-    rc, out, err = _run(["validate"] + files, stdin=stdin, expect_json=False)
-    errors = [line[len("error:"):].strip() for line in err.splitlines() if line.startswith("error:")]
-    if rc == 0:
-        return {"valid": True, "errors": [], "summary": out.strip()}
-    if not errors:
-        raise CommandExecutionError(_error_text(err))
-    return {"valid": False, "errors": errors, "summary": f"{len(errors)} error(s)"}
+    rc, out, err = _run(["validate"] + files + ["--format", "json"], stdin=stdin)
+    if not isinstance(out, dict) or "valid" not in out:
+        raise _error(_stderr_text(err), {"code": None, "transient": False, "exit_code": rc})
+    diagnostics = out.get("diagnostics") or []
+    errors = _summaries(diagnostics)
+    summary = (f"valid: {out.get('resources', 0)} resource(s)" if out["valid"]
+               else f"{len(errors)} error(s)")
+    return {"valid": bool(out["valid"]), "resources": out.get("resources", 0), "errors": errors,
+            "diagnostics": diagnostics, "summary": summary}
 
 
 def plan(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
-         ceph_conf=None, ceph_user=None):
+         ceph_conf=None, ceph_user=None, shutdown_timeout=None, text=False):
     """
     Compute what ``apply`` would change, without changing anything.
 
-    Returns the engine's JSON plan (docs/plan-format.md): ``changes`` with per-attribute ``before``,
-    ``after`` and ``disruption`` (``none``/``live``/``restart``/``destructive``), ``applyable``,
-    ``diagnostics``, ``pending`` and ``summary``. A plan that cannot be applied (``applyable: false``,
-    e.g. a destructive change without ``allow_destroy``) is returned too: its diagnostics say why.
+    Returns the engine's JSON plan (docs/plan-format.md, format_version 2): ``changes`` with
+    per-attribute ``before``, ``after`` and ``disruption`` (``none``/``live``/``restart``/
+    ``destructive``) and the exact ``steps`` apply would run, ``applyable``, ``diagnostics`` (each
+    with its stable ``code``), ``pending`` and ``summary``. With ``text=True``: ``{"plan": PLAN,
+    "text": TEXT}``, TEXT being the plan for people as the engine renders it (as
+    ``virtconverge plan`` prints it). A plan that cannot be applied (``applyable: false``, e.g. a
+    destructive change without ``allow_destroy``) is returned too: its diagnostics say why.
     Raises ``CommandExecutionError`` when there is no plan (invalid document, unreachable libvirt
-    or Ceph cluster).
+    or Ceph cluster); its ``info`` has the engine's ``code`` and ``transient``.
 
     ``ceph_conf``, ``ceph_user``: the Ceph cluster for RBD images and disks, over the document's
     ``ceph:`` section (see ``virtconverge.ceph_conf`` in the module documentation).
@@ -279,25 +362,33 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
 
         salt '*' virtconverge.plan /srv/virt/site.yaml allow_destroy=True
     """
-    document, ceph_args = _ceph(document, ceph_conf, ceph_user)
-    files, stdin = _document_args(document)
-    rc, out, err = _run(["plan"] + files + ["--format", "json"]
-                        + _flags(allow_destroy, allow_restart, prune) + ceph_args,
-                        stdin=stdin, connection=connection)
-    if isinstance(out, dict) and out.get("format_version") is not None:
-        return out
-    raise _error(_error_text(err), {"exit_code": rc})
+    resolved, connection = _resolve(document, connection, allow_destroy, allow_restart, prune,
+                                    ceph_conf, ceph_user, shutdown_timeout)
+    result = _serve("plan", resolved, {
+        "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
+        "prune": bool(prune), "shutdown_timeout": shutdown_timeout, "text": True}, connection)
+    if text:
+        return {"plan": result["plan"], "text": result.get("text", "")}
+    return result["plan"]
+
+
+def _converged(report):
+    return bool(report.get("ok") and not report.get("verification_error")
+                and all(o.get("ok") and o.get("converged", True) for o in report.get("outcomes", [])))
 
 
 def apply(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
           parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
     """
-    Change the host to match the document: plan, apply in dependency order, observe again.
+    Change the host to match the document: plan, run the plan's steps in dependency order,
+    observe again.
 
-    Returns ``{"plan": PLAN, "apply": REPORT}`` (docs/serve.md); ``apply`` is ``None`` when there was
-    nothing to do. Raises ``CommandExecutionError`` with the engine's message when the plan was refused
-    (nothing was changed) or a resource failed to converge; the exception's ``info`` then holds the
-    parsed output (``plan`` and ``apply``), so callers can report what did change.
+    Returns ``{"plan": PLAN, "apply": REPORT, "text": TEXT}`` (docs/serve.md): ``apply`` is
+    ``None`` when there was nothing to do; TEXT is the plan as the engine renders it for people.
+    Raises ``CommandExecutionError`` with the engine's message when the plan was refused (nothing
+    was changed) or a resource failed to converge; the exception's ``info`` then holds ``plan``,
+    ``apply`` and ``text``, and ``code`` / ``transient`` (of the first failure), so callers can
+    report what did change.
 
     ``ceph_conf``, ``ceph_user``: as for ``plan``.
 
@@ -307,20 +398,34 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
 
         salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     """
-    document, ceph_args = _ceph(document, ceph_conf, ceph_user)
-    files, stdin = _document_args(document)
-    args = (["apply"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
-            + ceph_args)
-    if parallelism is not None:
-        args += ["--parallelism", str(int(parallelism))]
-    if shutdown_timeout is not None:
-        args += ["--shutdown-timeout", str(int(shutdown_timeout))]
-    rc, out, err = _run(args, stdin=stdin, connection=connection)
-    if rc == 0 and isinstance(out, dict) and "plan" in out:
-        return out
-    info = out if isinstance(out, dict) else {}
-    info = dict(info, exit_code=rc)
-    raise _error(_error_text(err, out), info)
+    resolved, connection = _resolve(document, connection, allow_destroy, allow_restart, prune,
+                                    ceph_conf, ceph_user, shutdown_timeout)
+    result = _serve("apply", resolved, {
+        "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
+        "prune": bool(prune), "parallelism": None if parallelism is None else int(parallelism),
+        "shutdown_timeout": None if shutdown_timeout is None else int(shutdown_timeout),
+        "text": True}, connection)
+    plan_, report = result.get("plan") or {}, result.get("apply")
+    errors = [d for d in plan_.get("diagnostics", []) if d.get("severity") == "error"]
+    if report is None and not errors:
+        return result
+    if report is not None and _converged(report):
+        return result
+    info = dict(result)
+    if report is None:
+        info.update(code=errors[0].get("code"), transient=bool(errors[0].get("transient")))
+        message = "\n".join(_summaries(errors))
+    else:
+        failed = [o for o in report.get("outcomes", [])
+                  if not o.get("ok") or not o.get("converged", True)]
+        first = failed[0] if failed else {}
+        info.update(code=first.get("code") or report.get("verification_code"),
+                    transient=bool(first.get("transient")))
+        message = "\n".join([f"{o.get('address')}: {o.get('error') or 'did not converge'}"
+                             for o in failed]
+                            + ([report["verification_error"]] if report.get("verification_error")
+                               else []))
+    raise _error(message or "the engine did not converge the host", info)
 
 
 def observe(connection=None, ceph_conf=None, ceph_user=None):
@@ -339,17 +444,14 @@ def observe(connection=None, ceph_conf=None, ceph_user=None):
         salt '*' virtconverge.observe connection=qemu:///system
         salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
     """
-    args = ["observe", "--format", "json"]
+    options = {}
     conf = None if ceph_conf is False else (ceph_conf or _config("virtconverge.ceph_conf"))
     if conf:
-        args += ["--ceph-conf", str(conf)]
+        options["ceph"] = {"conf": str(conf)}
         user = ceph_user or _config("virtconverge.ceph_user")
         if user:
-            args += ["--ceph-user", str(user)]
-    rc, out, err = _run(args, connection=connection)
-    if rc != 0 or not isinstance(out, dict):
-        raise _error(_error_text(err), {"exit_code": rc})
-    return out
+            options["ceph"]["user"] = str(user)
+    return _serve("observe", None, options, connection)["document"]
 
 
 def version():
@@ -364,5 +466,5 @@ def version():
     """
     rc, out, err = _run(["--version"], expect_json=False)
     if rc != 0:
-        raise CommandExecutionError(_error_text(err))
+        raise CommandExecutionError(_stderr_text(err))
     return out.strip()

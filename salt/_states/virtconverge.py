@@ -20,7 +20,7 @@ one engine call through the ``virtconverge`` execution module:
       disruption: live             # the worst of its attributes: none | live | restart | destructive
       attributes:
         vcpus: {old: 1, new: 2, disruption: live, reason: hot-plug}
-      steps: [hot-plug vCPUs of domain.web1 to 2]          # live mode: what the engine did
+      steps: [hot-plug vCPUs of domain.web1 to 2]          # what the engine did (test mode: would do)
       pending: {max_memory: {running: 1GiB, next_boot: 2GiB}}   # restart changes not yet live
 
 A destructive change (deleting or shrinking a volume, replacing a resource) is refused unless
@@ -57,12 +57,11 @@ keyring; it never appears in a return, a comment or a log.
         - size: 20GiB
 """
 
+import json
+
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "virtconverge"
-
-_WORDS = {"live": "live", "restart": "needs restart", "destructive": "destructive"}
-_SYMBOLS = {"create": "+", "delete": "-", "replace": "-/+"}
 
 
 def __virtual__():
@@ -72,61 +71,14 @@ def __virtual__():
                    "binary installed, or virtconverge.binary set?)")
 
 
-# --- rendering ----------------------------------------------------------------------------------
+# --- reading the engine's answers -------------------------------------------------------------
+# The plan's text for people is the engine's (serve's ``text``, as ``virtconverge plan`` prints it);
+# nothing here renders a plan. Diagnostics and outcomes are told apart by their ``code`` and
+# ``related`` fields, never by their words.
 
-def _value(value):
-    """A value as the engine's text plan prints it."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def _plan_text(plan, waiting=False):
-    """The plan as text, in the engine's own layout (engine/plan_text.cc), without colour. waiting:
-    references to what is not on the host yet are shown as what the change waits for."""
-    lines = [f"Plan for {plan.get('connection', '')} (fingerprint {plan.get('fingerprint', '')})"]
-    changes = plan.get("changes", [])
-    if not changes:
-        lines.append("No changes: the host matches the documents.")
-    for change in changes:
-        action = change["action"]
-        lines.append(f"{_SYMBOLS.get(action, '~')} {change['address']} "
-                     f"({action}, {_WORDS.get(change['disruption'], 'no disruption')})")
-        for attr in change.get("attributes", []):
-            if action == "create":
-                row = f"{attr['path']} = {_value(attr.get('after'))}"
-            elif action == "delete":
-                row = "delete"
-            else:
-                row = f"{attr['path']} {_value(attr.get('before'))} → {_value(attr.get('after'))}"
-            if action == "create" and attr.get("disruption") == "none":
-                lines.append(f"    {row}")
-            else:
-                reason = attr.get("reason") or ""
-                how = _WORDS.get(attr.get("disruption"), "no disruption")
-                lines.append(f"    {row}  ({how}{': ' + reason if reason else ''})")
-    for item in plan.get("pending", []):
-        lines.append(f"Pending restart: {item['address']} {item['path']}: running "
-                     f"{_value(item.get('live'))}, next boot {_value(item.get('config'))}")
-    for diag in plan.get("diagnostics", []):
-        label = "Error" if diag.get("severity") == "error" else "Warning"
-        if waiting and _MISSING in (diag.get("summary") or ""):
-            label = "Waits for"
-        lines.append(f"{label}: {diag.get('summary', '')}"
-                     + (f" ({diag['detail']})" if diag.get("detail") else ""))
-    s = plan.get("summary", {})
-    live = sum(1 for c in changes if c["action"] == "update" and c["disruption"] == "live")
-    restart = sum(1 for c in changes if c["action"] == "update" and c["disruption"] == "restart")
-    lines.append(f"Plan: {s.get('create', 0)} to create, {s.get('update', 0)} to update ({live} live, "
-                 f"{restart} need restart), {s.get('replace', 0)} to replace, "
-                 f"{s.get('delete', 0)} to destroy.")
-    return "\n".join(lines)
+def _show(value):
+    """A value in a line of this module's own (a pending restart): strings bare, else JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _attribute(attr):
@@ -137,8 +89,9 @@ def _attribute(attr):
 
 
 def _changes(plan, report=None):
-    """Salt's ``changes``: per resource, per attribute old/new and the disruption class. With an
-    apply report, only resources the engine changed (ok), with the steps it took."""
+    """Salt's ``changes``: per resource, per attribute old/new and the disruption class, and the
+    steps of the plan (test mode: what apply would run). With an apply report, only resources the
+    engine changed (ok), with the steps it took."""
     outcomes = {o["address"]: o for o in (report or {}).get("outcomes", [])}
     pending = {}
     for item in (report or {}).get("pending", []):
@@ -157,6 +110,8 @@ def _changes(plan, report=None):
         }
         if outcome is not None:
             entry["steps"] = list(outcome.get("steps", []))
+        else:
+            entry["steps"] = [step.get("description", "") for step in change.get("steps", [])]
         if address in pending:
             entry["pending"] = pending[address]
         result[address] = entry
@@ -164,56 +119,72 @@ def _changes(plan, report=None):
 
 
 def _apply_text(report):
+    """What apply did, resource by resource: the engine's step descriptions and errors."""
     lines = ["Applying:"]
     for outcome in report.get("outcomes", []):
         for step in outcome.get("steps", []):
             lines.append(f"  {outcome['address']}: {step}")
         if not outcome.get("ok"):
-            lines.append(f"  {outcome['address']}: FAILED: {outcome.get('error')}")
+            transient = " (transient: a later run may succeed)" if outcome.get("transient") else ""
+            lines.append(f"  {outcome['address']}: FAILED [{outcome.get('code')}]: "
+                         f"{outcome.get('error')}{transient}")
         elif not outcome.get("converged", True):
             lines.append(f"  {outcome['address']}: not converged: "
                          + "; ".join(str(r) for r in outcome.get("remaining", [])))
     for item in report.get("pending", []):
         lines.append(f"  {item['address']}: {item['path']} pending restart (running "
-                     f"{_value(item.get('live'))}, next boot {_value(item.get('config'))})")
+                     f"{_show(item.get('live'))}, next boot {_show(item.get('config'))})")
     if report.get("verification_error"):
-        lines.append(f"Verification failed: {report['verification_error']}")
+        lines.append(f"Verification failed [{report.get('verification_code')}]: "
+                     f"{report['verification_error']}")
     return "\n".join(lines)
 
 
-def _nothing_to_do(plan):
-    lines = [f"The host ({plan.get('connection', '')}) matches the document; nothing to do."]
-    for item in plan.get("pending", []):
-        lines.append(f"Pending restart: {item['address']} {item['path']}: running "
-                     f"{_value(item.get('live'))}, next boot {_value(item.get('config'))}")
-    return "\n".join(lines)
+def _errors(plan):
+    return [d for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
 
 
-def _message(exc):
-    return getattr(exc, "error", None) or str(exc)
+def _waits_for(plan):
+    """The resources the plan's errors say are missing, when every error is only that (code
+    missing_reference naming a resource: an earlier state of the run may create it); else None."""
+    errors = _errors(plan)
+    if not errors or not all(d.get("code") == "missing_reference" and d.get("related")
+                             for d in errors):
+        return None
+    return sorted({d["related"] for d in errors})
 
 
-_MISSING = "is neither declared nor present on the host"
-
-
-def _only_missing_references(plan):
-    """True when every error of the plan is a reference to a pool, volume or network that is not on
-    the host yet (and no change needs an allow flag)."""
-    errors = [d for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
-    return bool(errors) and all(_MISSING in (d.get("summary") or "") for d in errors)
+def _needs_ceph(diagnostic):
+    # A missing reference that names no resource is the missing ceph: section.
+    return diagnostic.get("code") == "missing_reference" and not diagnostic.get("related")
 
 
 def _refusal(plan):
-    errors = [d for d in plan.get("diagnostics", []) if d.get("severity") == "error"]
+    """How to permit what the plan refuses, by the codes of its errors."""
+    codes = {d.get("code") for d in _errors(plan)}
     hints = []
-    if any("--allow-destroy" in (d.get("summary") or "") for d in errors):
+    if "needs_allow_destroy" in codes:
         hints.append("set allow_destroy: True to permit it")
-    if any("--allow-restart" in (d.get("summary") or "") for d in errors):
+    if "needs_allow_restart" in codes:
         hints.append("set allow_restart: True to permit it")
-    if any("the ceph: section" in (d.get("summary") or "") for d in errors):
+    if any(_needs_ceph(d) for d in _errors(plan)):
         hints.append("set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf in the "
                      "minion config")
     return hints
+
+
+def _failure(exc):
+    """The engine's message of a failed call, with its code, and whether to retry."""
+    info = getattr(exc, "info", None) or {}
+    message = getattr(exc, "error", None) or str(exc)
+    code = info.get("code")
+    head = f"[{code}] " if code else ""
+    tail = " (transient: a later run may succeed without a change)" if info.get("transient") else ""
+    hints = []
+    if any(_needs_ceph(d) for d in info.get("diagnostics") or []):
+        hints.append("set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf in the "
+                     "minion config")
+    return head + message + tail + ("" if not hints else " (" + "; ".join(hints) + ")")
 
 
 # --- the one state function --------------------------------------------------------------------
@@ -227,22 +198,24 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
 
     if __opts__["test"]:  # pylint: disable=undefined-variable
         try:
-            plan = __salt__["virtconverge.plan"](document, **flags)  # pylint: disable=undefined-variable
+            out = __salt__["virtconverge.plan"](  # pylint: disable=undefined-variable
+                document, shutdown_timeout=shutdown_timeout, text=True, **flags)
         except CommandExecutionError as exc:
-            ret["comment"] = f"virtconverge cannot plan: {_message(exc)}"
+            ret["comment"] = f"virtconverge cannot plan: {_failure(exc)}"
             return ret
-        text = _plan_text(plan)
+        plan, text = out["plan"], out.get("text", "")
+        waits = _waits_for(plan)
         if not plan.get("changes"):
             ret["result"] = plan.get("applyable", True)
-            ret["comment"] = _nothing_to_do(plan) if ret["result"] else text
-        elif not plan.get("applyable", True) and _only_missing_references(plan):
+            ret["comment"] = (f"The host ({plan.get('connection', '')}) matches the document; "
+                              f"nothing to do.\n{text}") if ret["result"] else text
+        elif not plan.get("applyable", True) and waits:
             # An earlier state of this run may create what is missing (a pool before its volumes);
             # only the real run can tell. Predict the change and say what it depends on.
             ret["result"] = None
             ret["changes"] = _changes(plan)
             ret["comment"] = (f"virtconverge would change {len(plan['changes'])} resource(s), once "
-                              f"what they refer to exists (an earlier state may create it).\n"
-                              f"{_plan_text(plan, waiting=True)}")
+                              f"{', '.join(waits)} exist(s) (an earlier state may create it).\n{text}")
         elif not plan.get("applyable", True):
             ret["comment"] = ("The plan would be refused; nothing would be changed ("
                               + "; ".join(_refusal(plan) or ["see the errors"]) + ").\n" + text)
@@ -257,32 +230,29 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
             document, parallelism=parallelism, shutdown_timeout=shutdown_timeout, **flags)
     except CommandExecutionError as exc:
         info = getattr(exc, "info", None) or {}
-        plan, report = info.get("plan"), info.get("apply")
+        plan, report, text = info.get("plan"), info.get("apply"), info.get("text", "")
         if plan and report:
             ret["changes"] = _changes(plan, report)
-            ret["comment"] = (f"virtconverge did not converge: {_message(exc)}\n{_plan_text(plan)}\n"
+            ret["comment"] = (f"virtconverge did not converge: {_failure(exc)}\n{text}\n"
                               f"{_apply_text(report)}")
         elif plan:
             hints = _refusal(plan)
             ret["comment"] = ("virtconverge refused the plan; nothing was changed"
                               + (" (" + "; ".join(hints) + ")" if hints else "")
-                              + f".\n{_plan_text(plan)}")
+                              + f".\n{text}")
         else:
-            ret["comment"] = f"virtconverge failed: {_message(exc)}"
+            ret["comment"] = f"virtconverge failed: {_failure(exc)}"
         return ret
 
-    plan, report = out["plan"], out.get("apply")
-    text = _plan_text(plan)
+    plan, report, text = out["plan"], out.get("apply"), out.get("text", "")
     if not plan.get("changes") or report is None:
         ret["result"] = True
-        ret["comment"] = _nothing_to_do(plan)
+        ret["comment"] = (f"The host ({plan.get('connection', '')}) matches the document; "
+                          f"nothing to do.\n{text}")
         return ret
     ret["changes"] = _changes(plan, report)
-    converged = (report.get("ok") and not report.get("verification_error")
-                 and all(o.get("ok") and o.get("converged", True) for o in report.get("outcomes", [])))
-    ret["result"] = bool(converged)
-    head = (f"virtconverge changed {len(ret['changes'])} resource(s)" if converged
-            else "virtconverge applied the plan but the host did not converge")
+    ret["result"] = True
+    head = f"virtconverge changed {len(ret['changes'])} resource(s)"
     if report.get("pending"):
         head += f"; {len(report['pending'])} change(s) pending restart (allow_restart: True restarts now)"
     ret["comment"] = f"{head}.\n{text}\n{_apply_text(report)}"
@@ -442,14 +412,22 @@ def pool_absent(name, connection=None, allow_destroy=False):
 
 def network_present(name, mode, bridge=None, autostart=None, connection=None, allow_destroy=False):
     """
-    Ensure a virtual network exists and is active. This version creates ``mode: isolated`` networks
-    (a bridge with no forwarding, no address, no DHCP).
+    Ensure a virtual network exists and is active. This version creates ``mode: isolated``
+    networks (a bridge with no forwarding, no address, no DHCP) and ``mode: bridge`` networks (an
+    existing host bridge, named by ``bridge``). Networks of mode ``nat``, ``route`` and ``open`` can
+    be declared when they exist; creating one is refused by the engine's plan (code
+    ``unsupported``).
 
     .. code-block:: yaml
 
         backend:
           virtconverge.network_present:
             - mode: isolated
+
+        lan:
+          virtconverge.network_present:
+            - mode: bridge
+            - bridge: br0
     """
     fields = {"mode": mode, "bridge": bridge, "autostart": autostart}
     return _converge(name, _document("networks", name, fields), connection, False,

@@ -140,8 +140,8 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
   it '--noop of the new site plans it all, warns of nothing and creates nothing' do
     run = apply(site, '--noop')
     expect(run.status).to eq(0), run.to_s
-    expect(run.output).to include("rbd_image[rbd/vcp-rbd-web1]: would change: defined 'ensure' as 'present' (create, no disruption)")
-    expect(run.output).to include("virt_domain[vcp-rbd-vm1]: would change: defined 'ensure' as 'present' (create, live: start)")
+    expect(run.output).to include("rbd_image[rbd/vcp-rbd-web1]: would change: defined 'ensure' as 'present': + rbd_image.rbd/vcp-rbd-web1 (create, no disruption)")
+    expect(run.output).to include("virt_domain[vcp-rbd-vm1]: would change: defined 'ensure' as 'present': + domain.vcp-rbd-vm1 (create, ")
     # Planned one by one, the clone's parent and the domain's image are missing: the catalog makes them first.
     expect(run.output).not_to match(%r{^(Error|Warning):}), run.to_s
     expect(images).to eq([])
@@ -153,7 +153,7 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
     expect(run.status).to eq(2), run.to_s
     expect(run.engine_starts).to eq(1), run.to_s
     expect(run.output).not_to match(%r{^(Error|Warning):}), run.to_s
-    expect(run.output).to include("Rbd_image[rbd/vcp-rbd-web1]/ensure: defined 'ensure' as 'present' (create, no disruption)")
+    expect(run.output).to include("Rbd_image[rbd/vcp-rbd-web1]/ensure: defined 'ensure' as 'present': + rbd_image.rbd/vcp-rbd-web1 (create, no disruption)")
     golden = line_of(run.output, 'rbd_image[rbd/vcp-rbd-golden]: create rbd_image.rbd/vcp-rbd-golden')
     clone = line_of(run.output, 'rbd_image[rbd/vcp-rbd-web1]: create rbd_image.rbd/vcp-rbd-web1')
     domain = line_of(run.output, 'virt_domain[vcp-rbd-vm1]: start domain.vcp-rbd-vm1')
@@ -193,9 +193,9 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
     pid = File.read('/run/libvirt/qemu/vcp-rbd-vm1.pid').to_i
     run = apply(site(clone_size: '768MiB', snapshots: "['base', 'v2']"), '--noop')
     expect(run.status).to eq(0), run.to_s
-    expect(run.output).to include('rbd_image[rbd/vcp-rbd-web1]: would change: size changed 512MiB to 768MiB (live: grow)')
+    expect(run.output).to include('rbd_image[rbd/vcp-rbd-web1]: would change: size 512MiB → 768MiB  (live: grow')
     expect(run.output).to include("Rbd_image[rbd/vcp-rbd-web1]/size: current_value '512MiB', should be '768MiB' (noop)")
-    expect(run.output).to include('rbd_image[rbd/vcp-rbd-golden]: would change: snapshots changed [base] to [base, v2] (no disruption: snapshots created)')
+    expect(run.output).to include('rbd_image[rbd/vcp-rbd-golden]: would change: snapshots [base] → [base, v2]  (no disruption: snapshots created)')
     expect(rbd_json('info', 'rbd/vcp-rbd-web1')['size']).to eq(512 << 20)
     expect(rbd_json('snap', 'ls', 'rbd/vcp-rbd-golden').map { |s| s['name'] }).to eq(['base'])
     expect(File.read('/run/libvirt/qemu/vcp-rbd-vm1.pid').to_i).to eq(pid)
@@ -205,7 +205,7 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
     pid = File.read('/run/libvirt/qemu/vcp-rbd-vm1.pid').to_i
     run = apply(site(clone_size: '768MiB', snapshots: "['base', 'v2']"))
     expect(run.status).to eq(2), run.to_s
-    expect(run.output).to include('Rbd_image[rbd/vcp-rbd-web1]/size: size changed 512MiB to 768MiB (live: grow)')
+    expect(run.output).to include('Rbd_image[rbd/vcp-rbd-web1]/size: size 512MiB → 768MiB  (live: grow')
     expect(run.output).to include('rbd_image[rbd/vcp-rbd-web1]: tell domain.vcp-rbd-vm1 that vdb is now 768MiB')
     expect(run.output).to include('rbd_image[rbd/vcp-rbd-golden]: create snapshots ["v2"] of rbd_image.rbd/vcp-rbd-golden')
     expect(rbd_json('info', 'rbd/vcp-rbd-web1')['size']).to eq(768 << 20)
@@ -276,14 +276,14 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
     PP
     noop = apply(teardown, '--noop')
     expect(noop.status).to eq(0), noop.to_s
-    expect(noop.output).to include('rbd_image[rbd/vcp-rbd-web1]: would change: undefined \'ensure\' from \'present\' (delete, destructive')
+    expect(noop.output).to include('rbd_image[rbd/vcp-rbd-web1]: would change: undefined \'ensure\' from \'present\': - rbd_image.rbd/vcp-rbd-web1 (delete, destructive')
     expect(noop.output).not_to match(%r{^(Error|Warning):}), noop.to_s # the domain that uses the clone goes first
     expect(images).to contain_exactly('vcp-rbd-golden', 'vcp-rbd-web1', 'vcp-rbd-data')
     expect(virsh('domstate', 'vcp-rbd-vm1')).to eq([true, 'running'])
     run = apply(teardown)
     expect(run.status).to eq(2), run.to_s
     expect(run.output).not_to match(%r{^(Error|Warning):}), run.to_s
-    expect(run.output).to include("Rbd_image[rbd/vcp-rbd-golden]/ensure: undefined 'ensure' from 'present' (delete, destructive: the image, its snapshots and its data are deleted)")
+    expect(run.output).to include("Rbd_image[rbd/vcp-rbd-golden]/ensure: undefined 'ensure' from 'present': - rbd_image.rbd/vcp-rbd-golden (delete, destructive); delete  (destructive: the image, its snapshots and its data are deleted)")
     domain = line_of(run.output, 'virt_domain[vcp-rbd-vm1]: delete domain.vcp-rbd-vm1')
     clone = line_of(run.output, 'rbd_image[rbd/vcp-rbd-web1]: delete rbd_image.rbd/vcp-rbd-web1')
     parent = line_of(run.output, 'rbd_image[rbd/vcp-rbd-golden]: delete rbd_image.rbd/vcp-rbd-golden')

@@ -99,7 +99,7 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     run = @puppet.apply(site)
     expect(run.status).to eq(2), run.to_s
     expect(run.engine_starts).to eq(1), run.to_s
-    expect(run.output).to include("Virt_domain[vcp-e2e-web1]/ensure: defined 'ensure' as 'present' (create,")
+    expect(run.output).to include("Virt_domain[vcp-e2e-web1]/ensure: defined 'ensure' as 'present': + domain.vcp-e2e-web1 (create,")
     expect(run.output).to include('virt_domain[vcp-e2e-web1]: start domain.vcp-e2e-web1')
     expect(run.output).not_to match(%r{^(Error|Warning):})
     expect(names('list', '--name')).to include('vcp-e2e-web1')
@@ -127,9 +127,11 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
   it "--noop shows the engine's plan with its disruption class and changes nothing" do
     pid = qemu_pid('vcp-e2e-web1')
     run = @puppet.apply(site(web1: { vcpus: 2 }), '--noop')
-    expect(run.output).to include('virt_domain[vcp-e2e-web1]: would change: vcpus changed 1 to 2 (live: hot-plug)')
+    expect(run.output).to include('virt_domain[vcp-e2e-web1]: would change: vcpus 1 → 2  (live: hot-plug)')
     expect(run.output).to include('Virt_domain[vcp-e2e-web1]/vcpus: current_value 1, should be 2 (noop)')
-    expect(run.output).not_to include('hot-plug vCPUs of')
+    expect(run.output).to include('virt_domain[vcp-e2e-web1]: would run: write persistent config of domain.vcp-e2e-web1; ' \
+                                  'hot-plug vCPUs of domain.vcp-e2e-web1 to 2')
+    expect(run.output).not_to include('virt_domain[vcp-e2e-web1]: hot-plug vCPUs of')
     expect(vcpus('vcp-e2e-web1', 'live')).to eq(1)
     expect(vcpus('vcp-e2e-web1', 'config')).to eq(1)
     expect(qemu_pid('vcp-e2e-web1')).to eq(pid)
@@ -139,7 +141,7 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     pid = qemu_pid('vcp-e2e-web1')
     run = @puppet.apply(site(web1: { vcpus: 2 }))
     expect(run.status).to eq(2), run.to_s
-    expect(run.output).to include('Virt_domain[vcp-e2e-web1]/vcpus: vcpus changed 1 to 2 (live: hot-plug)')
+    expect(run.output).to include('Virt_domain[vcp-e2e-web1]/vcpus: vcpus 1 → 2  (live: hot-plug)')
     expect(run.output).to include('virt_domain[vcp-e2e-web1]: hot-plug vCPUs of domain.vcp-e2e-web1 to 2')
     expect(vcpus('vcp-e2e-web1', 'live')).to eq(2)
     expect(vcpus('vcp-e2e-web1', 'config')).to eq(2)
@@ -152,7 +154,7 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     pid = qemu_pid('vcp-e2e-web1')
     run = @puppet.apply(site(web1: { vcpus: 2, max_vcpus: 4 }))
     expect(run.status).to eq(2), run.to_s
-    expect(run.output).to include('max_vcpus changed 2 to 4 (needs restart: vCPU slots are fixed at boot')
+    expect(run.output).to include('max_vcpus 2 → 4  (needs restart: vCPU slots are fixed at boot')
     expect(run.output).to match(%r{Warning: virt_domain\[vcp-e2e-web1\]: max_vcpus pending restart \(running 2, next boot 4\)})
     expect(qemu_pid('vcp-e2e-web1')).to eq(pid)
     expect(virsh!('vcpucount', 'vcp-e2e-web1', '--maximum', '--config').to_i).to eq(4)
@@ -184,7 +186,7 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     expect(run.output).to match(%r{Error: /Stage\[main\]/Main/Virt_volume\[vcp-e2e-pool/vcp-e2e-root\]: Could not evaluate: (.*; )?volume.vcp-e2e-pool/vcp-e2e-root: destructive change refused without --allow-destroy .*set allow_destroy => true on this resource to permit it})
     expect(run.output).to match(%r{Error: /Stage\[main\]/Main/Virt_domain\[vcp-e2e-bad\]: Could not evaluate: .*volume vcp-e2e-pool/vcp-e2e-missing is neither declared nor present on the host})
     expect(run.output).to include('Virt_domain[vcp-e2e-after]: Skipping because of failed dependencies')
-    expect(run.output).to include('Virt_domain[vcp-e2e-db1]/autostart: autostart changed false to true')
+    expect(run.output).to include('Virt_domain[vcp-e2e-db1]/autostart: autostart false → true')
     expect(run.engine_starts).to eq(1)
     expect(virsh!('dominfo', 'vcp-e2e-db1')).to match(%r{Autostart:\s+enable})
     expect(names('list', '--all', '--name')).not_to include('vcp-e2e-bad', 'vcp-e2e-after')
@@ -200,8 +202,8 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     PP
     run = @puppet.apply(absent)
     expect(run.status).to eq(2), run.to_s
-    expect(run.output).to include("Virt_domain[vcp-e2e-web1]/ensure: undefined 'ensure' from 'present' (delete, needs restart")
-    expect(run.output).to include("Virt_volume[vcp-e2e-pool/vcp-e2e-root]/ensure: undefined 'ensure' from 'present' (delete, destructive")
+    expect(run.output).to include("Virt_domain[vcp-e2e-web1]/ensure: undefined 'ensure' from 'present': - domain.vcp-e2e-web1 (delete, needs restart")
+    expect(run.output).to include("Virt_volume[vcp-e2e-pool/vcp-e2e-root]/ensure: undefined 'ensure' from 'present': - volume.vcp-e2e-pool/vcp-e2e-root (delete, destructive")
     expect(names('list', '--all', '--name').grep(%r{\Avcp-e2e-})).to eq([])
     expect(names('pool-list', '--all', '--name').grep(%r{\Avcp-e2e-})).to eq([])
     expect(names('net-list', '--all', '--name').grep(%r{\Avcp-e2e-})).to eq([])

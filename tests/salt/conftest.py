@@ -45,6 +45,17 @@ def load_module(kind, opts=None, salt_funcs=None, name=None):
     return module
 
 
+@pytest.fixture(scope="session", autouse=True)
+def canned_plans_follow_the_plan_schema():
+    """After the tests: every plan the tests scripted (canned.plan) validates against
+    schemas/plan.schema.json; an error here fails the run."""
+    yield
+    import canned  # pylint: disable=import-outside-toplevel
+    if canned.RECORDED:
+        found = canned.problems(canned.RECORDED)
+        assert not found, "canned plans that do not follow the plan schema:\n" + "\n".join(found)
+
+
 class Minion:
     """The execution and state modules wired together as Salt's loader wires them."""
 

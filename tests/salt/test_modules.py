@@ -10,6 +10,7 @@ import textwrap
 import pytest
 from salt.exceptions import CommandExecutionError
 
+import canned
 from conftest import BINARY, Minion, load_module
 
 TEST_URI = "test:///default"
@@ -21,29 +22,46 @@ def minion():
     return Minion()
 
 
+def serve_answer(result):
+    return json.dumps({"id": 1, "ok": True, "result": result})
+
+
+SERVE_NONE = {"plan": canned.plan(connection=TEST_URI), "text": "Plan for test:///default\n",
+              "apply": None}
+
+
 @pytest.fixture
 def fake_engine(tmp_path, monkeypatch):
-    """A stand-in engine that records argv, stdin and LIBVIRT_DEFAULT_URI, then prints what the test
-    put in FAKE_STDOUT and exits with FAKE_RC."""
-    record = tmp_path / "record.json"
+    """A stand-in engine that records argv, stdin and LIBVIRT_DEFAULT_URI of every run, then prints
+    what the test put in FAKE_SERVE (for ``serve``) or FAKE_STDOUT (the CLI) and exits with
+    FAKE_RC."""
+    record = tmp_path / "record.jsonl"
     script = tmp_path / "virtconverge"
     script.write_text(textwrap.dedent(f"""\
         #!/usr/bin/python3
         import json, os, sys
         data = sys.stdin.read()
-        with open({str(record)!r}, "w") as f:
-            json.dump({{"argv": sys.argv, "stdin": data,
-                       "uri": os.environ.get("LIBVIRT_DEFAULT_URI")}}, f)
-        sys.stdout.write(os.environ.get("FAKE_STDOUT", ""))
+        with open({str(record)!r}, "a") as f:
+            f.write(json.dumps({{"argv": sys.argv, "stdin": data,
+                                "uri": os.environ.get("LIBVIRT_DEFAULT_URI")}}) + "\\n")
+        serve = sys.argv[1:2] == ["serve"]
+        sys.stdout.write(os.environ.get("FAKE_SERVE" if serve else "FAKE_STDOUT", ""))
         sys.stderr.write(os.environ.get("FAKE_STDERR", ""))
         sys.exit(int(os.environ.get("FAKE_RC", "0")))
         """))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("FAKE_STDOUT", json.dumps({"format_version": 1, "changes": []}))
+    monkeypatch.setenv("FAKE_SERVE", serve_answer(SERVE_NONE))
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps(canned.plan(connection=TEST_URI)))
     monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
 
-    def recorded():
-        return json.loads(record.read_text())
+    def recorded(index=-1):
+        """The run `index` (default: the last), its stdin parsed when it was a serve request."""
+        runs = [json.loads(line) for line in record.read_text().splitlines()]
+        run = runs[index]
+        if run["argv"][1:2] == ["serve"]:
+            run["request"] = json.loads(run["stdin"])
+        run["count"] = len(runs)
+        return run
 
     return str(script), recorded
 
@@ -83,33 +101,38 @@ def test_state_module_does_not_load_without_the_execution_module():
 
 # --- how the engine is called ------------------------------------------------------------------
 
-def test_a_document_dict_goes_to_the_engine_as_json_on_stdin_with_an_argv_list(fake_engine):
+def test_a_document_dict_goes_to_serve_as_json_on_stdin_with_an_argv_list(fake_engine):
     binary, recorded = fake_engine
     m = Minion(binary)
     m.mod.plan(DOMAIN, connection=TEST_URI, allow_destroy=True, allow_restart=True, prune=True)
     rec = recorded()
-    assert rec["argv"] == [binary, "plan", "-", "--format", "json", "--allow-destroy",
-                           "--allow-restart", "--prune", "--connection", TEST_URI]
-    assert json.loads(rec["stdin"]) == DOMAIN
+    assert rec["argv"] == [binary, "serve"] and rec["count"] == 1
+    assert rec["request"] == {"id": 1, "command": "plan", "document": DOMAIN, "options": {
+        "allow_destroy": True, "allow_restart": True, "prune": True, "text": True,
+        "connection": TEST_URI}}
 
 
-def test_a_path_is_passed_as_an_argument_and_never_through_a_shell(fake_engine, tmp_path):
+def test_a_path_is_read_by_the_engine_and_never_through_a_shell(fake_engine, tmp_path):
     binary, recorded = fake_engine
     evil = tmp_path / "site $(touch pwned); touch pwned2.yaml"
     evil.write_text("version: 1\n")
     m = Minion(binary)
     m.mod.plan(str(evil))
-    assert recorded()["argv"][1:3] == ["plan", str(evil)]
-    assert recorded()["stdin"] == ""
+    cli = recorded(0)
+    assert cli["argv"][1:] == ["plan", str(evil), "--format", "json"] and cli["stdin"] == ""
+    # The engine's canonical document of the files, planned by serve on the connection it used.
+    assert recorded()["request"]["document"] == {"version": 1}
+    assert recorded()["request"]["options"]["connection"] == TEST_URI
     assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned2.yaml")
 
 
-def test_apply_passes_parallelism_and_shutdown_timeout(fake_engine, monkeypatch):
+def test_apply_passes_parallelism_and_shutdown_timeout(fake_engine):
     binary, recorded = fake_engine
-    monkeypatch.setenv("FAKE_STDOUT", json.dumps({"plan": {"changes": []}, "apply": None}))
     Minion(binary).mod.apply(DOMAIN, parallelism=2, shutdown_timeout=5)
-    assert recorded()["argv"][1:] == ["apply", "-", "--format", "json", "--parallelism", "2",
-                                      "--shutdown-timeout", "5"]
+    assert recorded()["request"]["command"] == "apply"
+    assert recorded()["request"]["options"] == {
+        "allow_destroy": False, "allow_restart": False, "prune": False, "parallelism": 2,
+        "shutdown_timeout": 5, "text": True}
 
 
 def test_the_configured_default_connection_ranks_below_the_documents_own(fake_engine):
@@ -117,9 +140,9 @@ def test_the_configured_default_connection_ranks_below_the_documents_own(fake_en
     m = Minion(binary, {"virtconverge.connection": "test:///default"})
     m.mod.plan(DOMAIN)
     assert recorded()["uri"] == "test:///default"
-    assert "--connection" not in recorded()["argv"]  # a document's connection: still wins
+    assert "connection" not in recorded()["request"]["options"]  # a document's connection: still wins
     m.mod.plan(DOMAIN, connection="qemu:///session")
-    assert recorded()["argv"][-2:] == ["--connection", "qemu:///session"]
+    assert recorded()["request"]["options"]["connection"] == "qemu:///session"
 
 
 def test_salt_urls_are_fetched_with_cp_cache_file(fake_engine, tmp_path):
@@ -129,16 +152,40 @@ def test_salt_urls_are_fetched_with_cp_cache_file(fake_engine, tmp_path):
     m = Minion(binary)
     m.salt["cp.cache_file"] = lambda url: str(cached) if url == "salt://virt/site.yaml" else ""
     m.mod.plan(["salt://virt/site.yaml"])
-    assert recorded()["argv"][2] == str(cached)
+    assert recorded(0)["argv"][2] == str(cached)
     with pytest.raises(CommandExecutionError, match="not found on the master"):
         m.mod.plan("salt://virt/missing.yaml")
 
 
 def test_output_that_is_not_json_is_an_error(fake_engine, monkeypatch):
     binary, _ = fake_engine
-    monkeypatch.setenv("FAKE_STDOUT", "garbage")
+    monkeypatch.setenv("FAKE_SERVE", "garbage")
     with pytest.raises(CommandExecutionError, match="not JSON"):
         Minion(binary).mod.plan(DOMAIN)
+
+
+def test_a_request_serve_refuses_raises_with_its_code(fake_engine, monkeypatch):
+    binary, _ = fake_engine
+    monkeypatch.setenv("FAKE_SERVE", json.dumps({
+        "id": 1, "ok": False, "error": "cannot connect to libvirt at qemu:///system: gone",
+        "code": "connection_failed", "transient": True}))
+    with pytest.raises(CommandExecutionError, match="cannot connect") as info:
+        Minion(binary).mod.apply(DOMAIN)
+    assert info.value.info == {"code": "connection_failed", "transient": True}
+
+
+def test_a_cli_failure_is_read_from_its_json_error_object(fake_engine, tmp_path, monkeypatch):
+    binary, recorded = fake_engine
+    path = tmp_path / "site.yaml"
+    path.write_text("version: 1\n")
+    monkeypatch.setenv("FAKE_RC", "1")
+    monkeypatch.setenv("FAKE_STDERR", "error: some words\n")
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps({"plan": None, "apply": None, "error": {
+        "code": "ceph_unavailable", "transient": True, "message": "the cluster is down"}}))
+    with pytest.raises(CommandExecutionError, match="the cluster is down") as info:
+        Minion(binary).mod.plan(str(path))
+    assert info.value.info["code"] == "ceph_unavailable" and info.value.info["transient"] is True
+    assert recorded()["count"] == 1  # no serve request after a failure
 
 
 def test_bad_document_arguments_are_errors(minion, tmp_path):
@@ -153,40 +200,64 @@ def test_bad_document_arguments_are_errors(minion, tmp_path):
 # --- the real engine on the test driver ---------------------------------------------------------
 
 def test_validate_accepts_a_valid_dict_and_file(minion, tmp_path):
-    assert minion.mod.validate(DOMAIN) == {"valid": True, "errors": [],
-                                           "summary": "valid: 1 resource(s) in 1 document(s)"}
+    assert minion.mod.validate(DOMAIN) == {"valid": True, "resources": 1, "errors": [],
+                                           "diagnostics": [], "summary": "valid: 1 resource(s)"}
     path = tmp_path / "site.yaml"
     path.write_text("version: 1\nnetworks:\n  vcs-n:\n    mode: isolated\n")
     assert minion.mod.validate(str(path))["valid"] is True
 
 
-def test_validate_names_the_file_resource_and_field_of_each_error(minion, tmp_path):
+def test_validate_gives_the_engines_coded_diagnostics_naming_file_resource_and_field(minion, tmp_path):
     bad = {"version": 1, "domains": {"vcs-unit1": {"vcpus": 1, "memroy": "1GiB"}}}
     result = minion.mod.validate(bad)
     assert result["valid"] is False
+    [diag] = [d for d in result["diagnostics"] if d["code"] == "unknown_field"]
+    assert diag["address"] == "domain.vcs-unit1" and diag["severity"] == "error"
     assert "<stdin>" in result["errors"][0]
     assert "domains.vcs-unit1.memroy: unknown field, did you mean 'memory'?" in result["errors"][0]
     path = tmp_path / "bad.yaml"
     path.write_text("version: 1\nvolumes:\n  vcs-p/v:\n    capacity: 0\n")
     result = minion.mod.validate(str(path))
     assert result["valid"] is False and str(path) in result["errors"][0]
+    assert result["diagnostics"][0]["code"] == "invalid_value"
 
 
-def test_plan_returns_the_engines_json_plan(minion):
+def test_plan_returns_the_engines_json_plan_and_with_text_its_text(minion):
     plan = minion.mod.plan(DOMAIN, connection=TEST_URI)
-    assert plan["format_version"] == 1 and plan["applyable"] is True
+    assert plan["format_version"] == 2 and plan["applyable"] is True
     assert plan["connection"] == TEST_URI
     [change] = plan["changes"]
     assert change["address"] == "domain.vcs-unit1" and change["action"] == "create"
     assert {a["path"]: a["after"] for a in change["attributes"]} == {"memory": "128MiB", "vcpus": 1}
+    assert [s["op"] for s in change["steps"]] == ["create", "start"]
+    out = minion.mod.plan(DOMAIN, connection=TEST_URI, text=True)
+    assert out["plan"]["changes"] == plan["changes"]
+    assert "+ domain.vcs-unit1 (create, no disruption)" in out["text"]
+    assert "    → create domain.vcs-unit1" in out["text"]
 
 
-def test_plan_of_an_invalid_document_raises_with_the_engines_message(minion):
+def test_plan_of_files_is_the_plan_of_the_engines_merged_document(minion, tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("version: 1\nnetworks:\n  vcs-n:\n    mode: isolated\n")
+    b.write_text("version: 1\ndomains:\n  vcs-unit1:\n    vcpus: 1\n    memory: 128MiB\n"
+                 "    interfaces:\n      - network: vcs-n\n        mac: 52:54:00:00:00:01\n")
+    out = minion.mod.plan([str(a), str(b)], connection=TEST_URI, text=True)
+    assert [c["address"] for c in out["plan"]["changes"]] == ["network.vcs-n", "domain.vcs-unit1"]
+    mac = out["plan"]["document"]["domains"]["vcs-unit1"]["interfaces"][0]["mac"]
+    assert mac == "52:54:00:00:00:01"  # YAML 1.2 as the engine reads it: a string, not a number
+
+
+def test_plan_of_an_invalid_document_raises_with_the_engines_diagnostics(minion, tmp_path):
     bad = {"version": 1, "domains": {"vcs-unit1": {"vcpus": 1}}}
     with pytest.raises(CommandExecutionError) as info:
         minion.mod.plan(bad, connection=TEST_URI)
-    assert str(info.value).startswith("error: <stdin>")
     assert "vcs-unit1" in str(info.value) and "memory" in str(info.value)
+    assert info.value.info["code"] == "missing_field"
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nbogus: 1\n")
+    with pytest.raises(CommandExecutionError, match="bogus") as info:
+        minion.mod.plan(str(path), connection=TEST_URI)
+    assert info.value.info["code"] == "unknown_field" and str(path) in str(info.value)
 
 
 def test_plan_that_needs_allow_destroy_is_returned_not_applyable(minion):
@@ -194,15 +265,17 @@ def test_plan_that_needs_allow_destroy_is_returned_not_applyable(minion):
     plan = minion.mod.plan(doc, connection=TEST_URI)
     assert plan["applyable"] is False
     assert plan["changes"][0]["disruption"] == "destructive"
+    assert [d["code"] for d in plan["diagnostics"]] == ["needs_allow_destroy"]
     assert minion.mod.plan(doc, connection=TEST_URI, allow_destroy=True)["applyable"] is True
 
 
-def test_apply_returns_the_plan_and_the_report(minion):
+def test_apply_returns_the_plan_the_report_and_the_text(minion):
     out = minion.mod.apply(DOMAIN, connection=TEST_URI)
     assert out["apply"]["ok"] is True
     [outcome] = out["apply"]["outcomes"]
-    assert outcome["converged"] is True
+    assert outcome["converged"] is True and outcome["code"] is None
     assert outcome["steps"] == ["create domain.vcs-unit1", "start domain.vcs-unit1"]
+    assert "+ domain.vcs-unit1" in out["text"]
 
 
 def test_apply_refused_raises_with_the_plan_in_info_and_changes_nothing(minion):
@@ -211,8 +284,9 @@ def test_apply_refused_raises_with_the_plan_in_info_and_changes_nothing(minion):
         minion.mod.apply(doc, connection=TEST_URI)
     assert "destructive change refused without --allow-destroy" in str(info.value)
     assert "Additional info" not in str(info.value)
-    assert info.value.info["apply"] is None
+    assert info.value.info["apply"] is None and info.value.info["code"] == "needs_allow_destroy"
     assert info.value.info["plan"]["applyable"] is False
+    assert "This plan cannot be applied" in info.value.info["text"]
 
 
 def test_observe_returns_the_host_as_a_document(minion):
@@ -220,69 +294,73 @@ def test_observe_returns_the_host_as_a_document(minion):
     assert doc["version"] == 1 and doc["domains"]["test"]["vcpus"] == 2
 
 
-def test_an_unreachable_connection_raises_with_the_engines_message(minion):
-    with pytest.raises(CommandExecutionError, match="cannot connect to libvirt at test:///nonexistent"):
+def test_an_unreachable_connection_raises_with_the_engines_message_and_code(minion):
+    with pytest.raises(CommandExecutionError, match="cannot connect to libvirt at test:///nonexistent") as info:
         minion.mod.observe(connection="test:///nonexistent")
+    assert info.value.info["code"] == "connection_failed" and info.value.info["transient"] is True
+    with pytest.raises(CommandExecutionError, match="test:///nonexistent") as info:
+        minion.mod.plan(DOMAIN, connection="test:///nonexistent")
+    assert info.value.info["code"] == "connection_failed" and info.value.info["transient"] is True
 
 
 # --- the state module's logic, with a scripted execution module ---------------------------------
 
-PLAN_UPDATE = {
-    "format_version": 1, "connection": "qemu:///system", "fingerprint": "fnv1a64:0", "applyable": True,
-    "changes": [{"address": "domain.web1", "kind": "domain", "name": "web1", "action": "update",
-                 "disruption": "live",
-                 "attributes": [{"path": "vcpus", "before": 1, "after": 2, "disruption": "live",
-                                 "reason": "hot-plug"}]}],
-    "pending": [], "diagnostics": [],
-    "summary": {"create": 0, "update": 1, "replace": 0, "delete": 0, "live": 1, "restart": 0,
-                "destructive": 0},
-}
-PLAN_NONE = dict(PLAN_UPDATE, changes=[], summary=dict(PLAN_UPDATE["summary"], update=0, live=0))
+VCPUS = {"path": "vcpus", "before": 1, "after": 2, "disruption": "live", "reason": "hot-plug"}
+PLAN_UPDATE = canned.plan([canned.change("domain.web1", "update", "live", [VCPUS],
+                                         [("set_vcpus_live", "hot-plug vCPUs of domain.web1 to 2", {"vcpus": 2})])])
+PLAN_NONE = canned.plan()
+# What the engine prints for PLAN_UPDATE (serve's text); the state module only passes it on.
+TEXT_UPDATE = ("Plan for qemu:///system (fingerprint fnv1a64:0123456789abcdef)\n\n"
+               "~ domain.web1 (update, live)\n    vcpus 1 → 2  (live: hot-plug)\n"
+               "    → hot-plug vCPUs of domain.web1 to 2\n\nPlan: 0 to create, 1 to update "
+               "(1 live, 0 need restart), 0 to replace, 0 to destroy.\n")
 
 
 class Scripted:
-    """A stand-in execution module that records calls and answers from a script."""
+    """A stand-in execution module that records calls and answers from a script: plan with its
+    text, apply's {plan, apply, text}."""
 
-    def __init__(self, plan=PLAN_UPDATE, apply=None, error=None):
+    def __init__(self, plan=PLAN_UPDATE, apply=None, error=None, text=TEXT_UPDATE):
         self.calls = []
-        self.plan_result, self.apply_result, self.error = plan, apply, error
+        self.plan_result, self.apply_result, self.error, self.text = plan, apply, error, text
         self.opts = {"test": False}
         self.states = load_module("states", self.opts, {
             "virtconverge.plan": self._plan, "virtconverge.apply": self._apply})
 
     def _plan(self, document, **kw):
         self.calls.append(("plan", document, kw))
-        return self.plan_result
+        if self.error:
+            raise self.error
+        return {"plan": self.plan_result, "text": self.text} if kw.get("text") else self.plan_result
 
     def _apply(self, document, **kw):
         self.calls.append(("apply", document, kw))
         if self.error:
             raise self.error
-        return self.apply_result
+        return dict(self.apply_result, text=self.text)
 
     def run(self, fun, test, **kwargs):
         self.opts["test"] = test
         return getattr(self.states, fun)(**kwargs)
 
 
-def test_state_test_mode_only_plans_and_predicts_old_new_and_disruption():
+def test_state_test_mode_only_plans_and_predicts_old_new_disruption_and_steps():
     s = Scripted()
     ret = s.run("domain_present", True, name="web1", vcpus=2, memory="1GiB", allow_restart=True)
     assert [c[0] for c in s.calls] == ["plan"]
     assert s.calls[0][1] == {"version": 1, "domains": {"web1": {"vcpus": 2, "memory": "1GiB"}}}
     assert s.calls[0][2]["allow_restart"] is True and s.calls[0][2]["allow_destroy"] is False
+    assert s.calls[0][2]["text"] is True
     assert ret["result"] is None
     assert ret["changes"] == {"domain.web1": {
         "action": "update", "disruption": "live",
-        "attributes": {"vcpus": {"old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}}}}
-    assert "vcpus 1 → 2  (live: hot-plug)" in ret["comment"]
+        "attributes": {"vcpus": {"old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}},
+        "steps": ["hot-plug vCPUs of domain.web1 to 2"]}}
+    assert ret["comment"] == "virtconverge would change 1 resource(s).\n" + TEXT_UPDATE
 
 
 def test_state_live_mode_applies_once_and_reports_the_steps():
-    report = {"ok": True, "verification_error": None, "pending": [],
-              "outcomes": [{"address": "domain.web1", "action": "update", "ok": True, "error": None,
-                            "steps": ["hot-plug vCPUs of domain.web1 to 2"], "converged": True,
-                            "remaining": []}]}
+    report = canned.report([canned.outcome("domain.web1", ["hot-plug vCPUs of domain.web1 to 2"])])
     s = Scripted(apply={"plan": PLAN_UPDATE, "apply": report})
     ret = s.run("domain_present", False, name="web1", vcpus=2, memory="1GiB")
     assert [c[0] for c in s.calls] == ["apply"]
@@ -290,41 +368,84 @@ def test_state_live_mode_applies_once_and_reports_the_steps():
     assert ret["changes"]["domain.web1"]["steps"] == ["hot-plug vCPUs of domain.web1 to 2"]
     assert ret["changes"]["domain.web1"]["attributes"]["vcpus"] == {
         "old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}
+    assert TEXT_UPDATE in ret["comment"]
+    assert "  domain.web1: hot-plug vCPUs of domain.web1 to 2" in ret["comment"]
 
 
 def test_state_with_nothing_to_do_is_true_without_changes_in_both_modes():
     for test in (True, False):
-        s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None})
+        s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None}, text="No changes.\n")
         ret = s.run("network_present", test, name="n1", mode="isolated")
         assert ret["result"] is True and ret["changes"] == {}, ret
-        assert "nothing to do" in ret["comment"]
+        assert "nothing to do" in ret["comment"] and "No changes." in ret["comment"]
 
 
 def test_state_reports_a_resource_that_did_not_converge_as_failed():
-    report = {"ok": False, "verification_error": None, "pending": [],
-              "outcomes": [{"address": "domain.web1", "action": "update", "ok": False,
-                            "error": "detach timed out", "steps": [], "converged": False,
-                            "remaining": ["disks"]}]}
+    report = canned.report([canned.outcome("domain.web1", ok=False, code="operation_failed",
+                                           error="detach timed out", converged=False,
+                                           remaining=["disks"])])
     err = CommandExecutionError("domain.web1: detach timed out")
-    err.info = {"plan": PLAN_UPDATE, "apply": report, "exit_code": 1}
+    err.info = {"plan": PLAN_UPDATE, "apply": report, "text": TEXT_UPDATE,
+                "code": "operation_failed", "transient": False}
     s = Scripted(error=err)
     ret = s.run("domain_present", False, name="web1", vcpus=2, memory="1GiB")
     assert ret["result"] is False and ret["changes"] == {}
-    assert "detach timed out" in ret["comment"]
+    assert "[operation_failed] domain.web1: detach timed out" in ret["comment"]
+    assert "FAILED [operation_failed]: detach timed out" in ret["comment"]
+
+
+def test_state_says_when_a_failure_is_transient():
+    err = CommandExecutionError("cannot connect to libvirt at qemu:///system: gone")
+    err.info = {"code": "connection_failed", "transient": True}
+    for test in (True, False):
+        ret = Scripted(error=err).run("network_present", test, name="n1", mode="isolated")
+        assert ret["result"] is False
+        assert "[connection_failed] cannot connect" in ret["comment"]
+        assert "(transient: a later run may succeed without a change)" in ret["comment"]
 
 
 def test_state_reports_pending_restart_changes():
-    plan = dict(PLAN_UPDATE, changes=[dict(PLAN_UPDATE["changes"][0], disruption="restart")])
-    report = {"ok": True, "verification_error": None,
-              "pending": [{"address": "domain.web1", "path": "max_vcpus", "live": 2, "config": 4}],
-              "outcomes": [{"address": "domain.web1", "action": "update", "ok": True, "error": None,
-                            "steps": ["write persistent config of domain.web1"], "converged": True,
-                            "remaining": []}]}
+    plan = canned.plan([canned.change("domain.web1", "update", "restart",
+                                      [dict(VCPUS, path="max_vcpus", disruption="restart")],
+                                      [("write_config", "write persistent config of domain.web1")])])
+    report = canned.report([canned.outcome("domain.web1", ["write persistent config of domain.web1"])],
+                           pending=[{"address": "domain.web1", "path": "max_vcpus", "live": 2,
+                                     "config": 4}])
     s = Scripted(apply={"plan": plan, "apply": report})
     ret = s.run("domain_present", False, name="web1", vcpus=2, memory="1GiB", max_vcpus=4)
     assert ret["result"] is True
     assert ret["changes"]["domain.web1"]["pending"] == {"max_vcpus": {"running": 2, "next_boot": 4}}
-    assert "pending restart" in ret["comment"]
+    assert "domain.web1: max_vcpus pending restart (running 2, next boot 4)" in ret["comment"]
+
+
+def test_state_test_mode_waits_for_missing_references_by_code_and_related():
+    missing = canned.diagnostic("missing_reference", "volumes.p/v.pool: pool p is neither declared "
+                                "nor present on the host", address="volume.p/v", related="pool.p")
+    plan = canned.plan([canned.change("volume.p/v", "create")], [missing])
+    ret = Scripted(plan=plan).run("volume_present", True, name="p/v", capacity="1GiB")
+    assert ret["result"] is None and "volume.p/v" in ret["changes"]
+    assert "once pool.p exist(s) (an earlier state may create it)" in ret["comment"]
+    # The same code without a resource is the missing ceph: section: no waiting, a hint.
+    ceph = canned.diagnostic("missing_reference", "rbd_images.rbd/x: rbd_images need the ceph: "
+                             "section (conf, user) or --ceph-conf", address="rbd_image.rbd/x")
+    plan = canned.plan([canned.change("rbd_image.rbd/x", "create")], [ceph])
+    ret = Scripted(plan=plan).run("rbd_image_present", True, name="rbd/x", size="1GiB")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "set ceph_conf (and ceph_user) on the state" in ret["comment"]
+
+
+def test_state_names_the_flag_a_refusal_asks_for_by_its_code():
+    for code, hint in (("needs_allow_destroy", "set allow_destroy: True to permit it"),
+                       ("needs_allow_restart", "set allow_restart: True to permit it")):
+        refused = canned.diagnostic(code, "domain.web1: refused (wording is the engine's)",
+                                    address="domain.web1")
+        plan = canned.plan([canned.change("domain.web1", "update", "destructive")], [refused])
+        ret = Scripted(plan=plan).run("domain_present", True, name="web1", vcpus=2, memory="1GiB")
+        assert ret["result"] is False and hint in ret["comment"], ret
+        err = CommandExecutionError("domain.web1: refused")
+        err.info = {"plan": plan, "apply": None, "text": "the engine's text\n", "code": code}
+        ret = Scripted(error=err).run("domain_present", False, name="web1", vcpus=2, memory="1GiB")
+        assert ret["result"] is False and hint in ret["comment"] and "the engine's text" in ret["comment"]
 
 
 def test_every_state_function_builds_the_documented_document():
@@ -372,9 +493,8 @@ def test_a_document_using_rbd_gets_the_configured_ceph_section(fake_engine):
     for doc in docs:
         original = json.dumps(doc, sort_keys=True)
         m.mod.plan(doc)
-        sent = json.loads(recorded()["stdin"])
+        sent = recorded()["request"]["document"]
         assert sent == dict(doc, ceph={"conf": LP_CONF, "user": "libvirt"})
-        assert "--ceph-conf" not in recorded()["argv"]
         assert json.dumps(doc, sort_keys=True) == original, "the caller's dict (pillar) was changed"
 
 
@@ -384,57 +504,58 @@ def test_a_document_without_rbd_gets_no_ceph_section(fake_engine):
     doc = {"version": 1, "domains": {"d": {"vcpus": 1, "memory": "1GiB",
                                            "disks": [{"volume": "p/v", "target": "vda"}]}}}
     m.mod.plan(doc, ceph_conf="/other/ceph.conf")
-    assert json.loads(recorded()["stdin"]) == doc  # the engine would contact Ceph for nothing
-    assert recorded()["argv"] == [binary, "plan", "-", "--format", "json"]
-
-
-BOTH = json.dumps({"format_version": 1, "changes": [], "plan": {"changes": []}, "apply": None})
+    assert recorded()["request"]["document"] == doc  # the engine would contact Ceph for nothing
+    assert recorded()["argv"] == [binary, "serve"]
 
 
 def test_the_documents_own_ceph_section_ranks_below_the_arguments_and_above_the_config(fake_engine,
                                                                                      monkeypatch):
     binary, recorded = fake_engine
-    monkeypatch.setenv("FAKE_STDOUT", BOTH)  # answers plan and apply
     m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF, "virtconverge.ceph_user": "libvirt"})
     doc = dict(RBD_DOC, ceph={"conf": "/doc/ceph.conf", "user": "doc"})
     m.mod.plan(doc)
-    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/doc/ceph.conf", "user": "doc"}
+    assert recorded()["request"]["document"]["ceph"] == {"conf": "/doc/ceph.conf", "user": "doc"}
     m.mod.apply(doc, ceph_user="arg")
-    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/doc/ceph.conf", "user": "arg"}
+    assert recorded()["request"]["document"]["ceph"] == {"conf": "/doc/ceph.conf", "user": "arg"}
     m.mod.plan(doc, ceph_conf="/arg/ceph.conf", ceph_user="arg")
-    assert json.loads(recorded()["stdin"])["ceph"] == {"conf": "/arg/ceph.conf", "user": "arg"}
+    assert recorded()["request"]["document"]["ceph"] == {"conf": "/arg/ceph.conf", "user": "arg"}
     assert doc["ceph"] == {"conf": "/doc/ceph.conf", "user": "doc"}
     # No configuration and no arguments: the document goes as it is (the engine says what is missing).
     Minion(binary).mod.plan(RBD_DOC)
-    assert json.loads(recorded()["stdin"]) == RBD_DOC
+    assert recorded()["request"]["document"] == RBD_DOC
 
 
 def test_document_files_get_the_arguments_as_ceph_flags_and_not_the_config(fake_engine, tmp_path,
                                                                           monkeypatch):
     binary, recorded = fake_engine
-    monkeypatch.setenv("FAKE_STDOUT", BOTH)
     path = tmp_path / "rbd.yaml"
     path.write_text("version: 1\n")
     m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF})
     m.mod.plan(str(path))
-    assert recorded()["argv"] == [binary, "plan", str(path), "--format", "json"]
+    assert recorded(-2)["argv"] == [binary, "plan", str(path), "--format", "json"]
+    cluster = {"conf": "/arg/ceph.conf", "user": "libvirt"}
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps(dict(canned.plan(connection=TEST_URI), ceph=cluster)))
     m.mod.apply(str(path), ceph_conf="/arg/ceph.conf", ceph_user="libvirt", allow_destroy=True)
-    assert recorded()["argv"] == [binary, "apply", str(path), "--format", "json", "--allow-destroy",
-                                  "--ceph-conf", "/arg/ceph.conf", "--ceph-user", "libvirt"]
+    assert recorded(-2)["argv"] == [binary, "plan", str(path), "--format", "json", "--allow-destroy",
+                                    "--ceph-conf", "/arg/ceph.conf", "--ceph-user", "libvirt"]
+    # The cluster the engine's plan of the files names goes with the document it recorded.
+    assert recorded()["request"]["command"] == "apply"
+    assert recorded()["request"]["document"] == {"version": 1, "ceph": cluster}
 
 
 def test_observe_includes_ceph_when_configured_or_asked(fake_engine, monkeypatch):
     binary, recorded = fake_engine
-    monkeypatch.setenv("FAKE_STDOUT", json.dumps({"version": 1}))
-    Minion(binary).mod.observe()
-    assert recorded()["argv"] == [binary, "observe", "--format", "json"]
+    monkeypatch.setenv("FAKE_SERVE", serve_answer({"document": {"version": 1}, "pending": [],
+                                                   "pending_changes": []}))
+    assert Minion(binary).mod.observe() == {"version": 1}
+    assert recorded()["request"] == {"id": 1, "command": "observe", "options": {}}
     m = Minion(binary, {"virtconverge.ceph_conf": LP_CONF, "virtconverge.ceph_user": "libvirt"})
     m.mod.observe()
-    assert recorded()["argv"][2:] == ["--format", "json", "--ceph-conf", LP_CONF, "--ceph-user", "libvirt"]
+    assert recorded()["request"]["options"] == {"ceph": {"conf": LP_CONF, "user": "libvirt"}}
     m.mod.observe(ceph_conf="/arg/ceph.conf", ceph_user="admin")
-    assert recorded()["argv"][4:] == ["--ceph-conf", "/arg/ceph.conf", "--ceph-user", "admin"]
+    assert recorded()["request"]["options"] == {"ceph": {"conf": "/arg/ceph.conf", "user": "admin"}}
     m.mod.observe(ceph_conf=False)
-    assert recorded()["argv"] == [binary, "observe", "--format", "json"]
+    assert recorded()["request"]["options"] == {}
 
 
 def test_rbd_states_build_the_documented_document_and_pass_the_cluster():
@@ -477,5 +598,5 @@ def test_an_rbd_state_without_a_cluster_says_how_to_name_one(minion):
     for test in (True, False):
         ret = minion.state("rbd_image_present", test, name="rbd/vcs-img", size="1GiB")
         assert ret["result"] is False and ret["changes"] == {}
-        assert "rbd_images need the ceph: section" in ret["comment"]
+        assert "rbd_images need the ceph: section" in ret["comment"], ret
         assert "set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf" in ret["comment"]

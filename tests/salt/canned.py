@@ -1,0 +1,97 @@
+"""The engine's answers that the unit tests script: whole plans of the engine's contract
+(schemas/plan.schema.json, format_version 2), never fragments of one. Every plan made here is
+recorded; conftest's session fixture validates all of them against the schema in the tree when
+the tests end, so a canned plan cannot drift from what the engine writes.
+
+The Salt venv has no jsonschema; Debian's python3-jsonschema is used through /usr/bin/python3."""
+
+import copy
+import inspect
+import json
+import os
+import subprocess
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA = os.path.abspath(os.path.join(HERE, "..", "..", "schemas", "plan.schema.json"))
+PYTHON = "/usr/bin/python3"
+_VALIDATOR = """
+import json, sys
+import jsonschema
+validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+problems = []
+for entry in json.load(open(sys.argv[2])):
+    for e in sorted(validator.iter_errors(entry["plan"]), key=str):
+        path = "/".join(str(p) for p in e.absolute_path)
+        problems.append(f"{entry['from']}: /{path}: {e.message}")
+print("\\n".join(problems))
+sys.exit(1 if problems else 0)
+"""
+
+RECORDED = []
+
+
+def problems(entries):
+    """Problems of [{"from": where, "plan": PLAN}] against the plan schema ("FROM: /PATH: MESSAGE")."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(entries, f)
+        f.flush()
+        p = subprocess.run([PYTHON, "-c", _VALIDATOR, SCHEMA, f.name], capture_output=True,
+                           text=True, timeout=120, check=False)
+    if p.returncode not in (0, 1):
+        raise RuntimeError(f"cannot validate the canned plans ({PYTHON}, python3-jsonschema): {p.stderr}")
+    return [line for line in p.stdout.splitlines() if line.strip()]
+
+
+def change(address, action="update", disruption="none", attributes=(), steps=()):
+    """A change; steps: (op, description) or (op, description, args)."""
+    kind, name = address.split(".", 1)
+    return {"address": address, "kind": kind, "name": name, "action": action,
+            "disruption": disruption,
+            "attributes": [dict({"before": None, "after": None, "reason": ""}, **a)
+                           for a in attributes],
+            "steps": [{"op": step[0], "address": address, "description": step[1],
+                       "args": step[2] if len(step) > 2 else {}} for step in steps],
+            "before": None if action == "create" else {}, "desired": {}}
+
+
+def diagnostic(code, summary, address="", related=None, severity="error", detail=""):
+    d = {"severity": severity, "code": code,
+         "transient": code in ("connection_failed", "connection_lost", "ceph_unavailable"),
+         "address": address, "summary": summary, "detail": detail}
+    if related is not None:
+        d["related"] = related
+    return d
+
+
+def plan(changes=(), diagnostics=(), pending=(), connection="qemu:///system"):
+    changes = [copy.deepcopy(c) for c in changes]
+    count = lambda key, value: sum(1 for c in changes if c[key] == value)  # noqa: E731
+    result = {
+        "format_version": 2, "tool_version": "0.1.0", "connection": connection, "ceph": None,
+        "document": {"version": 1}, "fingerprint": "fnv1a64:0123456789abcdef",
+        "options": {"allow_destroy": False, "allow_restart": False, "prune": False,
+                    "shutdown_timeout_seconds": 60},
+        "applyable": not any(d["severity"] == "error" for d in diagnostics),
+        "changes": changes, "pending": list(pending), "diagnostics": list(diagnostics),
+        "summary": {"create": count("action", "create"), "update": count("action", "update"),
+                    "replace": count("action", "replace"), "delete": count("action", "delete"),
+                    "live": count("disruption", "live"), "restart": count("disruption", "restart"),
+                    "destructive": count("disruption", "destructive")},
+        "digest": "sha256:" + "0" * 64,
+    }
+    caller = inspect.stack()[1]
+    RECORDED.append({"from": f"{os.path.basename(caller.filename)}:{caller.lineno}", "plan": result})
+    return result
+
+
+def outcome(address, steps=(), ok=True, code=None, error=None, action="update", converged=True,
+            remaining=(), transient=False):
+    return {"address": address, "action": action, "ok": ok, "code": code, "transient": transient,
+            "error": error, "steps": list(steps), "converged": converged,
+            "remaining": list(remaining)}
+
+
+def report(outcomes, pending=()):
+    return {"ok": all(o["ok"] for o in outcomes), "outcomes": list(outcomes),
+            "pending": list(pending), "verification_code": None, "verification_error": None}
