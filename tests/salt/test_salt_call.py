@@ -128,7 +128,8 @@ def test_test_mode_shows_before_and_after_and_a_live_vcpu_change_keeps_the_guest
     assert predicted["result"] is None
     assert predicted["changes"] == {f"domain.{WEB1}": {
         "action": "update", "disruption": "live",
-        "attributes": {"vcpus": {"old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}}}}
+        "attributes": {"vcpus": {"old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}},
+        "steps": [f"write persistent config of domain.{WEB1}", f"hot-plug vCPUs of domain.{WEB1} to 2"]}}
     assert f"~ domain.{WEB1} (update, live)" in predicted["comment"]
     assert "vcpus 1 → 2  (live: hot-plug)" in predicted["comment"]
 
@@ -178,5 +179,5 @@ def test_module_functions_from_the_command_line(fresh):
         f.write(f"version: 1\ndomains:\n  {DB1}:\n    vcpus: 1\n    memroy: 64MiB\n")
     p = fresh.raw("virtconverge.plan", bad)
     assert p.returncode != 0
-    assert f"Error running 'virtconverge.plan': error: {bad}:5:13: domains.{DB1}.memroy: unknown field, did you mean 'memory'?" \
+    assert f"Error running 'virtconverge.plan': {bad}:5:13: domains.{DB1}.memroy: unknown field, did you mean 'memory'?" \
         in p.stdout + p.stderr

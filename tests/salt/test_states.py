@@ -45,6 +45,8 @@ def converge(minion, fun, expect, **kwargs):
         for address, change in predicted["changes"].items():
             assert applied["changes"][address]["attributes"] == change["attributes"]
             assert applied["changes"][address]["disruption"] == change["disruption"]
+            # The plan is the program: apply ran exactly the steps test mode showed.
+            assert applied["changes"][address]["steps"] == change["steps"], address
         # Now converged: a second run in both modes has nothing to do.
         again = snapshot(PREFIX)
         for test in (True, False):
