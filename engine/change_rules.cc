@@ -4,14 +4,6 @@
 #include "engine/size.h"
 
 namespace vc {
-namespace {
-
-std::uint64_t Bytes(const Json& size) {
-  return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
-}
-
-}  // namespace
-
 bool IsRunning(const ObservedResource& r) { return r.spec.value("state", "") == "running"; }
 
 bool RestartAllowed(const PlanOptions& options, const Json& desired) {
@@ -68,7 +60,7 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed, 
   }
   if ((kind == Kind::kVolume && a->path == "capacity") ||
       (kind == Kind::kRbdImage && a->path == "size")) {
-    if (Bytes(a->after) < Bytes(a->before)) {
+    if (SizeBytes(a->after) < SizeBytes(a->before)) {
       a->disruption = Disruption::kDestructive;
       a->reason = "shrink: data beyond the new end is lost";
     } else {

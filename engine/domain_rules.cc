@@ -13,12 +13,8 @@ namespace {
 const std::set<std::string> kHardware = {"vcpus", "max_vcpus",  "memory",    "max_memory",
                                          "disks", "interfaces", "virt_type", "cpu"};
 
-std::uint64_t Bytes(const Json& size) {
-  return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
-}
-
 std::uint64_t HotplugUnit(const Json& desired) {
-  return desired.contains("memory_hotplug_unit") ? Bytes(desired["memory_hotplug_unit"])
+  return desired.contains("memory_hotplug_unit") ? SizeBytes(desired["memory_hotplug_unit"])
                                                  : kDefaultMemoryHotplugUnit;
 }
 
@@ -131,11 +127,11 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     return {false, "vCPU unplug is not attempted live"};
   }
   if (field == "memory") {
-    std::uint64_t wanted = Bytes(want);
-    std::uint64_t total = Bytes(facts.value("memory_total", Json()));
-    std::uint64_t ceiling = Bytes(facts.value("hotplug_max_memory", Json()));
+    std::uint64_t wanted = SizeBytes(want);
+    std::uint64_t total = SizeBytes(facts.value("memory_total", Json()));
+    std::uint64_t ceiling = SizeBytes(facts.value("hotplug_max_memory", Json()));
     if (desired.contains("max_memory") &&
-        Bytes(desired["max_memory"]) != Bytes(live.value("max_memory", Json()))) {
+        SizeBytes(desired["max_memory"]) != SizeBytes(live.value("max_memory", Json()))) {
       return {false, "max_memory changes too, which needs a restart"};
     }
     if (wanted <= total) return {true, "balloon"};
@@ -303,8 +299,8 @@ std::vector<Step> LiveSteps(const Address& address, const AttributeChange& chang
   if (change.path == "vcpus") {
     steps.push_back({Step::Op::kSetVcpusLive, address, {{"vcpus", want}}});
   } else if (change.path == "memory") {
-    std::uint64_t wanted = Bytes(want);
-    std::uint64_t total = Bytes(observed.facts.value("memory_total", Json()));
+    std::uint64_t wanted = SizeBytes(want);
+    std::uint64_t total = SizeBytes(observed.facts.value("memory_total", Json()));
     if (wanted > total) {
       std::uint64_t dimm = RoundUp(wanted - total, HotplugUnit(desired));
       steps.push_back({Step::Op::kAttachMemoryLive, address, {{"bytes", dimm}}});

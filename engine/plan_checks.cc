@@ -11,10 +11,6 @@ void Refuse(Plan* plan, ErrorCode code, const Address& address, const std::strin
   plan->diagnostics.push_back(ErrorDiagnostic(code, address.ToString(), summary, detail, related));
 }
 
-std::uint64_t Bytes(const Json& size) {
-  return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
-}
-
 bool DiskIs(const Json& disk, const Address& image) {
   return disk.value(image.kind == Kind::kRbdImage ? "rbd" : "volume", "") == image.name;
 }
@@ -106,8 +102,8 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, 
       auto it = observed.resources.find(change.address);
       std::uint64_t dimms = it == observed.resources.end() || !it->second.facts.is_object()
                                 ? 0
-                                : Bytes(it->second.facts.value("config_dimm_memory", Json()));
-      std::uint64_t memory = Bytes(change.desired["memory"]);
+                                : SizeBytes(it->second.facts.value("config_dimm_memory", Json()));
+      std::uint64_t memory = SizeBytes(change.desired["memory"]);
       if (dimms > 0 && memory <= dimms) {
         Refuse(plan, ErrorCode::kInvalidValue, change.address,
                "domains." + change.address.name +

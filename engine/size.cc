@@ -65,4 +65,8 @@ std::string FormatSize(std::uint64_t bytes) {
   return std::to_string(bytes) + "B";
 }
 
+std::uint64_t SizeBytes(const nlohmann::json& size) {
+  return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
+}
+
 }  // namespace vc

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ inline constexpr std::uint64_t kMaxSize = (std::uint64_t{1} << 63) - 1;
 /// Parses digits with an optional unit B, KiB, MiB, GiB or TiB. Zero, other units, and values
 /// above kMaxSize give InvalidArgument with a message that says which rule was broken.
 StatusOr<std::uint64_t> ParseSize(std::string_view text);
+
+/// The bytes of a size in a document's canonical form ("2GiB"); 0 when `size` is not one
+/// (absent, null, or not a size).
+std::uint64_t SizeBytes(const nlohmann::json& size);
 
 /// Formats with the largest unit that divides `bytes` exactly: 1073741824 -> "1GiB",
 /// 1610612736 -> "1536MiB", 1000 -> "1000B". ParseSize(FormatSize(x)) == x.

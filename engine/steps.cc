@@ -9,10 +9,6 @@
 namespace vc {
 namespace {
 
-std::uint64_t Bytes(const Json& size) {
-  return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
-}
-
 // The running domains that have `image` (a volume or RBD image) as a disk, with its target.
 std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state,
                                                               const Address& image) {
@@ -132,13 +128,13 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
           if (users.empty()) {
             steps.push_back({Step::Op::kResize,
                              address,
-                             {{"bytes", Bytes(a.after)},
+                             {{"bytes", SizeBytes(a.after)},
                               {"allow_shrink", a.disruption == Disruption::kDestructive}}});
           }
           for (const auto& [domain, target] : users) {
             steps.push_back({Step::Op::kBlockResize,
                              Address{Kind::kDomain, domain},
-                             {{"target", target}, {"bytes", Bytes(a.after)}}});
+                             {{"target", target}, {"bytes", SizeBytes(a.after)}}});
           }
         }
         if (address.kind == Kind::kRbdImage && a.path == "features") {
