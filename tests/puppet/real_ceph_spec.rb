@@ -231,7 +231,7 @@ RSpec.describe 'puppet apply of rbd_image against the real Ceph cluster', order:
     run = apply(site(clone_size: '768MiB', data_size: '64MiB', snapshots: "['base']").sub(
                   "size => '64MiB',", "size => '64MiB',\n  allow_destroy => true,"))
     expect(run.status).to eq(2), run.to_s
-    expect(run.output).to include('rbd_image[rbd/vcp-rbd-data]: resize rbd_image.rbd/vcp-rbd-data to 64MiB')
+    expect(run.output).to include('rbd_image[rbd/vcp-rbd-data]: shrink rbd_image.rbd/vcp-rbd-data to 64MiB')
     expect(rbd_json('info', 'rbd/vcp-rbd-data')['size']).to eq(64 << 20)
   end
 

@@ -131,9 +131,13 @@ def test_create_with_features_and_a_snapshot(minion):
         "action": "create", "disruption": "none", "attributes": {
             "features": {"old": None, "new": sorted(FEATURES), "disruption": "none"},
             "size": {"old": None, "new": "64MiB", "disruption": "none"},
-            "snapshots": {"old": None, "new": ["base"], "disruption": "none"}}}}
+            "snapshots": {"old": None, "new": ["base"], "disruption": "none"}},
+        "steps": [f"create rbd_image.{GOLDEN}", f'create snapshots ["base"] of rbd_image.{GOLDEN}']}}
     assert f"+ rbd_image.{GOLDEN} (create, no disruption)" in predicted["comment"]
-    assert applied["changes"][f"rbd_image.{GOLDEN}"]["steps"] == [f"create rbd_image.{GOLDEN}"]
+    assert f'    → create snapshots ["base"] of rbd_image.{GOLDEN}' in predicted["comment"]
+    # What ran is what test mode showed.
+    assert applied["changes"][f"rbd_image.{GOLDEN}"]["steps"] == predicted["changes"][
+        f"rbd_image.{GOLDEN}"]["steps"]
     info = rbd_info(GOLDEN)
     assert info["size"] == 64 << 20
     assert sorted(info["features"]) == sorted(FEATURES)
@@ -175,7 +179,8 @@ def test_clone_grow_live_and_flatten(minion):
                                   clone_from=GOLDEN + "@base", size="128MiB")
     assert predicted["changes"][f"rbd_image.{CLONE}"] == {
         "action": "update", "disruption": "live",
-        "attributes": {"size": {"old": "96MiB", "new": "128MiB", "disruption": "live", "reason": "grow"}}}
+        "attributes": {"size": {"old": "96MiB", "new": "128MiB", "disruption": "live", "reason": "grow"}},
+        "steps": [f"grow rbd_image.{CLONE} to 128MiB"]}
     assert "size 96MiB → 128MiB  (live: grow)" in predicted["comment"]
     assert rbd_info(CLONE)["size"] == 128 << 20
 
@@ -192,7 +197,8 @@ def test_a_clone_waits_in_test_mode_for_a_parent_an_earlier_state_creates(minion
     ret = minion.state("rbd_image_present", True, name=CLONE, clone_from=GOLDEN + "@base")
     assert host() == before
     assert ret["result"] is None and list(ret["changes"]) == [f"rbd_image.{CLONE}"]
-    assert f"Waits for: <stdin>: rbd_images.{CLONE}.clone_from: rbd_image {GOLDEN} is neither " \
+    assert f"once rbd_image.{GOLDEN} exist(s) (an earlier state may create it)" in ret["comment"]
+    assert f"rbd_images.{CLONE}.clone_from: rbd_image {GOLDEN} is neither " \
            "declared nor present on the host" in ret["comment"]
     # For real, without the parent, it fails and creates nothing.
     ret = minion.state("rbd_image_present", False, name=CLONE, clone_from=GOLDEN + "@base")
@@ -386,7 +392,8 @@ def test_salt_call_applies_an_rbd_image_a_clone_and_a_vm_on_it(salt_call):
     predicted = apply(test=True)
     assert ex_host() == before, "test=True changed the host"
     assert all(ret["result"] is None for ret in predicted.values()), predicted
-    assert "Waits for:" in predicted[EX_ROOT]["comment"] and "Waits for:" in predicted[EX_VM]["comment"]
+    assert f"once rbd_image.{EX_GOLDEN} exist(s)" in predicted[EX_ROOT]["comment"]
+    assert f"once rbd_image.{EX_ROOT} exist(s)" in predicted[EX_VM]["comment"]
 
     applied = apply()
     assert [applied[i]["__run_num__"] for i in (EX_GOLDEN, EX_ROOT, EX_VM)] == [0, 1, 2]
