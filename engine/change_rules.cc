@@ -1,6 +1,6 @@
 #include "engine/change_rules.h"
 
-#include "engine/domain_rules.h"
+#include "engine/field_table.h"
 #include "engine/size.h"
 
 namespace vc {
@@ -12,76 +12,55 @@ bool RestartAllowed(const PlanOptions& options, const Json& desired) {
 }
 
 bool ForcesReplace(Kind kind, const std::string& path) {
-  switch (kind) {
-    case Kind::kPool:
-      return path == "type" || path == "path" || path == "volume_group" || path == "ceph_pool";
-    case Kind::kNetwork:
-      return path == "mode" || path == "bridge";
-    case Kind::kVolume:
-      return path == "format" || path == "backing_volume";
-    case Kind::kRbdImage:
-      return path == "clone_from";
-    case Kind::kDomain:
-      return false;
-  }
-  return false;
+  return HasChangeClass(kind, path, ChangeClass::kReplace);
 }
 
+// How a changed attribute reaches the host, by its field's x-change in the schema; the reason
+// is the field's x-reason where the class alone does not say it.
 void Classify(const DesiredResource& desired, const ObservedResource& observed, AttributeChange* a,
               bool* replace) {
   const Kind kind = desired.address.kind;
-  if (ForcesReplace(kind, a->path)) {
-    *replace = true;
-    a->disruption = Disruption::kDestructive;
-    a->reason = kind == Kind::kVolume ? "the volume is deleted and created again: its data is lost"
-                                      : std::string("the ") + std::string(KindName(kind)) +
-                                            " is undefined and defined again";
-    return;
-  }
-  if (a->path == "autostart") {
-    a->disruption = Disruption::kNone;
-    a->reason = "takes effect when libvirtd starts";
-    return;
-  }
-  if (kind == Kind::kRbdImage && a->path == "features") {
-    a->disruption = Disruption::kLive;
-    a->reason = "features changed on the image in place";
-    return;
-  }
-  if (kind == Kind::kRbdImage && a->path == "snapshots") {
-    a->disruption = Disruption::kNone;
-    a->reason = "snapshots created";
-    return;
-  }
-  if (kind == Kind::kRbdImage && a->path == "flatten") {
-    a->disruption = Disruption::kLive;
-    a->reason = "copies the parent's data into the clone; the parent link goes";
-    return;
-  }
-  if ((kind == Kind::kVolume && a->path == "capacity") ||
-      (kind == Kind::kRbdImage && a->path == "size")) {
-    if (SizeBytes(a->after) < SizeBytes(a->before)) {
+  const FieldSpec* field = FindField(kind, a->path);
+  const ChangeClass change = field == nullptr ? ChangeClass::kNone : field->change;
+  a->reason = field == nullptr ? "" : field->reason;
+  switch (change) {
+    case ChangeClass::kReplace:
+      *replace = true;
       a->disruption = Disruption::kDestructive;
-      a->reason = "shrink: data beyond the new end is lost";
-    } else {
+      a->reason = kind == Kind::kVolume
+                      ? "the volume is deleted and created again: its data is lost"
+                      : std::string("the ") + std::string(KindName(kind)) +
+                            " is undefined and defined again";
+      return;
+    case ChangeClass::kResize:
+      if (SizeBytes(a->after) < SizeBytes(a->before)) {
+        a->disruption = Disruption::kDestructive;
+        a->reason = "shrink: data beyond the new end is lost";
+      } else {
+        a->disruption = Disruption::kLive;
+        a->reason = "grow";
+      }
+      return;
+    case ChangeClass::kState:
       a->disruption = Disruption::kLive;
-      a->reason = "grow";
-    }
-    return;
+      a->reason =
+          a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
+      return;
+    case ChangeClass::kRestart:
+      // Reached only when the domain does not keep running: the running case is planned by
+      // PlanRunningHardware, live where a rule allows.
+      a->disruption = Disruption::kNone;
+      a->reason = IsRunning(observed) ? "the domain is being shut down: applied to its config"
+                                      : "the domain is not running: applied to its config";
+      return;
+    case ChangeClass::kLive:
+      a->disruption = Disruption::kLive;
+      return;
+    case ChangeClass::kNone:
+    case ChangeClass::kPolicy:
+      a->disruption = Disruption::kNone;
+      return;
   }
-  if (kind == Kind::kDomain && a->path == "state") {
-    a->disruption = Disruption::kLive;
-    a->reason =
-        a->after == "running" ? "start" : "graceful shutdown (ACPI), forced after the timeout";
-    return;
-  }
-  if (kind == Kind::kDomain && IsDomainHardware(a->path)) {
-    a->disruption = Disruption::kNone;
-    a->reason = IsRunning(observed) ? "the domain is being shut down: applied to its config"
-                                    : "the domain is not running: applied to its config";
-    return;
-  }
-  a->disruption = Disruption::kNone;
 }
 
 Change CreateChange(const DesiredResource& desired) {

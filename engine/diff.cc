@@ -1,6 +1,6 @@
 #include "engine/diff.h"
 
-#include "engine/domain_rules.h"
+#include "engine/field_table.h"
 
 namespace vc {
 
@@ -40,31 +40,36 @@ std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& obs
   return out;
 }
 
-std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
-  if (kind == Kind::kDomain) {
-    std::vector<AttributeChange> out;
-    for (AttributeChange& a : DiffAttributes(desired, observed)) {
-      if (!IsPolicyField(a.path)) out.push_back(std::move(a));
-    }
-    return out;
-  }
-  if (kind != Kind::kRbdImage || !observed.is_object()) return DiffAttributes(desired, observed);
-  Json want = desired;
-  Json have = observed;
-  have["flatten"] = !observed.contains("clone_from");
-  if (want.value("flatten", false)) {
-    want.erase("clone_from");  // the source it was cloned from is history once flattened
-  }
-  if (want.contains("snapshots")) {
+namespace {
+
+// What the host's image is compared as: the snapshots declared (others are left alone) and
+// whether it is still a clone; a flattened clone's source is history.
+void RbdImageView(Json* want, Json* have, const Json& observed) {
+  (*have)["flatten"] = !observed.contains("clone_from");
+  if (want->value("flatten", false)) want->erase("clone_from");
+  if (want->contains("snapshots")) {
     Json present = Json::array();
     for (const Json& name : observed.value("snapshots", Json::array())) {
       bool declared = false;
-      for (const Json& w : want["snapshots"]) declared = declared || w == name;
+      for (const Json& w : (*want)["snapshots"]) declared = declared || w == name;
       if (declared) present.push_back(name);
     }
-    have["snapshots"] = present;
+    (*have)["snapshots"] = present;
   }
-  return DiffAttributes(want, have);
+}
+
+}  // namespace
+
+std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
+  Json want = desired;
+  Json have = observed;
+  if (kind == Kind::kRbdImage && observed.is_object()) RbdImageView(&want, &have, observed);
+  std::vector<AttributeChange> out;
+  for (AttributeChange& a : DiffAttributes(want, have)) {
+    // Policy fields say how to act, not what the host holds: never compared.
+    if (!HasChangeClass(kind, a.path, ChangeClass::kPolicy)) out.push_back(std::move(a));
+  }
+  return out;
 }
 
 }  // namespace vc

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/field_table.h"
 #include "engine/json_reader.h"
 #include "engine/names.h"
 #include "engine/size.h"
@@ -17,112 +18,9 @@
 namespace vc {
 namespace {
 
-enum class Type {
-  kBool,
-  kInt,
-  kSize,
-  kEnum,
-  kPath,
-  kName,
-  kVolumeKey,
-  kBridge,
-  kTarget,
-  kMac,
-  kDisks,
-  kInterfaces,
-  kCpu,
-  kCpuModel,
-  kNameList,
-  kFeatureList,
-  kSnapshotSpec,
-};
-
-struct Field {
-  std::string_view name;
-  Type type;
-  std::initializer_list<std::string_view> values = {};  // kEnum
-  int min = 0;                                          // kInt
-  int max = 0;
-};
-
-// The document's vocabulary; schemas/desired-state.schema.json says the same and a test checks
-// that both accept and reject the same documents.
-const std::initializer_list<Field> kPoolFields = {
-    {"type", Type::kEnum, {"dir", "logical", "rbd"}},
-    {"path", Type::kPath},
-    {"volume_group", Type::kName},
-    {"ceph_pool", Type::kName},
-    {"autostart", Type::kBool},
-};
-const std::initializer_list<Field> kRbdImageFields = {
-    {"size", Type::kSize},          {"features", Type::kFeatureList},
-    {"snapshots", Type::kNameList}, {"clone_from", Type::kSnapshotSpec},
-    {"flatten", Type::kBool},
-};
-const std::initializer_list<Field> kCephFields = {
-    {"conf", Type::kPath},
-    {"user", Type::kName},
-};
-const std::initializer_list<Field> kNetworkFields = {
-    {"mode", Type::kEnum, {"isolated", "nat", "route", "open", "bridge"}},
-    {"bridge", Type::kBridge},
-    {"autostart", Type::kBool},
-};
-const std::initializer_list<Field> kVolumeFields = {
-    {"format", Type::kEnum, {"qcow2", "raw"}},
-    {"capacity", Type::kSize},
-    {"backing_volume", Type::kVolumeKey},
-};
-const std::initializer_list<Field> kDomainFields = {
-    {"vcpus", Type::kInt, {}, 1, 4096},
-    {"max_vcpus", Type::kInt, {}, 1, 4096},
-    {"memory", Type::kSize},
-    {"max_memory", Type::kSize},
-    {"disks", Type::kDisks},
-    {"interfaces", Type::kInterfaces},
-    {"state", Type::kEnum, {"running", "stopped"}},
-    {"autostart", Type::kBool},
-    {"virt_type", Type::kEnum, {"kvm", "qemu"}},
-    {"cpu", Type::kCpu},
-    {"memory_hotplug_unit", Type::kSize},
-    {"restart", Type::kEnum, {"allowed", "pending"}},
-};
-const std::initializer_list<Field> kCpuFields = {
-    {"mode", Type::kEnum, {"host-model", "host-passthrough", "custom"}},
-    {"model", Type::kCpuModel},
-};
-const std::initializer_list<Field> kDiskFields = {
-    {"volume", Type::kVolumeKey},
-    {"rbd", Type::kVolumeKey},
-    {"target", Type::kTarget},
-    {"bus", Type::kEnum, {"virtio", "sata", "scsi"}},
-    {"discard", Type::kEnum, {"unmap", "ignore"}},
-};
-const std::initializer_list<Field> kInterfaceFields = {
-    {"network", Type::kName},
-    {"mac", Type::kMac},
-    {"model", Type::kEnum, {"virtio", "e1000", "rtl8139"}},
-};
-
-const std::initializer_list<Field>& FieldsOf(Kind kind) {
-  switch (kind) {
-    case Kind::kPool:
-      return kPoolFields;
-    case Kind::kVolume:
-      return kVolumeFields;
-    case Kind::kRbdImage:
-      return kRbdImageFields;
-    case Kind::kNetwork:
-      return kNetworkFields;
-    case Kind::kDomain:
-      return kDomainFields;
-  }
-  return kDomainFields;
-}
-
-std::vector<std::string_view> Names(const std::initializer_list<Field>& fields) {
+std::vector<std::string_view> Names(const FieldTable& fields) {
   std::vector<std::string_view> out;
-  for (const Field& f : fields) out.push_back(f.name);
+  for (const FieldSpec& f : fields) out.push_back(f.name);
   return out;
 }
 
@@ -202,7 +100,7 @@ class Parser {
         }
       } else if (key == "ceph") {
         Json ceph;
-        if (ParseObject(value, "ceph", kCephFields, {"conf"}, &ceph)) {
+        if (ParseObject(value, "ceph", ObjectFields("ceph"), {"conf"}, &ceph)) {
           if (!doc_->ceph.is_null() && doc_->ceph != ceph) {
             Error(value.Mark(), "", "ceph", "conflicts with the ceph section of another document",
                   ErrorCode::kDuplicate);
@@ -309,7 +207,7 @@ class Parser {
         }
         continue;
       }
-      const Field* field = Find(fields, key);
+      const FieldSpec* field = Find(fields, key);
       if (field == nullptr) {
         std::vector<std::string_view> known = Names(fields);
         known.push_back("ensure");
@@ -366,15 +264,16 @@ class Parser {
     }
   }
 
-  static const Field* Find(const std::initializer_list<Field>& fields, std::string_view key) {
-    for (const Field& f : fields) {
+  static const FieldSpec* Find(const FieldTable& fields, std::string_view key) {
+    for (const FieldSpec& f : fields) {
       if (f.name == key) return &f;
     }
     return nullptr;
   }
 
   // Parses one field value into its canonical JSON form. Reports and returns false on error.
-  bool ParseValue(const Field& field, const YAML::Node& value, const std::string& path, Json* out) {
+  bool ParseValue(const FieldSpec& field, const YAML::Node& value, const std::string& path,
+                  Json* out) {
     auto fail = [&](const std::string& message) {
       Error(value.Mark(), path, "", message);
       return false;
@@ -386,7 +285,7 @@ class Parser {
     static const std::regex kTargetRe("(vd|sd)[a-z]{1,2}");
     static const std::regex kMacRe("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
     switch (field.type) {
-      case Type::kBool: {
+      case FieldType::kBool: {
         // YAML 1.2 core schema booleans only: `yes`/`on` are strings there, as in the schema.
         if (IsPlain(value) && (value.Scalar() == "true" || value.Scalar() == "false")) {
           *out = value.Scalar() == "true";
@@ -395,7 +294,7 @@ class Parser {
         }
         return true;
       }
-      case Type::kInt: {
+      case FieldType::kInt: {
         if (!IsPlain(value) || !std::regex_match(value.Scalar(), kInt) ||
             value.Scalar().size() > 6) {
           return fail("expected an integer " + std::to_string(field.min) + "-" +
@@ -409,54 +308,54 @@ class Parser {
         *out = n;
         return true;
       }
-      case Type::kSize: {
+      case FieldType::kSize: {
         if (!value.IsScalar()) return fail("expected a size such as 2GiB, got a collection");
         StatusOr<std::uint64_t> bytes = ParseSize(value.Scalar());
         if (!bytes.ok()) return fail(bytes.status().message());
         *out = FormatSize(*bytes);
         return true;
       }
-      case Type::kEnum: {
+      case FieldType::kEnum: {
         if (value.IsScalar()) {
-          for (std::string_view allowed : field.values) {
+          for (const std::string& allowed : field.values) {
             if (value.Scalar() == allowed) {
-              *out = std::string(allowed);
+              *out = allowed;
               return true;
             }
           }
         }
-        std::vector<std::string_view> allowed(field.values);
-        return fail("expected one of " + Join(allowed) + ", got " + scalar_text());
+        return fail("expected one of " + Join({field.values.begin(), field.values.end()}) +
+                    ", got " + scalar_text());
       }
-      case Type::kPath:
+      case FieldType::kPath:
         if (!value.IsScalar() || !std::regex_match(value.Scalar(), kPathRe)) {
           return fail("expected an absolute path whose segments do not start with '.', got " +
                       scalar_text());
         }
         *out = value.Scalar();
         return true;
-      case Type::kName:
-      case Type::kVolumeKey: {
+      case FieldType::kName:
+      case FieldType::kVolumeKey: {
         if (!value.IsScalar()) return fail("expected a name, got a collection");
-        Status s =
-            field.type == Type::kName ? CheckName(value.Scalar()) : CheckVolumeKey(value.Scalar());
+        Status s = field.type == FieldType::kName ? CheckName(value.Scalar())
+                                                  : CheckVolumeKey(value.Scalar());
         if (!s.ok()) return fail(s.message());
         *out = value.Scalar();
         return true;
       }
-      case Type::kBridge:
+      case FieldType::kBridge:
         if (!value.IsScalar() || !std::regex_match(value.Scalar(), kBridgeRe)) {
           return fail("expected an interface name of at most 15 characters, got " + scalar_text());
         }
         *out = value.Scalar();
         return true;
-      case Type::kTarget:
+      case FieldType::kTarget:
         if (!value.IsScalar() || !std::regex_match(value.Scalar(), kTargetRe)) {
           return fail("expected a disk target such as vda or sdb, got " + scalar_text());
         }
         *out = value.Scalar();
         return true;
-      case Type::kMac: {
+      case FieldType::kMac: {
         if (!value.IsScalar() || !std::regex_match(value.Scalar(), kMacRe)) {
           return fail("expected a MAC address such as 52:54:00:12:34:56, got " + scalar_text());
         }
@@ -472,7 +371,7 @@ class Parser {
         *out = mac;
         return true;
       }
-      case Type::kCpuModel: {
+      case FieldType::kCpuModel: {
         static const std::regex kModelRe("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
         if (!value.IsScalar() || !std::regex_match(value.Scalar(), kModelRe)) {
           return fail("expected a CPU model name such as Skylake-Client, got " + scalar_text());
@@ -480,11 +379,8 @@ class Parser {
         *out = value.Scalar();
         return true;
       }
-      case Type::kNameList:
-      case Type::kFeatureList: {
-        static const std::set<std::string> kFeatures = {"layering",  "exclusive-lock", "object-map",
-                                                        "fast-diff", "deep-flatten",   "journaling",
-                                                        "striping",  "data-pool"};
+      case FieldType::kNameList:
+      case FieldType::kEnumList: {
         if (!value.IsSequence()) return fail("expected a list");
         std::set<std::string> items;
         for (std::size_t i = 0; i < value.size(); ++i) {
@@ -494,12 +390,13 @@ class Parser {
             Error(item.Mark(), where, "", "expected a name");
             return false;
           }
-          Status ok = field.type == Type::kNameList ? CheckName(item.Scalar()) : Status::Ok();
-          if (field.type == Type::kFeatureList && !kFeatures.count(item.Scalar())) {
-            ok =
-                Status::InvalidArgument("unknown RBD feature " + Quote(item.Scalar()) +
-                                        "; known: layering, exclusive-lock, object-map, fast-diff, "
-                                        "deep-flatten, journaling, striping, data-pool");
+          Status ok = field.type == FieldType::kNameList ? CheckName(item.Scalar()) : Status::Ok();
+          if (field.type == FieldType::kEnumList &&
+              std::find(field.values.begin(), field.values.end(), item.Scalar()) ==
+                  field.values.end()) {
+            ok = Status::InvalidArgument(
+                "unknown " + field.name + " value " + Quote(item.Scalar()) +
+                "; known: " + Join({field.values.begin(), field.values.end()}));
           }
           if (!ok.ok()) {
             Error(item.Mark(), where, "", ok.message());
@@ -514,7 +411,7 @@ class Parser {
         *out = Json(std::vector<std::string>(items.begin(), items.end()));  // canonical: sorted
         return true;
       }
-      case Type::kSnapshotSpec: {
+      case FieldType::kSnapshotSpec: {
         std::string text = value.IsScalar() ? value.Scalar() : "";
         std::size_t at = text.find('@');
         if (at == std::string::npos || !CheckVolumeKey(text.substr(0, at)).ok() ||
@@ -524,9 +421,9 @@ class Parser {
         *out = text;
         return true;
       }
-      case Type::kCpu: {
+      case FieldType::kCpu: {
         std::size_t errors_before = ErrorCount();
-        if (!ParseObject(value, path, kCpuFields, {"mode"}, out)) return false;
+        if (!ParseObject(value, path, ObjectFields("cpu"), {"mode"}, out)) return false;
         if (out->value("mode", "") == "custom" && !out->contains("model")) {
           Error(value.Mark(), path, "model", "missing required field (mode custom names a model)",
                 ErrorCode::kMissingField);
@@ -536,8 +433,8 @@ class Parser {
         }
         return ErrorCount() == errors_before;
       }
-      case Type::kDisks: {
-        if (!ParseList(value, path, kDiskFields, {"target"}, out)) return false;
+      case FieldType::kDisks: {
+        if (!ParseList(value, path, ObjectFields("disk"), {"target"}, out)) return false;
         for (std::size_t i = 0; i < out->size(); ++i) {
           const Json& disk = (*out)[i];
           if (disk.contains("volume") == disk.contains("rbd")) {
@@ -552,14 +449,13 @@ class Parser {
         });
         return true;
       }
-      case Type::kInterfaces:
-        return ParseList(value, path, kInterfaceFields, {"network"}, out);
+      case FieldType::kInterfaces:
+        return ParseList(value, path, ObjectFields("interface"), {"network"}, out);
     }
     return false;
   }
 
-  bool ParseList(const YAML::Node& value, const std::string& path,
-                 const std::initializer_list<Field>& fields,
+  bool ParseList(const YAML::Node& value, const std::string& path, const FieldTable& fields,
                  std::initializer_list<std::string_view> required, Json* out) {
     if (!value.IsSequence()) {
       Error(value.Mark(), path, "", "expected a list");
@@ -577,8 +473,7 @@ class Parser {
   }
 
   // A mapping of known fields (a disk, an interface, a cpu), `required` ones present.
-  bool ParseObject(const YAML::Node& item, const std::string& path,
-                   const std::initializer_list<Field>& fields,
+  bool ParseObject(const YAML::Node& item, const std::string& path, const FieldTable& fields,
                    std::initializer_list<std::string_view> required, Json* out) {
     if (!item.IsMap()) {
       Error(item.Mark(), path, "", "expected a mapping");
@@ -587,7 +482,7 @@ class Parser {
     std::size_t errors_before = ErrorCount();
     *out = Json::object();
     for (const auto& [key, v] : Entries(item, path)) {
-      const Field* field = Find(fields, key);
+      const FieldSpec* field = Find(fields, key);
       if (field == nullptr) {
         std::string hint = ClosestMatch(key, Names(fields));
         Error(v.Mark(), path, key,

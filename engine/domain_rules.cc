@@ -5,13 +5,11 @@
 #include <algorithm>
 
 #include "engine/diff.h"
+#include "engine/field_table.h"
 #include "engine/size.h"
 
 namespace vc {
 namespace {
-
-const std::set<std::string> kHardware = {"vcpus", "max_vcpus",  "memory",    "max_memory",
-                                         "disks", "interfaces", "virt_type", "cpu"};
 
 std::uint64_t HotplugUnit(const Json& desired) {
   return desired.contains("memory_hotplug_unit") ? SizeBytes(desired["memory_hotplug_unit"])
@@ -86,14 +84,13 @@ std::string DerivedMac(const std::string& seed) {
 
 }  // namespace
 
-bool IsDomainHardware(const std::string& field) { return kHardware.count(field) > 0; }
-
-bool IsPolicyField(const std::string& field) {
-  return field == "restart" || field == "memory_hotplug_unit";
+bool IsDomainHardware(const std::string& field) {
+  return HasChangeClass(Kind::kDomain, field, ChangeClass::kRestart);
 }
 
 bool HasComparableLiveValue(const std::string& field) {
-  return IsDomainHardware(field) && field != "cpu" && field != "virt_type";
+  const FieldSpec* f = FindField(Kind::kDomain, field);
+  return f != nullptr && f->compared_running;
 }
 
 bool SameDisk(const Json& want, const Json& have) {
@@ -180,11 +177,10 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
     if (detach > 0) reason += fmt::format("{}detach {} NIC(s)", reason.empty() ? "" : ", ", detach);
     return {true, reason.empty() ? "hot-plug" : reason};
   }
-  if (field == "max_vcpus") return {false, "vCPU slots are fixed at boot"};
-  if (field == "max_memory") return {false, "the memory ceiling is fixed at boot"};
-  if (field == "cpu") return {false, "the CPU model is fixed at boot"};
-  if (field == "virt_type") return {false, "the accelerator is fixed at boot"};
-  return {false, "takes effect at the next boot"};
+  // No live rule: the field's x-reason says why it waits for the next boot.
+  const FieldSpec* spec = FindField(Kind::kDomain, field);
+  return {false, spec != nullptr && !spec->reason.empty() ? spec->reason
+                                                          : "takes effect at the next boot"};
 }
 
 void PlanRunningHardware(const DesiredResource& desired, const ObservedResource& actual,

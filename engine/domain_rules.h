@@ -16,15 +16,12 @@ namespace vc {
 /// The DIMM size used for memory hot-add when a domain declares no memory_hotplug_unit.
 inline constexpr std::uint64_t kDefaultMemoryHotplugUnit = std::uint64_t{128} << 20;
 
-/// Domain fields that describe virtual hardware.
+/// Domain fields that describe virtual hardware: x-change restart in the schema.
 bool IsDomainHardware(const std::string& field);
 
-/// Fields that say how to manage a domain (restart, memory_hotplug_unit), not what it is: never
-/// observed, never compared.
-bool IsPolicyField(const std::string& field);
-
-/// Hardware fields whose live value is compared with the declared one. The others (cpu,
-/// virt_type) read differently in the live definition and are compared in the config only.
+/// Hardware fields whose live value is compared with the declared one (x-compared-with:
+/// running). The others (cpu, virt_type) read differently in the live definition and are
+/// compared in the config only.
 bool HasComparableLiveValue(const std::string& field);
 
 /// Device identity, the one definition: a declared disk `want` is the observed disk `have` when
