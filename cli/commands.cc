@@ -27,6 +27,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitChanges = 2;
+constexpr int kExitHostBusy = 3;  // another run holds the host's lock: nothing was changed
 
 void PrintError(const std::string& message) {
   std::cerr << "error: " << EscapeInvalidUtf8(message) << "\n";
@@ -46,7 +47,7 @@ int Fail(const Status& status, bool json) {
     std::cout << Json{{"plan", nullptr}, {"apply", nullptr}, {"error", StatusToJson(status)}}.dump(
                      2, ' ', false, Json::error_handler_t::replace)
               << "\n";
-  return kExitError;
+  return status.error_code() == ErrorCode::kHostBusy ? kExitHostBusy : kExitError;
 }
 
 // Prints the diagnostics; true when one of them is an error.
@@ -341,6 +342,7 @@ int PlanCommand(const Args& args) {
   Driver driver;
   StatusOr<Driver::Run> run = driver.PlanDocument(doc, Text(vm, "connection"), plan_options);
   if (!run.ok()) return Fail(run.status(), json);
+  if (!run->busy.empty()) std::cerr << "warning: " << EscapeInvalidUtf8(run->busy) << "\n";
   Json plan_json = PlanToJson(run->plan);
   if (vm.count("out")) {
     std::ofstream out(vm["out"].as<std::string>());
@@ -368,7 +370,10 @@ int ApplyCommand(const Args& args) {
       "it is planned again from the document it records and applied only if identical")(
       "format", po::value<std::string>()->default_value("text"), "text or json")(
       "detailed-exitcode", po::bool_switch(), "exit 2 when changes were made")(
-      "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)");
+      "parallelism,p", po::value<int>()->default_value(4), "resources changed at once (1-64)")(
+      "lock-wait", po::value<int>()->default_value(static_cast<int>(kDefaultLockWait.count())),
+      "seconds to wait while another run holds the host's lock (0: refuse at once, exit 3; "
+      "at most 86400)");
   AddAllowOptions(options);
   AddPlanShapeOptions(options);
   po::variables_map vm;
@@ -391,13 +396,20 @@ int ApplyCommand(const Args& args) {
     PrintError("--parallelism must be between 1 and 64");
     return kExitError;
   }
+  int lock_wait = vm["lock-wait"].as<int>();
+  if (lock_wait < 0 || lock_wait > 86400) {
+    PrintError("--lock-wait must be between 0 and 86400 seconds");
+    return kExitError;
+  }
+  const LockPolicy lock{"apply", std::chrono::seconds(lock_wait)};
   PlanOptions plan_options;
   if (!PlanOptionsFrom(vm, &plan_options)) return kExitError;
   Driver driver;
   if (!vm.count("plan")) {
     Document doc;
     if (!LoadFromCommandLine(vm, &doc, json)) return kExitError;
-    StatusOr<Driver::Run> run = driver.PlanDocument(doc, Text(vm, "connection"), plan_options);
+    StatusOr<Driver::Run> run =
+        driver.PlanDocument(doc, Text(vm, "connection"), plan_options, &lock);
     if (!run.ok()) return Fail(run.status(), json);
     return RunApply(driver, *run, vm);
   }
@@ -420,7 +432,7 @@ int ApplyCommand(const Args& args) {
   if (!saved.ok()) return Fail(saved.status().WithContext(path), json);
   StatusOr<Driver::Run> run =
       driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options.allow_destroy,
-                         plan_options.allow_restart, plan_options.prune);
+                         plan_options.allow_restart, plan_options.prune, &lock);
   if (!run.ok()) return Fail(run.status().WithContext(path + ": nothing was changed"), json);
   return RunApply(driver, *run, vm);
 }

@@ -28,17 +28,40 @@ StatusOr<Backends*> Driver::Open(const std::string& uri, const Json& ceph) {
   return backends;
 }
 
+namespace {
+
+// Takes the host's lock for a run that applies; notes the holder for a run that only plans.
+Status LockOrNote(const std::string& uri, const LockPolicy* lock, Driver::Run* run) {
+  if (lock == nullptr) {
+    if (std::optional<std::string> holder = HostLock::Holder(uri)) {
+      run->busy = "an apply is running on " + uri + " (" + *holder +
+                  "): this plan may be outdated when it ends";
+    }
+    return Status::Ok();
+  }
+  StatusOr<HostLock> held = HostLock::Acquire(uri, lock->purpose, lock->wait);
+  if (!held.ok()) return held.status();
+  run->lock = std::make_shared<HostLock>(std::move(*held));
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<Driver::Run> Driver::PlanDocument(const Document& doc, const std::string& connection,
-                                           const PlanOptions& options) {
+                                           const PlanOptions& options, const LockPolicy* lock) {
   StatusOr<Backends*> backends = Open(ResolveConnection(connection, doc.connection), doc.ceph);
   if (!backends.ok()) return backends.status();
+  Run run{*backends, {}, nullptr, ""};
+  if (Status s = LockOrNote((*backends)->provider().uri(), lock, &run); !s.ok()) return s;
   StatusOr<ObservedState> observed = ObserveFor(doc, options, (*backends)->provider());
   if (!observed.ok()) return observed.status();
-  return Run{*backends, ComputePlan(doc, *observed, options)};
+  run.plan = ComputePlan(doc, *observed, options);
+  return run;
 }
 
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
-                                          bool allow_destroy, bool allow_restart, bool prune) {
+                                          bool allow_destroy, bool allow_restart, bool prune,
+                                          const LockPolicy* lock) {
   StatusOr<Backends*> backends =
       Open(connection.empty() ? saved.connection : connection, saved.ceph);
   if (!backends.ok()) return backends.status();
@@ -47,6 +70,8 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
                                       (*backends)->provider().uri())
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
+  Run run{*backends, {}, nullptr, ""};
+  if (Status s = LockOrNote(saved.connection, lock, &run); !s.ok()) return s;
   PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
   StatusOr<ObservedState> observed = ObserveFor(saved.document, options, (*backends)->provider());
   if (!observed.ok()) return observed.status();
@@ -57,7 +82,8 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
                "planned again, the saved plan has errors: plan again to see them")
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
-  return Run{*backends, std::move(plan)};
+  run.plan = std::move(plan);
+  return run;
 }
 
 ApplyReport Driver::Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/backends.h"
+#include "cli/host_lock.h"
 #include "engine/applier.h"
 #include "engine/plan.h"
 #include "engine/saved_plan.h"
@@ -18,11 +19,19 @@ namespace vc::cli {
 /// `connection:`, else $LIBVIRT_DEFAULT_URI, else qemu:///system.
 std::string ResolveConnection(const std::string& explicit_uri, const std::string& from_documents);
 
+/// A run that will change the host holds its lock from before it observes until it is done.
+struct LockPolicy {
+  std::string purpose;  // "apply", "serve apply": what a waiting run is told holds it
+  std::chrono::milliseconds wait = kDefaultLockWait;
+};
+
 class Driver {
  public:
   struct Run {
     Backends* backends = nullptr;  // owned by the Driver
     Plan plan;
+    std::shared_ptr<HostLock> lock;  // held by a run that applies
+    std::string busy;                // for a plan: the apply running on the host now, if any
   };
 
   /// The backends for `uri` and `ceph` (null, or {"conf", "user"?}), opened on first use and kept
@@ -30,14 +39,17 @@ class Driver {
   StatusOr<Backends*> Open(const std::string& uri, const Json& ceph);
 
   /// Opens what `doc` needs (on `connection`, resolved by ResolveConnection), observes and plans.
+  /// With `lock`, the host's lock is taken before observing and held by the Run (kHostBusy when
+  /// the wait ends); without, the Run says in `busy` whether an apply holds it.
   StatusOr<Run> PlanDocument(const Document& doc, const std::string& connection,
-                             const PlanOptions& options);
+                             const PlanOptions& options, const LockPolicy* lock = nullptr);
 
   /// Plans `saved`'s document again, with this run's allow flags, against the host as it is now;
   /// the plan only when it is identical to the saved one (CompareWithSaved), an error otherwise.
   /// `connection`, when given, must resolve to the saved plan's.
   StatusOr<Run> ReplanSaved(const SavedPlan& saved, const std::string& connection,
-                            bool allow_destroy, bool allow_restart, bool prune);
+                            bool allow_destroy, bool allow_restart, bool prune,
+                            const LockPolicy* lock = nullptr);
 
   /// Runs the plan's steps. REQUIRES: run.plan.applyable().
   ApplyReport Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress);

@@ -6,7 +6,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 21> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 23> kNames = {{
     {ErrorCode::kNone, ""},
     {ErrorCode::kInvalidDocument, "invalid_document"},
     {ErrorCode::kUnknownField, "unknown_field"},
@@ -23,6 +23,8 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 21> kNames = {{
     {ErrorCode::kConnectionFailed, "connection_failed"},
     {ErrorCode::kConnectionLost, "connection_lost"},
     {ErrorCode::kCephUnavailable, "ceph_unavailable"},
+    {ErrorCode::kHostBusy, "host_busy"},
+    {ErrorCode::kTimeout, "timeout"},
     {ErrorCode::kNotFound, "not_found"},
     {ErrorCode::kSkipped, "skipped"},
     {ErrorCode::kNotConverged, "not_converged"},
@@ -48,7 +50,8 @@ std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
 
 bool IsTransient(ErrorCode code) {
   return code == ErrorCode::kConnectionFailed || code == ErrorCode::kConnectionLost ||
-         code == ErrorCode::kCephUnavailable;
+         code == ErrorCode::kCephUnavailable || code == ErrorCode::kHostBusy ||
+         code == ErrorCode::kTimeout;
 }
 
 }  // namespace vc

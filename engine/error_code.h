@@ -25,6 +25,8 @@ enum class ErrorCode {
   kConnectionFailed,   // transient: libvirtd cannot be reached
   kConnectionLost,     // transient: the connection broke during the run
   kCephUnavailable,    // transient: the Ceph cluster cannot be reached
+  kHostBusy,           // transient: another run holds the host's lock
+  kTimeout,            // transient: a daemon did not answer within its deadline
   kNotFound,           // a resource the step needs is not there
   kSkipped,            // not attempted because a resource it depends on failed
   kNotConverged,       // applied, but observation still differs
