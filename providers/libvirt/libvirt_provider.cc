@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/size.h"
+#include "providers/libvirt/connect.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_error.h"
 #include "providers/libvirt/network_xml.h"
@@ -80,15 +81,13 @@ std::string DomainState(virDomainPtr domain) {
 LibvirtProvider::LibvirtProvider(Connection conn, std::string uri)
     : conn_(std::move(conn)), uri_(std::move(uri)) {}
 
-StatusOr<std::unique_ptr<LibvirtProvider>> LibvirtProvider::Open(const std::string& uri) {
+StatusOr<std::unique_ptr<LibvirtProvider>> LibvirtProvider::Open(const std::string& uri,
+                                                                 std::chrono::seconds timeout) {
   static std::once_flag silence;
   std::call_once(silence, SilenceDefaultErrorPrinting);
-  Connection conn(virConnectOpen(uri.c_str()));
-  if (!conn) {
-    Status s = LastError("cannot connect to libvirt at " + uri);
-    return Status::Unavailable(s.message() + " (is libvirtd running, and may this user use it?)")
-        .WithErrorCode(ErrorCode::kConnectionFailed);
-  }
+  StatusOr<Connection> opened = ConnectWithDeadline(uri, timeout);
+  if (!opened.ok()) return opened.status();
+  Connection conn = std::move(*opened);
   std::string canonical = AdoptString(virConnectGetURI(conn.get()));
   return std::unique_ptr<LibvirtProvider>(
       new LibvirtProvider(std::move(conn), canonical.empty() ? uri : canonical));

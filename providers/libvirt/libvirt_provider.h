@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/provider.h"
+#include "providers/libvirt/connect.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_handles.h"
 
@@ -22,9 +23,11 @@ struct CephClient {
 
 class LibvirtProvider final : public Provider {
  public:
-  /// Connects to `uri`. Unavailable (with libvirt's reason) when the daemon cannot be reached;
-  /// fails within seconds rather than hanging on a dead local daemon.
-  static StatusOr<std::unique_ptr<LibvirtProvider>> Open(const std::string& uri);
+  /// Connects to `uri`: kConnectionFailed (with libvirt's reason) when the daemon cannot be
+  /// reached, kTimeout when it does not answer within `timeout`; later calls fail with
+  /// kConnectionLost within about `timeout` of the daemon going silent (ConnectWithDeadline).
+  static StatusOr<std::unique_ptr<LibvirtProvider>> Open(
+      const std::string& uri, std::chrono::seconds timeout = kDefaultDaemonTimeout);
 
   const std::string& uri() const override { return uri_; }
 

@@ -1,6 +1,12 @@
 #include "providers/libvirt/libvirt_provider.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 
 #include "engine/applier.h"
 #include "engine/document_parser.h"
@@ -49,6 +55,31 @@ TEST(LibvirtProviderTest, UnreachableDaemonIsUnavailableNotAHang) {
   ASSERT_FALSE(provider.ok());
   EXPECT_EQ(provider.status().code(), Status::Code::kUnavailable);
   EXPECT_NE(provider.status().message().find("cannot connect"), std::string::npos);
+}
+
+// A daemon that accepts on its socket and never answers (stopped, wedged): the open fails at its
+// deadline with kTimeout naming the host, instead of waiting forever.
+TEST(LibvirtProviderTest, SilentDaemonTimesOutAtTheDeadline) {
+  const std::string path = "/tmp/vc-silent-" + std::to_string(::getpid()) + ".sock";
+  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  ::unlink(path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);  // connections queue; nobody ever reads them
+  const auto start = std::chrono::steady_clock::now();
+  StatusOr<std::unique_ptr<LibvirtProvider>> provider =
+      LibvirtProvider::Open("qemu+unix:///system?socket=" + path, std::chrono::seconds(2));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ::close(listener);
+  ::unlink(path.c_str());
+  ASSERT_FALSE(provider.ok());
+  EXPECT_EQ(provider.status().error_code(), ErrorCode::kTimeout);
+  EXPECT_NE(provider.status().message().find(path), std::string::npos);
+  EXPECT_GE(waited, std::chrono::seconds(2));
+  EXPECT_LT(waited, std::chrono::seconds(10));
 }
 
 }  // namespace
