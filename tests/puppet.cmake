@@ -5,15 +5,24 @@ set(VC_PUPPET_RUBY /usr/bin/ruby)
 set(VC_PUPPET_RSPEC /usr/bin/rspec)
 
 # Types, providers and the engine client. The provider specs drive the real engine on libvirt's
-# test driver (test:///default), so no daemon is needed. Also: the types' fields against
-# schemas/desired-state.schema.json, and every canned plan against schemas/plan.schema.json
-# (with Debian's python3-jsonschema, /usr/bin/python3).
+# test driver (test:///default), so no daemon is needed. Also: the types' fields (from the
+# generated table) against schemas/desired-state.schema.json, a field added to the schema reaching
+# a type and the provider's documents with no edit, and every canned plan against
+# schemas/plan.schema.json (with Debian's python3-jsonschema, /usr/bin/python3).
 add_test(NAME puppet_unit
   COMMAND ${VC_PUPPET_RSPEC}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/puppet)
 set_tests_properties(puppet_unit PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
   LABELS puppet TIMEOUT 300)
+
+# The one field table: puppet/lib/puppet_x/virtconverge/fields.rb is what
+# scripts/generate-frontend-fields.py writes from schemas/desired-state.schema.json today (it
+# regenerates in memory and compares; on a difference it prints the diff and how to regenerate).
+add_test(NAME puppet_fields_generated
+  COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/scripts/generate-frontend-fields.py --check
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(puppet_fields_generated PROPERTIES LABELS puppet TIMEOUT 60)
 
 # The module's examples/*.pp compile and plan (`puppet apply --noop` on the test driver).
 add_test(NAME puppet_examples

@@ -1,32 +1,37 @@
 # frozen_string_literal: true
 
 require 'json'
+require 'open3'
+require 'tmpdir'
 require 'spec_helper'
+require 'puppet_x/virtconverge/field_attributes'
 
-# One field table: schemas/desired-state.schema.json is the normative list of every kind's fields,
-# their JSON types and enum values. Each Puppet type must carry exactly those (nested ones too:
-# disks[].discard, cpu.mode, features[]), as the attributes its provider sends to the engine
-# (properties and passthrough), unless an exception below says why not.
-#
-# Why a test and not attributes derived from the schema when the type loads: types are loaded
-# where catalogs are compiled (the Puppet server) and pluginsynced to agents from the module's lib/
-# alone; the schema file is not part of the module and the engine binary is not on the server. So
-# the types stay plain data, and this test keeps them equal to the schema.
+# One field table: schemas/desired-state.schema.json declares every kind's fields. The types take
+# their document attributes, and the providers the fields they send, from
+# lib/puppet_x/virtconverge/fields.rb, which scripts/generate-frontend-fields.py writes from the
+# schema (the types load where catalogs are compiled and are pluginsynced from the module's lib/
+# alone, so they cannot read the schema at run time). ctest puppet_fields_generated fails while
+# that file is out of date; this spec checks what Puppet makes of it: every type carries exactly
+# the schema's fields (nested ones too: disks[].discard, cpu.mode, features[]) with the schema's
+# JSON types and enum values, as the attributes its provider sends to the engine (properties and
+# passthrough), policy fields as parameters; and a field added to the schema becomes an attribute
+# and a document field with no edit in the module.
 RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
-  schema_path = File.expand_path('../../../schemas/desired-state.schema.json', __dir__)
+  root = File.expand_path('../../..', __dir__)
+  generator = File.join(root, 'scripts', 'generate-frontend-fields.py')
+  schema_path = File.join(root, 'schemas', 'desired-state.schema.json')
   schema = JSON.parse(File.read(schema_path))
+  regenerate = 'regenerate lib/puppet_x/virtconverge/fields.rb: python3 scripts/generate-frontend-fields.py'
 
-  # Fields of the schema that a type deliberately leaves out (or spells otherwise), with the reason.
-  missing_on_purpose = {
-    'domain' => {
-      'restart' => 'the boolean parameter allow_restart (true: restart: allowed; false: the default, pending)',
-    },
-  }
+  # Fields of the schema that a type spells otherwise (the module's own list, with its reasons).
+  missing_on_purpose = PuppetX::Virtconverge::FieldAttributes::SPELLED_OTHERWISE.transform_values do |fields|
+    fields.transform_keys(&:to_s)
+  end
   # Attributes that are not document fields of the kind, with the reason.
   puppet_only = {
     'connection' => "where the resource is: the engine's --connection, not a field",
     'allow_destroy' => "an engine option of the resource's plan and apply (--allow-destroy)",
-    'allow_restart' => "the domain's restart field (allowed), see above",
+    'allow_restart' => "the domain's restart field (allowed), see FieldAttributes::SPELLED_OTHERWISE",
     'shutdown_timeout' => "an engine option of the domain's apply (--shutdown-timeout)",
     'ceph_conf' => "the document's ceph: section (conf), the cluster the resource is in",
     'ceph_user' => "the document's ceph: section (user)",
@@ -68,6 +73,8 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
       entry[:types] |= ['string']
     when t::PIntegerType
       entry[:types] |= ['integer']
+    when t::PFloatType, t::PNumericType
+      entry[:types] |= ['number']
     when t::PBooleanType
       entry[:types] |= ['boolean']
     when t::PArrayType
@@ -109,8 +116,8 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
 
       it 'sends every field the schema has, and none it lacks' do
         exceptions = missing_on_purpose.fetch(kind, {}).keys
-        expect(schema_table.keys - puppet_table.keys - exceptions).to eq([]), 'fields the type lacks'
-        expect(puppet_table.keys - schema_table.keys).to eq([]), 'fields the schema lacks'
+        expect(schema_table.keys - puppet_table.keys - exceptions).to eq([]), "fields the type lacks (#{regenerate})"
+        expect(puppet_table.keys - schema_table.keys).to eq([]), "fields the schema lacks (#{regenerate})"
         expect(exceptions - schema_table.keys).to eq([]), 'exceptions for fields the schema does not have (any more)'
       end
 
@@ -118,10 +125,24 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
         (schema_table.keys & puppet_table.keys).each do |path|
           want = schema_table[path]
           have = puppet_table[path]
-          expect(have[:types]).to eq(want[:types]), "#{type_name} #{path}: types #{have[:types]}, schema #{want[:types]}"
+          expect(have[:types]).to eq(want[:types]), "#{type_name} #{path}: types #{have[:types]}, schema #{want[:types]} (#{regenerate})"
           expected_enum = want[:enum] && (want[:enum] | enum_exceptions.fetch(kind, {}).fetch(path, [])).sort
           expect(have[:enum]).to eq(expected_enum), "#{type_name} #{path}: values #{have[:enum].inspect}, schema #{want[:enum].inspect}"
         end
+      end
+
+      it 'makes the policy fields parameters (sent, never compared) and the other fields properties' do
+        fields = schema['$defs'].fetch(kind).fetch('properties').reject { |f, _| f == 'ensure' || missing_on_purpose.fetch(kind, {}).key?(f) }
+        policy = fields.select { |_f, node| node['x-change'] == 'policy' }.keys.map(&:to_sym)
+        expect(provider.passthrough).to match_array(policy)
+        expect(provider.properties).to match_array(fields.keys.map(&:to_sym) - policy)
+        expect(type.properties.map(&:name)).to include(*provider.properties)
+        expect(type.properties.map(&:name) & provider.passthrough).to eq([])
+      end
+
+      it 'canonicalizes exactly the size fields' do
+        sizes = schema['$defs'].fetch(kind).fetch('properties').select { |_f, node| node['$ref'] == '#/$defs/size' }.keys
+        expect(provider.size_fields).to match_array(sizes.map(&:to_sym))
       end
 
       it 'has no attribute that is neither a document field, a namevar nor a listed engine option' do
@@ -129,6 +150,60 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
         unexplained = others.map(&:to_s) - puppet_only.keys
         expect(unexplained).to eq([])
       end
+    end
+  end
+
+  # The requirement of issue #9: a field added to the schema needs no hand edit in the module. The
+  # generator writes the table of a schema that has one more domain field (as the engine's schema
+  # would), and the module is run with that table.
+  describe 'a field the schema gains (a restart-class enum machine_type of domains)' do
+    let(:table) do
+      Dir.mktmpdir do |dir|
+        grown = JSON.parse(File.read(schema_path))
+        grown['$defs']['domain']['properties']['machine_type'] = {
+          'description' => 'The QEMU machine type.', 'enum' => ['pc', 'q35'], 'x-change' => 'restart'
+        }
+        File.write(File.join(dir, 'schema.json'), JSON.generate(grown))
+        out, status = Open3.capture2e('/usr/bin/python3', generator, '--schema', File.join(dir, 'schema.json'),
+                                      '--output-root', dir)
+        raise "the generator failed: #{out}" unless status.success?
+        loaded = Module.new
+        loaded.module_eval(File.read(File.join(dir, 'puppet/lib/puppet_x/virtconverge/fields.rb')))
+        loaded::PuppetX::Virtconverge::Fields::TABLE
+      end
+    end
+    let(:provider) do
+      require 'puppet/provider/virt_domain/virt_domain'
+      Puppet::Provider::VirtDomain::VirtDomain.new
+    end
+
+    before(:each) { stub_const('PuppetX::Virtconverge::Fields::TABLE', table) }
+
+    it 'is an attribute with the Puppet type and description of the schema' do
+      attribute = PuppetX::Virtconverge::FieldAttributes.attributes('domain').fetch(:machine_type)
+      expect(attribute).to eq(type: 'Optional[Enum[pc, q35]]', desc: 'The QEMU machine type.')
+    end
+
+    it 'is a property the provider compares and sends in the document' do
+      expect(provider.properties).to include(:machine_type)
+      spec = provider.entry('web1', {}, ensure: 'present', vcpus: 1, memory: '1GiB', machine_type: 'q35')
+      expect(spec).to eq('vcpus' => 1, 'memory' => '1GiB', 'machine_type' => 'q35')
+    end
+
+    it 'is checked by a type built from the table' do
+      Puppet::ResourceApi.register_type(
+        name: 'vc_fields_probe',
+        docs: 'A type built from the grown table, for this spec.',
+        attributes: {
+          ensure: { type: 'Enum[present, absent]', desc: 'ensure', default: 'present' },
+          name: { type: 'String', desc: 'name', behaviour: :namevar },
+          **PuppetX::Virtconverge::FieldAttributes.attributes('domain'),
+        },
+      )
+      probe = Puppet::Type.type(:vc_fields_probe)
+      expect(probe.properties.map(&:name)).to include(:machine_type)
+      expect(probe.new(name: 'web1', machine_type: 'q35')[:machine_type]).to eq('q35')
+      expect { probe.new(name: 'web1', machine_type: 'isa') }.to raise_error(Puppet::Error, %r{machine_type})
     end
   end
 

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'puppet/resource_api'
+require_relative '../../puppet_x/virtconverge/field_attributes'
 
 Puppet::ResourceApi.register_type(
   name: 'rbd_image',
@@ -12,6 +13,11 @@ Puppet::ResourceApi.register_type(
     attribute holds it and it never appears in Puppet's output or reports. Growing `size` is live
     (a running guest that uses the image is told its new size); shrinking, replacing (another
     `clone_from`) and deleting are destructive and fail the resource unless `allow_destroy => true`.
+    The document's fields are attributes as schemas/desired-state.schema.json declares them
+    (generated into lib/puppet_x/virtconverge/fields.rb); creating an image needs size, unless it
+    is a clone (clone_from: it starts at its parent's size and is grown to size). features and
+    snapshots are compared as sets (written in sorted order); after flatten => true, clone_from is
+    history and no longer compared.
 
     @example
       rbd_image { 'rbd/golden':
@@ -50,29 +56,8 @@ Puppet::ResourceApi.register_type(
       desc: 'The image name within the pool.',
       behaviour: :namevar,
     },
-    size: {
-      type: 'Optional[Variant[Integer[1], Pattern[/\A[0-9]+(B|KiB|MiB|GiB|TiB)?\z/]]]',
-      desc: "Virtual size: bytes, or a size such as '10GiB'. Required to create the image unless clone_from is set " \
-            "(a clone starts at its parent's size and is grown to this). Growing is live; shrinking is destructive.",
-    },
-    features: {
-      type: 'Optional[Array[Enum[layering, exclusive-lock, object-map, fast-diff, deep-flatten, journaling, striping, data-pool]]]',
-      desc: "Enabled features (default at creation: Ceph's). Compared as a set, written in sorted order; switched on " \
-            'and off in place in dependency order (exclusive-lock, object-map, fast-diff) where Ceph allows it.',
-    },
-    snapshots: {
-      type: 'Optional[Array[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]]',
-      desc: 'Snapshots that must exist: missing ones are created, others are left alone.',
-    },
-    clone_from: {
-      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}@[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
-      desc: "Create the image as a copy-on-write clone of `ceph_pool/image@snapshot` (the snapshot is created if " \
-            'missing and protected). Changing it replaces the image (destructive).',
-    },
-    flatten: {
-      type: 'Optional[Boolean]',
-      desc: "true: copy the parent's data into the clone and drop the link (clone_from is then no longer compared).",
-    },
+    # The document's fields, with the schema's types and descriptions (generated: fields.rb).
+    **PuppetX::Virtconverge::FieldAttributes.attributes('rbd_image'),
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes: shrinking, replacing or deleting the image.',

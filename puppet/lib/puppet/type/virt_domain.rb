@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'puppet/resource_api'
+require_relative '../../puppet_x/virtconverge/field_attributes'
 
 Puppet::ResourceApi.register_type(
   name: 'virt_domain',
@@ -12,6 +13,10 @@ Puppet::ResourceApi.register_type(
     cannot be live is written to the persistent config and reported as pending restart, unless
     `allow_restart => true`. Every change message carries the engine's disruption class, e.g.
     `vcpus changed 1 to 2 (live: hot-plug)`.
+
+    The document's fields (vcpus, memory, disks, ...) are attributes as
+    schemas/desired-state.schema.json declares them (generated into
+    lib/puppet_x/virtconverge/fields.rb); creating a domain needs vcpus and memory.
 
     @example
       virt_domain { 'web1':
@@ -39,54 +44,8 @@ Puppet::ResourceApi.register_type(
       desc: 'The domain name.',
       behaviour: :namevar,
     },
-    vcpus: {
-      type: 'Optional[Integer[1, 4096]]',
-      desc: 'vCPUs online at boot. Required to create the domain. Raising it up to the max_vcpus the guest booted with is live (hot-plug); lowering it needs a restart.',
-    },
-    max_vcpus: {
-      type: 'Optional[Integer[1, 4096]]',
-      desc: 'vCPU slots, headroom for hot-add (default at creation: vcpus). Fixed at boot.',
-    },
-    memory: {
-      type: 'Optional[Variant[Integer[1], Pattern[/\A[0-9]+(B|KiB|MiB|GiB|TiB)?\z/]]]',
-      desc: "Current memory: bytes, or a size such as '256MiB' or '2GiB'. Required to create the domain. Live within max_memory (balloon, DIMM hot-add).",
-    },
-    max_memory: {
-      type: 'Optional[Variant[Integer[1], Pattern[/\A[0-9]+(B|KiB|MiB|GiB|TiB)?\z/]]]',
-      desc: 'Memory ceiling (default at creation: memory). A domain created with max_memory above memory gets the slots DIMM hot-add needs. Fixed at boot.',
-    },
-    disks: {
-      type: 'Optional[Array[Variant[Struct[{volume => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], target => Pattern[/\A(vd|sd)[a-z]{1,2}\z/], Optional[bus] => Enum[virtio, sata, scsi], Optional[discard] => Enum[unmap, ignore]}], Struct[{rbd => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], target => Pattern[/\A(vd|sd)[a-z]{1,2}\z/], Optional[bus] => Enum[virtio, sata, scsi], Optional[discard] => Enum[unmap, ignore]}]]]]',
-      desc: "Disks, each { volume => 'pool/volume', target => 'vda', bus => virtio|sata|scsi, discard => unmap|ignore } " \
-            "for a libvirt volume, or { rbd => 'ceph_pool/image', target => 'vdb', ... } for a Ceph RBD image (a network " \
-            'disk authenticated with cephx through a libvirt secret virtconverge keeps; the cluster is ceph_conf and ' \
-            'ceph_user). Only the declared sub-fields are compared.',
-    },
-    interfaces: {
-      type: 'Optional[Array[Struct[{network => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], Optional[mac] => Pattern[/\A[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\z/], Optional[model] => Enum[virtio, e1000, rtl8139]}]]]',
-      desc: 'Network interfaces, each { network => NAME, mac => 52:54:00:xx:xx:xx, model => virtio|e1000|rtl8139 }. A MAC left out is chosen by libvirt once and kept.',
-    },
-    state: {
-      type: 'Optional[Enum[running, stopped]]',
-      desc: 'Whether the domain runs (default at creation: running).',
-    },
-    autostart: {
-      type: 'Optional[Boolean]',
-      desc: 'Start the domain when libvirtd starts (default at creation: false).',
-    },
-    cpu: {
-      type: 'Optional[Struct[{mode => Enum[host-model, host-passthrough, custom], Optional[model] => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\z/]}]]',
-      desc: "The guest CPU: { mode => 'host-model' }, { mode => 'host-passthrough' } or { mode => 'custom', model => NAME }. Fixed at boot.",
-    },
-    virt_type: {
-      type: 'Optional[Enum[kvm, qemu]]',
-      desc: 'The accelerator (qemu is TCG); default at creation: kvm when the host offers it. Fixed at boot.',
-    },
-    memory_hotplug_unit: {
-      type: 'Optional[Variant[Integer[1], Pattern[/\A[0-9]+(B|KiB|MiB|GiB|TiB)?\z/]]]',
-      desc: 'DIMM size for live memory hot-add (engine default 128MiB). A policy, never compared.',
-      behaviour: :parameter,
-    },
+    # The document's fields, with the schema's types and descriptions (generated: fields.rb).
+    **PuppetX::Virtconverge::FieldAttributes.attributes('domain'),
     allow_restart: {
       type: 'Boolean',
       desc: "Restart the running domain (ACPI shutdown, then start) when a change needs it. When false, such a change is written to the persistent config and reported as pending restart (the engine's `restart: allowed`).",

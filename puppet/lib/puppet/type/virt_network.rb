@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'puppet/resource_api'
+require_relative '../../puppet_x/virtconverge/field_attributes'
 
 Puppet::ResourceApi.register_type(
   name: 'virt_network',
@@ -11,6 +12,8 @@ Puppet::ResourceApi.register_type(
     DHCP) and `bridge` networks (libvirt's name for a host bridge that already exists, named by
     `bridge`). Networks of mode nat, route and open can be declared when they exist (and are
     reported by `puppet resource virt_network`); creating one is refused by the engine's plan.
+    The document's fields are attributes as schemas/desired-state.schema.json declares them
+    (generated into lib/puppet_x/virtconverge/fields.rb); creating a network needs mode.
 
     @example
       virt_network { 'backend':
@@ -33,20 +36,8 @@ Puppet::ResourceApi.register_type(
       desc: 'The network name.',
       behaviour: :namevar,
     },
-    mode: {
-      type: 'Optional[Enum[isolated, nat, route, open, bridge]]',
-      desc: 'The forwarding mode. Required to create the network; `isolated` and `bridge` can be created ' \
-            '(nat, route and open only declared for networks that exist).',
-    },
-    bridge: {
-      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\z/]]',
-      desc: 'The host bridge device: for `isolated`, the one libvirt creates (default: chosen by libvirt); for ' \
-            '`bridge`, the existing host bridge the network uses (required).',
-    },
-    autostart: {
-      type: 'Optional[Boolean]',
-      desc: 'Start the network when libvirtd starts (default at creation: true).',
-    },
+    # The document's fields, with the schema's types and descriptions (generated: fields.rb).
+    **PuppetX::Virtconverge::FieldAttributes.attributes('network'),
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes of this network.',

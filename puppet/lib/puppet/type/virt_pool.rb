@@ -1,11 +1,16 @@
 # frozen_string_literal: true
 
 require 'puppet/resource_api'
+require_relative '../../puppet_x/virtconverge/field_attributes'
 
 Puppet::ResourceApi.register_type(
   name: 'virt_pool',
   docs: <<-DOC,
     @summary A libvirt storage pool, converged by the virtconverge engine.
+
+    The document's fields are attributes as schemas/desired-state.schema.json declares them
+    (generated into lib/puppet_x/virtconverge/fields.rb). Creating a pool needs type, and path
+    (dir), volume_group (logical) or ceph_pool (rbd, in the cluster of ceph_conf and ceph_user).
 
     @example
       virt_pool { 'images':
@@ -31,27 +36,8 @@ Puppet::ResourceApi.register_type(
       desc: 'The pool name.',
       behaviour: :namevar,
     },
-    type: {
-      type: 'Optional[Enum[dir, logical, rbd]]',
-      desc: 'The pool type: dir (a directory of image files), logical (an LVM volume group) or rbd (a Ceph pool). ' \
-            'Required to create the pool.',
-    },
-    path: {
-      type: 'Optional[Pattern[/\A(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+\z/]]',
-      desc: 'The directory of a `dir` pool (an absolute path; no segment may start with a dot).',
-    },
-    volume_group: {
-      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
-      desc: 'The LVM volume group a `logical` pool maps.',
-    },
-    ceph_pool: {
-      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
-      desc: 'The Ceph pool an `rbd` pool maps (the cluster is ceph_conf and ceph_user).',
-    },
-    autostart: {
-      type: 'Optional[Boolean]',
-      desc: 'Start the pool when libvirtd starts (default at creation: true).',
-    },
+    # The document's fields, with the schema's types and descriptions (generated: fields.rb).
+    **PuppetX::Virtconverge::FieldAttributes.attributes('pool'),
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes of this pool.',

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'puppet/resource_api'
+require_relative '../../puppet_x/virtconverge/field_attributes'
 
 Puppet::ResourceApi.register_type(
   name: 'virt_volume',
@@ -9,7 +10,10 @@ Puppet::ResourceApi.register_type(
 
     The title is `pool/volume`. Growing `capacity` is live (QEMU grows the image itself when a
     running guest uses it); shrinking, or deleting the volume, is destructive and fails the
-    resource unless `allow_destroy => true`.
+    resource unless `allow_destroy => true`. The document's fields are attributes as
+    schemas/desired-state.schema.json declares them (generated into
+    lib/puppet_x/virtconverge/fields.rb); creating a volume needs capacity, unless it is an
+    overlay (backing_volume).
 
     @example
       virt_volume { 'images/web1-root':
@@ -38,18 +42,8 @@ Puppet::ResourceApi.register_type(
       desc: 'The volume name within the pool.',
       behaviour: :namevar,
     },
-    format: {
-      type: 'Optional[Enum[qcow2, raw]]',
-      desc: 'qcow2 (thin, the default at creation) or raw.',
-    },
-    capacity: {
-      type: 'Optional[Variant[Integer[1], Pattern[/\A[0-9]+(B|KiB|MiB|GiB|TiB)?\z/]]]',
-      desc: "Virtual size: bytes, or a size such as '20GiB'. Required to create the volume unless backing_volume is set.",
-    },
-    backing_volume: {
-      type: 'Optional[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]',
-      desc: 'A qcow2 overlay on this `pool/volume` (copy-on-write).',
-    },
+    # The document's fields, with the schema's types and descriptions (generated: fields.rb).
+    **PuppetX::Virtconverge::FieldAttributes.attributes('volume'),
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes: shrinking or deleting the volume.',

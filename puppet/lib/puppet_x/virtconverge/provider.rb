@@ -2,6 +2,7 @@
 
 require 'puppet'
 require_relative 'ceph'
+require_relative 'field_attributes'
 require_relative 'host'
 require_relative 'plan_text'
 require_relative 'values'
@@ -50,17 +51,23 @@ module PuppetX
       end
 
       # --- what a subclass defines -------------------------------------------------------------
-      # kind ('domain'), section ('domains'), properties (document fields that are Puppet
-      # properties), passthrough (parameters sent to the engine but never compared), size_fields,
-      # required_fields(spec): fields the engine needs in every entry, taken from the observed
-      # resource when the manifest leaves them out.
+      # kind ('domain'), section ('domains'), required_fields(spec): fields the engine needs in
+      # every entry, taken from the observed resource when the manifest leaves them out. The
+      # document fields come from the generated field table (FieldAttributes), as the type's
+      # attributes do.
 
+      # Document fields that are Puppet properties (observed and compared).
+      def properties
+        FieldAttributes.properties(kind)
+      end
+
+      # Document fields that are Puppet parameters: sent to the engine, never compared (policy).
       def passthrough
-        []
+        FieldAttributes.passthrough(kind)
       end
 
       def size_fields
-        []
+        FieldAttributes.size_fields(kind)
       end
 
       def required_fields(_spec)

@@ -14,14 +14,6 @@ class Puppet::Provider::RbdImage::RbdImage < PuppetX::Virtconverge::Provider
     'rbd_images'
   end
 
-  def properties
-    [:size, :features, :snapshots, :clone_from, :flatten]
-  end
-
-  def size_fields
-    [:size]
-  end
-
   def required_fields(spec)
     spec.key?('clone_from') ? [] : ['size']
   end

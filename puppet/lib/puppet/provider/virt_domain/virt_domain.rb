@@ -13,18 +13,6 @@ class Puppet::Provider::VirtDomain::VirtDomain < PuppetX::Virtconverge::Provider
     'domains'
   end
 
-  def properties
-    [:vcpus, :max_vcpus, :memory, :max_memory, :disks, :interfaces, :state, :autostart, :cpu, :virt_type]
-  end
-
-  def passthrough
-    [:memory_hotplug_unit]
-  end
-
-  def size_fields
-    [:memory, :max_memory, :memory_hotplug_unit]
-  end
-
   def required_fields(_spec)
     ['vcpus', 'memory']
   end

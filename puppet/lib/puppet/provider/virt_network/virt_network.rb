@@ -12,10 +12,6 @@ class Puppet::Provider::VirtNetwork::VirtNetwork < PuppetX::Virtconverge::Provid
     'networks'
   end
 
-  def properties
-    [:mode, :bridge, :autostart]
-  end
-
   def required_fields(_spec)
     ['mode']
   end

@@ -13,10 +13,6 @@ class Puppet::Provider::VirtPool::VirtPool < PuppetX::Virtconverge::Provider
     'pools'
   end
 
-  def properties
-    [:type, :path, :volume_group, :ceph_pool, :autostart]
-  end
-
   def required_fields(spec)
     case spec['type']
     when 'dir' then ['path']

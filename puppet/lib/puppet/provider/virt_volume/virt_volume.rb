@@ -13,14 +13,6 @@ class Puppet::Provider::VirtVolume::VirtVolume < PuppetX::Virtconverge::Provider
     'volumes'
   end
 
-  def properties
-    [:format, :capacity, :backing_volume]
-  end
-
-  def size_fields
-    [:capacity]
-  end
-
   def required_fields(spec)
     spec.key?('backing_volume') ? [] : ['capacity']
   end

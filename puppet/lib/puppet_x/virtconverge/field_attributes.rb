@@ -1,0 +1,58 @@
+# frozen_string_literal: true
+
+require_relative 'fields'
+
+module PuppetX
+  module Virtconverge
+    # The document fields of a kind as Puppet attributes, from the generated field table (Fields,
+    # lib/puppet_x/virtconverge/fields.rb, written from schemas/desired-state.schema.json by
+    # scripts/generate-frontend-fields.py). A type merges attributes(kind) with the attributes
+    # only Puppet has (ensure, the namevars, allow_restart, connection, ceph_conf, ...); its
+    # provider sends properties + passthrough and canonicalizes size_fields. A field the schema
+    # gains becomes an attribute of the type, and a field of the documents the provider sends,
+    # without an edit here.
+    module FieldAttributes
+      # Schema fields a type spells otherwise, so they are neither an attribute nor sent as they
+      # are: { kind => { field => how Puppet says it } }.
+      SPELLED_OTHERWISE = {
+        'domain' => {
+          restart: 'the Boolean parameter allow_restart: true sends restart: allowed (the provider\'s extend_entry)',
+        },
+      }.freeze
+
+      module_function
+
+      # The generated rows of a kind ({ name:, type:, desc:, size:, policy: }), in schema order,
+      # without the fields it spells otherwise.
+      def fields(kind)
+        skip = SPELLED_OTHERWISE.fetch(kind, {})
+        Fields::TABLE.fetch(kind).reject { |row| skip.key?(row[:name]) }
+      end
+
+      # The Resource API attributes of a kind's fields: properties, and parameters for the policy
+      # fields (sent to the engine, never compared).
+      def attributes(kind)
+        fields(kind).to_h do |row|
+          options = { type: row[:type], desc: row[:desc] }
+          options[:behaviour] = :parameter if row[:policy]
+          [row[:name], options]
+        end
+      end
+
+      # Document fields that are Puppet properties (observed and compared).
+      def properties(kind)
+        fields(kind).reject { |row| row[:policy] }.map { |row| row[:name] }
+      end
+
+      # Document fields that are Puppet parameters: sent to the engine, never compared.
+      def passthrough(kind)
+        fields(kind).select { |row| row[:policy] }.map { |row| row[:name] }
+      end
+
+      # Fields holding a size (bytes, or a string such as 2GiB), canonicalized as the engine prints them.
+      def size_fields(kind)
+        fields(kind).select { |row| row[:size] }.map { |row| row[:name] }
+      end
+    end
+  end
+end
