@@ -23,6 +23,13 @@ one engine call through the ``virtconverge`` execution module:
       steps: [hot-plug vCPUs of domain.web1 to 2]          # what the engine did (test mode: would do)
       pending: {max_memory: {running: 1GiB, next_boot: 2GiB}}   # restart changes not yet live
 
+The ``<kind>_present`` states take the kind's fields as keyword arguments, whatever they are: the
+fields are those schemas/desired-state.schema.json declares, and the engine, which reads the same
+schema, checks them (no list of them is kept here, so a field the schema gains is an argument at
+once; one it lacks fails the state with the engine's ``unknown_field`` error naming it). Only the
+arguments that are not fields are spelled out (``connection``, ``allow_destroy``, ``pool``, ...),
+and ``domain_state``, the domain's ``state``.
+
 A destructive change (deleting or shrinking a volume, replacing a resource) is refused unless
 ``allow_destroy: True``; the state then fails and changes nothing. A change that needs a restart is
 written to the domain's persistent config and reported as pending, unless ``allow_restart: True``,
@@ -59,6 +66,7 @@ keyring; it never appears in a return, a comment or a log.
 
 import json
 
+import salt.utils.args
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "virtconverge"
@@ -263,6 +271,23 @@ def _document(section, key, fields):
     return {"version": 1, section: {key: {k: v for k, v in fields.items() if v is not None}}}
 
 
+def _fields(fun, kwargs):
+    """The document fields a ``<kind>_present`` state was given: its keyword arguments without
+    Salt's own (``__pub_*``, ``__env__``, any ``__`` key: salt.utils.args.clean_kwargs). They go
+    into the document as they are, and the engine checks them against the schema
+    (schemas/desired-state.schema.json): a field it does not know fails the state with the
+    engine's ``unknown_field`` diagnostic, which names it. Returns (fields, error comment)."""
+    fields = salt.utils.args.clean_kwargs(**kwargs)
+    if "ensure" in fields:
+        kind = fun[: -len("_present")]
+        return None, f"{fun} declares ensure: present; use {kind}_absent to remove the resource"
+    return fields, None
+
+
+def _refused(name, comment):
+    return {"name": name, "result": False, "changes": {}, "comment": comment}
+
+
 # --- public states -----------------------------------------------------------------------------
 
 def converged(name, document, connection=None, allow_restart=False, allow_destroy=False, prune=False,
@@ -305,15 +330,17 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
                      shutdown_timeout, ceph_conf, ceph_user)
 
 
-def domain_present(name, vcpus, memory, max_vcpus=None, max_memory=None, disks=None, interfaces=None,
-                   domain_state=None, autostart=None, virt_type=None, cpu=None, memory_hotplug_unit=None,
-                   restart=None, connection=None, allow_restart=False, allow_destroy=False,
-                   shutdown_timeout=None, ceph_conf=None, ceph_user=None):
+def domain_present(name, domain_state=None, connection=None, allow_restart=False, allow_destroy=False,
+                   shutdown_timeout=None, ceph_conf=None, ceph_user=None, **fields):
     """
-    Ensure a domain (VM) exists with these attributes. Fields as in docs/document.md; a field left
-    out is not managed. ``domain_state`` is the document's ``state`` (``running`` | ``stopped``;
-    Salt reserves the argument name ``state``). Running guests are changed live where QEMU can
-    (vCPU hot-plug, memory balloon and DIMM hot-add, disk and NIC attach/detach).
+    Ensure a domain (VM) exists with these fields. Every field a domain has in the schema
+    (``vcpus``, ``memory``, ``max_memory``, ``disks``, ``interfaces``, ``cpu``, ...: docs/document.md)
+    is an argument of its own and goes into the document as it is; a field left out is not
+    managed. The engine checks them: creating a domain needs ``vcpus`` and ``memory``, and a field
+    the schema does not have fails the state with the engine's ``unknown_field`` error.
+    ``domain_state`` is the document's ``state`` (``running`` | ``stopped``; Salt keeps the argument
+    name ``state`` for itself). Running guests are changed live where QEMU can (vCPU hot-plug,
+    memory balloon and DIMM hot-add, disk and NIC attach/detach).
 
     A disk is ``{volume: <pool>/<volume>, target: vda}`` or, on Ceph, ``{rbd: <ceph pool>/<image>,
     target: vdb}``; RBD disks use ``ceph_conf`` / ``ceph_user`` (else ``virtconverge.ceph_conf`` /
@@ -332,10 +359,11 @@ def domain_present(name, vcpus, memory, max_vcpus=None, max_memory=None, disks=N
               - rbd: rbd/web1-root
                 target: vda
     """
-    fields = {"vcpus": vcpus, "max_vcpus": max_vcpus, "memory": memory, "max_memory": max_memory,
-              "disks": disks, "interfaces": interfaces, "state": domain_state, "autostart": autostart,
-              "virt_type": virt_type, "cpu": cpu, "memory_hotplug_unit": memory_hotplug_unit,
-              "restart": restart}
+    fields, error = _fields("domain_present", fields)
+    if error:
+        return _refused(name, error)
+    if domain_state is not None:
+        fields["state"] = domain_state
     return _converge(name, _document("domains", name, fields), connection,
                      allow_restart, allow_destroy, shutdown_timeout=shutdown_timeout,
                      ceph_conf=ceph_conf, ceph_user=ceph_user)
@@ -354,12 +382,13 @@ def _volume_address(name, pool):
     return f"{pool}/{name}" if pool else name
 
 
-def volume_present(name, capacity=None, format=None, backing_volume=None, pool=None,  # pylint: disable=redefined-builtin
-                   connection=None, allow_destroy=False):
+def volume_present(name, pool=None, connection=None, allow_destroy=False, **fields):
     """
-    Ensure a storage volume exists. ``name`` is ``<pool>/<volume>``, or the volume's name with
-    ``pool`` given. Growing ``capacity`` is live (a running guest sees the new size at once);
-    shrinking it or changing ``format`` is destructive and needs ``allow_destroy: True``.
+    Ensure a storage volume exists with these fields (a volume's fields in the schema:
+    ``capacity``, ``format``, ``backing_volume``, ...; docs/document.md), each an argument that goes
+    into the document as it is. ``name`` is ``<pool>/<volume>``, or the volume's name with ``pool``
+    given. Growing ``capacity`` is live (a running guest sees the new size at once); shrinking it
+    or changing ``format`` is destructive and needs ``allow_destroy: True``.
 
     .. code-block:: yaml
 
@@ -368,8 +397,10 @@ def volume_present(name, capacity=None, format=None, backing_volume=None, pool=N
             - capacity: 20GiB
             - format: qcow2
     """
+    fields, error = _fields("volume_present", fields)
+    if error:
+        return _refused(name, error)
     address = _volume_address(name, pool)
-    fields = {"capacity": capacity, "format": format, "backing_volume": backing_volume}
     return _converge(name, _document("volumes", address, fields), connection,
                      False, allow_destroy)
 
@@ -384,12 +415,12 @@ def volume_absent(name, pool=None, connection=None, allow_destroy=False):
                      False, allow_destroy)
 
 
-def pool_present(name, type, path=None, volume_group=None, autostart=None,  # pylint: disable=redefined-builtin
-                 connection=None, allow_destroy=False, ceph_pool=None, ceph_conf=None, ceph_user=None):
+def pool_present(name, connection=None, allow_destroy=False, ceph_conf=None, ceph_user=None, **fields):
     """
-    Ensure a storage pool exists and is active: ``type`` is ``dir`` (with ``path``), ``logical``
-    (with ``volume_group``) or ``rbd`` (with ``ceph_pool``, using ``ceph_conf`` / ``ceph_user``, else
-    ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user``).
+    Ensure a storage pool exists and is active, with these fields (a pool's fields in the schema,
+    each an argument that goes into the document as it is): ``type`` is ``dir`` (with ``path``),
+    ``logical`` (with ``volume_group``) or ``rbd`` (with ``ceph_pool``, using ``ceph_conf`` /
+    ``ceph_user``, else ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user``).
 
     .. code-block:: yaml
 
@@ -398,8 +429,9 @@ def pool_present(name, type, path=None, volume_group=None, autostart=None,  # py
             - type: dir
             - path: /var/lib/virtconverge/images
     """
-    fields = {"type": type, "path": path, "volume_group": volume_group, "ceph_pool": ceph_pool,
-              "autostart": autostart}
+    fields, error = _fields("pool_present", fields)
+    if error:
+        return _refused(name, error)
     return _converge(name, _document("pools", name, fields), connection, False,
                      allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)
 
@@ -410,13 +442,14 @@ def pool_absent(name, connection=None, allow_destroy=False):
                      False, allow_destroy)
 
 
-def network_present(name, mode, bridge=None, autostart=None, connection=None, allow_destroy=False):
+def network_present(name, connection=None, allow_destroy=False, **fields):
     """
-    Ensure a virtual network exists and is active. This version creates ``mode: isolated``
-    networks (a bridge with no forwarding, no address, no DHCP) and ``mode: bridge`` networks (an
-    existing host bridge, named by ``bridge``). Networks of mode ``nat``, ``route`` and ``open`` can
-    be declared when they exist; creating one is refused by the engine's plan (code
-    ``unsupported``).
+    Ensure a virtual network exists and is active, with these fields (a network's fields in the
+    schema: ``mode``, ``bridge``, ``autostart``, ...; each an argument that goes into the document as
+    it is). This version creates ``mode: isolated`` networks (a bridge with no forwarding, no
+    address, no DHCP) and ``mode: bridge`` networks (an existing host bridge, named by ``bridge``).
+    Networks of mode ``nat``, ``route`` and ``open`` can be declared when they exist; creating one
+    is refused by the engine's plan (code ``unsupported``).
 
     .. code-block:: yaml
 
@@ -429,7 +462,9 @@ def network_present(name, mode, bridge=None, autostart=None, connection=None, al
             - mode: bridge
             - bridge: br0
     """
-    fields = {"mode": mode, "bridge": bridge, "autostart": autostart}
+    fields, error = _fields("network_present", fields)
+    if error:
+        return _refused(name, error)
     return _converge(name, _document("networks", name, fields), connection, False,
                      allow_destroy)
 
@@ -440,26 +475,16 @@ def network_absent(name, connection=None, allow_destroy=False):
                      False, allow_destroy)
 
 
-def rbd_image_present(name, size=None, features=None, snapshots=None, clone_from=None, flatten=None,
-                      pool=None, ceph_conf=None, ceph_user=None, connection=None, allow_destroy=False):
+def rbd_image_present(name, pool=None, ceph_conf=None, ceph_user=None, connection=None,
+                      allow_destroy=False, **fields):
     """
-    Ensure a Ceph RBD image exists with these attributes (docs/ceph.md). ``name`` is
-    ``<ceph pool>/<image>``, or the image's name with ``pool``. A field left out is not managed.
+    Ensure a Ceph RBD image exists with these fields (docs/ceph.md): an RBD image's fields in the
+    schema (``size``, ``features``, ``snapshots``, ``clone_from``, ``flatten``, ...), each an argument
+    that goes into the document as it is; a field left out is not managed. ``name`` is
+    ``<ceph pool>/<image>``, or the image's name with ``pool``. Growing ``size`` is live (a running
+    guest using the image sees the new size at once); shrinking it, or replacing the image (another
+    ``clone_from``), is destructive and needs ``allow_destroy: True``.
 
-    size
-        Virtual size (``10GiB``), required unless ``clone_from``. Growing is live (a running guest
-        using the image sees the new size at once); shrinking is destructive and needs
-        ``allow_destroy: True``.
-    features
-        The enabled features (``layering``, ``exclusive-lock``, ``object-map``, ``fast-diff``, ...),
-        changed live in dependency order.
-    snapshots
-        Snapshots that must exist; missing ones are created, others are left alone.
-    clone_from
-        ``<pool>/<image>@<snapshot>``: create the image as a copy-on-write clone (the snapshot is
-        protected first). Changing it replaces the image (destructive).
-    flatten
-        ``True``: copy the parent's data in and drop the link to it (live).
     ceph_conf, ceph_user
         The Ceph conf (monitors and keyring) and cephx user; default ``virtconverge.ceph_conf`` and
         ``virtconverge.ceph_user`` from the minion config (user ``admin`` when neither says).
@@ -479,9 +504,10 @@ def rbd_image_present(name, size=None, features=None, snapshots=None, clone_from
             - require:
               - virtconverge: rbd/golden
     """
+    fields, error = _fields("rbd_image_present", fields)
+    if error:
+        return _refused(name, error)
     address = _volume_address(name, pool)
-    fields = {"size": size, "features": features, "snapshots": snapshots, "clone_from": clone_from,
-              "flatten": flatten}
     return _converge(name, _document("rbd_images", address, fields), connection, False,
                      allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)
 

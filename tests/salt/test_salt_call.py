@@ -181,3 +181,23 @@ def test_module_functions_from_the_command_line(fresh):
     assert p.returncode != 0
     assert f"Error running 'virtconverge.plan': {bad}:5:13: domains.{DB1}.memroy: unknown field, did you mean 'memory'?" \
         in p.stdout + p.stderr
+
+
+def test_a_state_passes_every_field_to_the_engine_and_an_unknown_one_fails_it(fresh):
+    """The <kind>_present states keep no list of fields: Salt's state.single hands them over with its
+    own keys (__pub_*, __env__, ...) beside them, the state passes the fields on, and the engine's
+    schema decides. A field it does not know fails the state with the engine's unknown_field."""
+    fresh.apply("hypervisor")
+    before = snapshot(PREFIX)
+    common = ["virtconverge.domain_present", f"name={WEB1}", "vcpus=1", "memory=128MiB"]
+    for test in (True, False):
+        out = fresh.run("state.single", *common, "machine_typo=q35", f"test={test}")
+        [ret] = out.values()
+        assert ret["result"] is False and ret["changes"] == {}, ret
+        assert "[unknown_field]" in ret["comment"], ret["comment"]
+        assert f"domains.{WEB1}.machine_typo: unknown field" in ret["comment"], ret["comment"]
+        assert "__pub" not in ret["comment"] and "__env__" not in ret["comment"], ret["comment"]
+        # The fields it knows, and no key of Salt's, reach the document: nothing to change.
+        [ret] = fresh.run("state.single", *common, "max_vcpus=4", "autostart=False", f"test={test}").values()
+        assert ret["result"] is True and ret["changes"] == {}, ret
+    assert snapshot(PREFIX) == before
