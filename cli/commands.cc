@@ -195,6 +195,8 @@ std::string RenderReport(const ApplyReport& report) {
     if (!o.status.ok()) {
       out << "  " << o.address.ToString() << ": FAILED (" << ErrorCodeName(o.status.error_code())
           << "): " << o.status.message() << "\n";
+    } else if (!report.verification.ok()) {
+      out << "  " << o.address.ToString() << ": done, not verified\n";
     } else if (!o.converged) {
       std::string remaining;
       for (const std::string& r : o.remaining) remaining += (remaining.empty() ? "" : ", ") + r;
@@ -208,8 +210,13 @@ std::string RenderReport(const ApplyReport& report) {
     out << "  " << p.address.ToString() << ": " << p.path << " pending restart (running "
         << RenderValue(p.live) << ", next boot " << RenderValue(p.config) << ")\n";
   }
-  if (!report.verification.ok())
+  if (!report.verification.ok() && !report.connection_lost)
     out << "  verification failed: " << report.verification.message() << "\n";
+  if (report.connection_lost) {
+    out << "Apply interrupted: the connection to libvirtd was lost: " << report.Done() << " of "
+        << report.outcomes.size() << " resource(s) done, rerun apply to converge.\n";
+    return out.str();
+  }
   out << "Apply: " << converged << " of " << report.outcomes.size() << " resource(s) converged";
   if (!report.pending.empty()) out << ", " << report.pending.size() << " change(s) pending restart";
   out << (report.ok() ? ".\n" : "; see the failures above.\n");

@@ -56,12 +56,24 @@ bool ApplyReport::ok() const {
   return true;
 }
 
+int ApplyReport::Done() const {
+  int done = 0;
+  for (const ResourceOutcome& o : outcomes) done += o.status.ok() ? 1 : 0;
+  return done;
+}
+
+bool IsConnectionGone(ErrorCode code) {
+  return code == ErrorCode::kConnectionLost || code == ErrorCode::kTimeout;
+}
+
 ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& options,
                       const ProgressFn& progress) {
   ApplyReport report;
   report.outcomes.resize(plan.changes.size());
   std::mutex mu;  // guards `failed` and calls to `progress`
   std::set<Address> failed;
+  // Once the daemon is gone, starting more resources only piles up the same failure.
+  std::atomic<bool> lost{false};
   auto say = [&](const std::string& line) {
     std::lock_guard<std::mutex> lock(mu);
     if (progress) progress(line);
@@ -82,6 +94,12 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
                   .WithErrorCode(ErrorCode::kSkipped);
         }
       }
+    }
+    if (outcome.status.ok() && lost) {
+      outcome.status =
+          Status::Unavailable(change.address.ToString() + ": not started: the connection to " +
+                              provider.uri() + " was lost")
+              .WithErrorCode(ErrorCode::kConnectionLost);
     }
     if (outcome.status.ok()) outcome.status = CheckUnchanged(change, provider);
     if (outcome.status.ok()) {
@@ -106,6 +124,7 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
       std::lock_guard<std::mutex> lock(mu);
       failed.insert(change.address);
     }
+    if (IsConnectionGone(outcome.status.error_code())) lost = true;
   };
 
   // Changes of one stage are independent: run them on up to `parallelism` threads.
@@ -144,10 +163,19 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
     begin = end;
   }
 
+  for (const ResourceOutcome& o : report.outcomes) {
+    if (IsConnectionGone(o.status.error_code())) report.connection_lost = true;
+  }
   // Verify: observe afresh and compare each changed resource with its declared fields.
-  StatusOr<ObservedState> after = provider.ObserveSome(FingerprintAddresses(plan.changes));
+  StatusOr<ObservedState> after =
+      report.connection_lost
+          ? StatusOr<ObservedState>(
+                Status::Unavailable("the connection to " + provider.uri() + " was lost")
+                    .WithErrorCode(ErrorCode::kConnectionLost))
+          : provider.ObserveSome(FingerprintAddresses(plan.changes));
   if (!after.ok()) {
     report.verification = after.status().WithContext("observing after apply");
+    if (IsConnectionGone(after.status().error_code())) report.connection_lost = true;
     return report;
   }
   for (std::size_t i = 0; i < plan.changes.size(); ++i) {
@@ -210,6 +238,8 @@ Json ApplyReportToJson(const ApplyReport& report) {
          {"remaining", o.remaining}});
   }
   return Json{{"ok", report.ok()},
+              {"connection_lost", report.connection_lost},
+              {"done", report.Done()},
               {"outcomes", outcomes},
               {"pending", PendingToJson(report.pending)},
               {"verification_error",

@@ -29,12 +29,18 @@ struct ApplyReport {
   std::vector<ResourceOutcome> outcomes;  // in plan order
   std::vector<Pending> pending;           // restarts still pending after apply
   Status verification;                    // failure of the final observation, if any
+  bool connection_lost = false;           // the daemon went away: a rerun finishes the job
 
   bool ok() const;
+  /// Resources whose steps all ran (verified or not).
+  int Done() const;
 };
 
 /// Called from worker threads, one line at a time, serialised by the applier.
 using ProgressFn = std::function<void(const std::string& line)>;
+
+/// Whether `code` says the daemon is gone (connection lost, or silent past its deadline).
+bool IsConnectionGone(ErrorCode code);
 
 /// Runs the steps of `plan`. REQUIRES: plan.applyable(). Never throws: a failure, even an
 /// unexpected exception in a worker, becomes that resource's status.
