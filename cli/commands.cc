@@ -303,9 +303,8 @@ int Validate(const Args& args) {
                     : LoadDocuments(files, &doc);
   // The reference checks that need no host: RBD disks, images and pools need the ceph: section.
   if (!HasErrors(diagnostics)) {
-    for (const Diagnostic& d : CheckReferences(doc, ObservedState{})) {
-      if (d.code == ErrorCode::kMissingReference && d.related.empty()) diagnostics.push_back(d);
-    }
+    Diagnostics ceph = CheckNeedsCeph(doc);
+    diagnostics.insert(diagnostics.end(), ceph.begin(), ceph.end());
   }
   bool valid = !HasErrors(diagnostics);
   if (json) {

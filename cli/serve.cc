@@ -44,6 +44,10 @@ class Session {
       Diagnostics limits = CheckLimits(doc);
       diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
     }
+    if (request.command == "validate" && !HasErrors(diagnostics)) {
+      Diagnostics ceph = CheckNeedsCeph(doc);  // what needs no host
+      diagnostics.insert(diagnostics.end(), ceph.begin(), ceph.end());
+    }
     if (request.command == "validate" || HasErrors(diagnostics)) {
       return Ok(
           {{"valid", !HasErrors(diagnostics)}, {"diagnostics", DiagnosticsToJson(diagnostics)}});

@@ -1,11 +1,15 @@
 #include "engine/document_parser.h"
 
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -22,6 +26,93 @@ std::vector<std::string_view> Names(const FieldTable& fields) {
   std::vector<std::string_view> out;
   for (const FieldSpec& f : fields) out.push_back(f.name);
   return out;
+}
+
+// The patterns below that bound no length are matched by hand: libstdc++'s std::regex matches
+// recursively, a stack frame or more per character, and overflows the stack on a scalar of some
+// 100 kB (a crash on untrusted input; found by fuzz/document_fuzzer.cc).
+
+// [-+]?[0-9._]+|true|false|null|~ : a plain scalar that YAML or JSON reads as no string.
+bool LooksLikeNumberOrNull(std::string_view s) {
+  if (s == "true" || s == "false" || s == "null" || s == "~") return true;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  return !s.empty() && s.find_first_not_of("0123456789._") == std::string_view::npos;
+}
+
+// (/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+ : an absolute path whose segments do not start with '.'.
+bool IsAbsolutePath(std::string_view s) {
+  auto word = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '+' || c == '-';
+  };
+  if (s.empty() || s[0] != '/') return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '/') {
+      if (i + 1 == s.size() || !word(s[i + 1])) return false;
+    } else if (!word(s[i]) && s[i] != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Notes where each YAML document of a stream starts and whether it is empty (null).
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start = mark;
+    first_event = true;
+    empty = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+  YAML::Mark start;
+  YAML::Mark root;  // where the document's root node starts (YAML::Node::Mark)
+  bool empty = true;
+
+ private:
+  void Node(const YAML::Mark& mark, bool null) {
+    if (!first_event) return;
+    first_event = false;
+    root = mark;
+    empty = null;
+  }
+  bool first_event = true;
+};
+
+// Where a second, non-empty document of the YAML stream `text` starts, if it has one. Not
+// YAML::LoadAll: yaml-cpp 0.7 never returns from it on some malformed input (a ',' outside any
+// flow collection starts an empty document that consumes nothing, again and again, until memory
+// runs out). A document that starts where the previous one did is that case: malformed. Throws
+// YAML::Exception on malformed input, as YAML::Load does.
+std::optional<YAML::Mark> SecondDocument(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentProbe probe;
+  std::optional<int> previous_start;
+  for (int n = 0; parser.HandleNextDocument(probe); ++n) {
+    if (previous_start == probe.start.pos)
+      throw YAML::ParserException(probe.start, "unexpected character, starts no value");
+    previous_start = probe.start.pos;
+    if (n > 0 && !probe.empty) return probe.root;
+  }
+  return std::nullopt;
 }
 
 std::string Join(const std::vector<std::string_view>& words) {
@@ -58,16 +149,16 @@ class Parser {
     }
     YAML::Node root;
     try {
-      std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-      for (std::size_t i = 1; i < documents.size(); ++i) {
-        if (documents[i].IsNull()) continue;  // a trailing '---' carries nothing
-        Error(documents[i].Mark(), "", "",
+      const std::string owned(text);
+      // A trailing '---' starts a document that carries nothing: only a non-empty one counts.
+      if (std::optional<YAML::Mark> second = SecondDocument(owned)) {
+        Error(*second, "", "",
               "a second YAML document (after '---') is not read: give each document as a file of "
               "its own",
               ErrorCode::kInvalidDocument);
         return;
       }
-      if (!documents.empty()) root = documents[0];
+      root = YAML::Load(owned);
     } catch (const YAML::Exception& e) {
       Error(e.mark, "", "", "malformed document: " + e.msg, ErrorCode::kInvalidDocument);
       return;
@@ -87,9 +178,8 @@ class Parser {
           Error(value.Mark(), "", "version", "only version 1 is understood");
         }
       } else if (key == "connection") {
-        static const std::regex kNotText("[-+]?[0-9._]+|true|false|null|~");
         if (!value.IsScalar() || value.Scalar().empty() ||
-            (IsPlain(value) && std::regex_match(value.Scalar(), kNotText))) {
+            (IsPlain(value) && LooksLikeNumberOrNull(value.Scalar()))) {
           Error(value.Mark(), "", "connection", "expected a libvirt URI string");
         } else if (!doc_->connection.empty() && doc_->connection != value.Scalar()) {
           Error(value.Mark(), "", "connection",
@@ -280,7 +370,6 @@ class Parser {
     };
     auto scalar_text = [&]() { return value.IsScalar() ? Quote(value.Scalar()) : "a collection"; };
     static const std::regex kInt("-?[0-9]+");
-    static const std::regex kPathRe("(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+");
     static const std::regex kBridgeRe("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
     static const std::regex kTargetRe("(vd|sd)[a-z]{1,2}");
     static const std::regex kMacRe("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
@@ -295,8 +384,8 @@ class Parser {
         return true;
       }
       case FieldType::kInt: {
-        if (!IsPlain(value) || !std::regex_match(value.Scalar(), kInt) ||
-            value.Scalar().size() > 6) {
+        if (!IsPlain(value) || value.Scalar().size() > 6 ||
+            !std::regex_match(value.Scalar(), kInt)) {
           return fail("expected an integer " + std::to_string(field.min) + "-" +
                       std::to_string(field.max) + ", got " + scalar_text());
         }
@@ -328,7 +417,7 @@ class Parser {
                     ", got " + scalar_text());
       }
       case FieldType::kPath:
-        if (!value.IsScalar() || !std::regex_match(value.Scalar(), kPathRe)) {
+        if (!value.IsScalar() || !IsAbsolutePath(value.Scalar())) {
           return fail("expected an absolute path whose segments do not start with '.', got " +
                       scalar_text());
         }
@@ -585,6 +674,31 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
   return diags;
 }
 
+namespace {
+
+// What needs a Ceph cluster needs the ceph: section; no host is needed to say so.
+void CheckCephSection(const Document& doc, const DesiredResource& r, Diagnostics* diags) {
+  if (!doc.ceph.is_null()) return;
+  const Json& s = r.spec;
+  if (r.address.kind == Kind::kRbdImage) {
+    diags->push_back(Problem(r, "", "rbd_images need the ceph: section (conf, user) or --ceph-conf",
+                             ErrorCode::kMissingReference));
+  } else if (r.address.kind == Kind::kPool && s.value("type", "") == "rbd") {
+    diags->push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)",
+                             ErrorCode::kMissingReference));
+  } else if (r.address.kind == Kind::kDomain) {
+    for (std::size_t i = 0; s.contains("disks") && i < s["disks"].size(); ++i) {
+      if (s["disks"][i].contains("rbd")) {
+        diags->push_back(Problem(r, "disks[" + std::to_string(i) + "].rbd",
+                                 "an RBD disk needs the ceph: section (conf, user)",
+                                 ErrorCode::kMissingReference));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Diagnostics CheckLimits(const Document& doc) {
   Diagnostics diags;
   for (const auto& [address, r] : doc.resources) {
@@ -633,8 +747,16 @@ Diagnostics CheckLimits(const Document& doc) {
   return diags;
 }
 
-Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) {
+Diagnostics CheckNeedsCeph(const Document& doc) {
   Diagnostics diags;
+  for (const auto& [address, r] : doc.resources) {
+    if (!r.absent) CheckCephSection(doc, r, &diags);
+  }
+  return diags;
+}
+
+Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) {
+  Diagnostics diags = CheckNeedsCeph(doc);
   auto require = [&](const DesiredResource& r, const std::string& field, const Address& target) {
     auto it = doc.resources.find(target);
     bool declared = it != doc.resources.end() && !it->second.absent;
@@ -653,11 +775,6 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
         const Json& disk = s["disks"][i];
         if (disk.contains("rbd")) {
           require(r, "disks[" + std::to_string(i) + "].rbd", Address{Kind::kRbdImage, disk["rbd"]});
-          if (doc.ceph.is_null()) {
-            diags.push_back(Problem(r, "disks[" + std::to_string(i) + "].rbd",
-                                    "an RBD disk needs the ceph: section (conf, user)",
-                                    ErrorCode::kMissingReference));
-          }
         } else {
           require(r, "disks[" + std::to_string(i) + "].volume",
                   Address{Kind::kVolume, disk.value("volume", "")});
@@ -668,11 +785,6 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
                 Address{Kind::kNetwork, s["interfaces"][i].value("network", "")});
       }
     } else if (address.kind == Kind::kRbdImage) {
-      if (doc.ceph.is_null()) {
-        diags.push_back(Problem(r, "",
-                                "rbd_images need the ceph: section (conf, user) or --ceph-conf",
-                                ErrorCode::kMissingReference));
-      }
       if (s.contains("clone_from")) {
         std::string source = s["clone_from"];
         Address parent{Kind::kRbdImage, source.substr(0, source.find('@'))};
@@ -700,9 +812,6 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
                                   parent.ToString() + "@" + snapshot));
         }
       }
-    } else if (address.kind == Kind::kPool && s.value("type", "") == "rbd" && doc.ceph.is_null()) {
-      diags.push_back(Problem(r, "type", "an rbd pool needs the ceph: section (conf, user)",
-                              ErrorCode::kMissingReference));
     } else if (address.kind == Kind::kVolume) {
       require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
       if (s.contains("backing_volume")) {

@@ -28,7 +28,11 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc);
 /// unique disk targets and MACs. LoadDocuments runs it; ParseDocument does not.
 Diagnostics CheckLimits(const Document& doc);
 
-/// Checks that what resources refer to (a disk's volume, an interface's network, a volume's pool
+/// Checks that wherever an RBD image, an rbd pool or an RBD disk is declared, the document has a
+/// ceph: section (after --ceph-conf is merged in): what `validate` can say without a host.
+Diagnostics CheckNeedsCeph(const Document& doc);
+
+/// Checks (CheckNeedsCeph, then) that what resources refer to (a disk's volume, an interface's network, a volume's pool
 /// and backing volume) is declared present or exists on the host.
 Diagnostics CheckReferences(const Document& doc, const ObservedState& observed);
 

@@ -155,3 +155,31 @@ TEST(DocumentParserTest, ReferencesMustBeDeclaredOrPresent) {
 
 }  // namespace
 }  // namespace vc
+
+namespace vc {
+namespace {
+
+// validate can say without a host that what needs Ceph needs the ceph: section.
+TEST(DocumentParserTest, WhatNeedsCephWithoutACephSectionIsReportedWithoutAHost) {
+  Document doc;
+  ASSERT_FALSE(HasErrors(ParseDocument(R"(version: 1
+pools:
+  rp: {type: rbd, ceph_pool: rbd}
+rbd_images:
+  rbd/img: {size: 1GiB}
+domains:
+  vm: {vcpus: 1, memory: 64MiB, disks: [{rbd: rbd/img, target: vda}]}
+)",
+                                       "t.yaml", &doc)));
+  Diagnostics diags = CheckNeedsCeph(doc);
+  ASSERT_EQ(diags.size(), 3u);
+  for (const Diagnostic& d : diags) {
+    EXPECT_EQ(d.code, ErrorCode::kMissingReference) << d.summary;
+    EXPECT_NE(d.summary.find("ceph: section"), std::string::npos) << d.summary;
+  }
+  doc.ceph = Json{{"conf", "/etc/ceph/ceph.conf"}};
+  EXPECT_TRUE(CheckNeedsCeph(doc).empty());
+}
+
+}  // namespace
+}  // namespace vc
