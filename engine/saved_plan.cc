@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "engine/document_parser.h"
 #include "engine/json_reader.h"
@@ -42,6 +43,8 @@ std::string FirstDifference(const Json& a, const Json& b, const std::string& pat
   return a == b ? "" : path;
 }
 
+// The value at `path` (as FirstDifference writes it), or nullptr. A key holding '.', '[' or ']'
+// (the file is untrusted) makes the path ambiguous: the value found may then be another or none.
 const Json* At(const Json& json, const std::string& path) {
   const Json* at = &json;
   std::size_t i = 0;
@@ -49,7 +52,10 @@ const Json* At(const Json& json, const std::string& path) {
     if (path[i] == '.') ++i;
     if (path[i] == '[') {
       std::size_t close = path.find(']', i);
-      std::size_t index = std::stoul(path.substr(i + 1, close - i - 1));
+      if (close == std::string::npos) return nullptr;
+      std::size_t index = 0;
+      auto [end, error] = std::from_chars(path.data() + i + 1, path.data() + close, index);
+      if (error != std::errc() || end != path.data() + close) return nullptr;
       if (!at->is_array() || index >= at->size()) return nullptr;
       at = &(*at)[index];
       i = close + 1;
