@@ -71,7 +71,8 @@ class MemoryProvider : public Provider {
       case Step::Op::kDetachDiskLive:
       case Step::Op::kAttachInterfaceLive:
       case Step::Op::kDetachInterfaceLive:
-        break;  // the running guest is not modelled here
+      case Step::Op::kDefineCephSecret:
+        break;  // the running guest and libvirt secrets are not modelled here
     }
     return Status::Ok();
   }

@@ -19,7 +19,7 @@ namespace {
 // The change that brings an existing resource to `desired`, or one without attributes when
 // nothing differs.
 Change UpdateChange(const DesiredResource& desired, const ObservedResource& actual,
-                    const PlanOptions& options, std::vector<Pending>* pending) {
+                    const PlanOptions& options, const Json& ceph, std::vector<Pending>* pending) {
   Change change{
       desired.address, Action::kUpdate, {}, Project(actual.spec, desired.spec), desired.spec, {}};
   const bool stays_running = desired.address.kind == Kind::kDomain && IsRunning(actual) &&
@@ -35,6 +35,18 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
     PlanRunningHardware(desired, actual, RestartAllowed(options, desired.spec), &change, pending);
   }
   if (replace) change.action = Action::kReplace;
+  // A secret the RBD disks authenticate with, removed behind our back: the guest could not start
+  // or attach them any more, so it is defined again (with the ceph: section's key).
+  if (!replace && actual.facts.is_object() && actual.facts.contains("missing_secrets")) {
+    for (const Json& missing : actual.facts["missing_secrets"]) {
+      const std::string user = ceph.is_object() ? ceph.value("user", "admin") : "admin";
+      change.attributes.push_back(
+          {"ceph_secret", nullptr, Json{{"user", user}, {"uuid", missing.value("uuid", "")}},
+           Disruption::kNone,
+           "the libvirt secret RBD disk " + missing.value("target", "") +
+               " authenticates with is gone: defined again from the ceph: section"});
+    }
+  }
   return change;
 }
 
@@ -62,7 +74,7 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       plan.changes.push_back(CreateChange(desired));
       continue;
     }
-    Change change = UpdateChange(desired, it->second, options, &plan.pending);
+    Change change = UpdateChange(desired, it->second, options, doc.ceph, &plan.pending);
     if (!change.attributes.empty()) plan.changes.push_back(std::move(change));
   }
   if (options.prune) {

@@ -8,7 +8,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<Step::Op, std::string_view>, 19> kOps = {{
+constexpr std::array<std::pair<Step::Op, std::string_view>, 20> kOps = {{
     {Step::Op::kCreate, "create"},
     {Step::Op::kDelete, "delete"},
     {Step::Op::kWriteConfig, "write_config"},
@@ -28,6 +28,7 @@ constexpr std::array<std::pair<Step::Op, std::string_view>, 19> kOps = {{
     {Step::Op::kDetachDiskLive, "detach_disk_live"},
     {Step::Op::kAttachInterfaceLive, "attach_interface_live"},
     {Step::Op::kDetachInterfaceLive, "detach_interface_live"},
+    {Step::Op::kDefineCephSecret, "define_ceph_secret"},
 }};
 
 std::string Text(const Json& args, const char* key) {
@@ -105,6 +106,9 @@ std::string Step::Describe() const {
       return "attach a NIC on " + Text(args, "network") + " (" + Text(args, "mac") + ") to " + what;
     case Op::kDetachInterfaceLive:
       return "detach NIC " + Text(args, "mac") + " from " + what;
+    case Op::kDefineCephSecret:
+      return "define again the libvirt secret " + Text(args, "uuid") + " (client." +
+             Text(args, "user") + ") that the RBD disks of " + what + " use";
   }
   return "?";
 }

@@ -32,6 +32,8 @@ namespace vc {
 ///   detach_disk_live       {"target": "vdb"}
 ///   attach_interface_live  {"network", "mac", "model"?}
 ///   detach_interface_live  {"mac"}
+///   define_ceph_secret     domain: {"user", "uuid"}: the libvirt secret its RBD disks name,
+///                          defined again with the cephx key (the key itself is never in a plan)
 struct Step {
   enum class Op {
     kCreate,
@@ -53,6 +55,7 @@ struct Step {
     kDetachDiskLive,
     kAttachInterfaceLive,
     kDetachInterfaceLive,
+    kDefineCephSecret,
   };
   Op op;
   Address address;

@@ -147,6 +147,9 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
           steps.push_back(
               {Step::Op::kCreateSnapshots, address, {{"snapshots", Minus(a.after, a.before)}}});
         }
+        if (address.kind == Kind::kDomain && a.path == "ceph_secret") {
+          steps.push_back({Step::Op::kDefineCephSecret, address, a.after});
+        }
         if (address.kind == Kind::kRbdImage && a.path == "flatten" && a.after == true) {
           steps.push_back({Step::Op::kFlatten, address, Json::object()});
         }

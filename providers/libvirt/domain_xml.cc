@@ -449,6 +449,18 @@ std::uint64_t ConfigDimmBytes(std::string_view xml) {
   return dimms;
 }
 
+std::vector<std::pair<std::string, std::string>> RbdDiskSecrets(std::string_view xml) {
+  std::vector<std::pair<std::string, std::string>> out;
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return out;
+  for (pugi::xml_node disk : doc.child("domain").child("devices").children("disk")) {
+    if (std::string_view(disk.child("source").attribute("protocol").as_string()) != "rbd") continue;
+    std::string uuid = disk.child("auth").child("secret").attribute("uuid").as_string();
+    if (!uuid.empty()) out.emplace_back(disk.child("target").attribute("dev").as_string(), uuid);
+  }
+  return out;
+}
+
 StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context) {
   pugi::xml_document doc;
   if (Status s = AppendAnyDisk(doc, disk, context); !s.ok()) return s;

@@ -24,6 +24,7 @@ bool LastErrorIsNotFound() {
     case VIR_ERR_NO_STORAGE_POOL:
     case VIR_ERR_NO_STORAGE_VOL:
     case VIR_ERR_NO_NETWORK:
+    case VIR_ERR_NO_SECRET:
       return true;
     default:
       return false;
@@ -34,11 +35,17 @@ Status LastError(const std::string& context) {
   virErrorPtr e = virGetLastError();
   if (e == nullptr) return Status::Internal(context + ": libvirt reported no error detail");
   std::string message = context + ": " + (e->message ? e->message : "unknown libvirt error");
+  // Errors of the RPC layer itself (the socket closed, keepalive timed out, end of file) mean
+  // the daemon is gone, whatever their code: the run cannot go on, a rerun can.
+  if (e->domain == VIR_FROM_RPC && e->code != VIR_ERR_AUTH_FAILED) {
+    return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost);
+  }
   switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
     case VIR_ERR_NO_STORAGE_POOL:
     case VIR_ERR_NO_STORAGE_VOL:
     case VIR_ERR_NO_NETWORK:
+    case VIR_ERR_NO_SECRET:
       return Status::NotFound(message);
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_SYSTEM_ERROR:

@@ -173,6 +173,16 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
   if (std::uint64_t dimms = ConfigDimmBytes(config_xml); dimms > 0)
     r.facts["config_dimm_memory"] = FormatSize(dimms);
+  // An RBD disk whose libvirt secret is gone cannot be opened at the next start or attach:
+  // observed, so the plan restores the secret instead of finding nothing to do.
+  for (const auto& [target, uuid] : RbdDiskSecrets(config_xml)) {
+    Secret secret(virSecretLookupByUUIDString(conn_.get(), uuid.c_str()));
+    if (!secret) {
+      if (!LastErrorIsNotFound())
+        return LastError("looking up the secret of domain " + name + "'s disk " + target);
+      r.facts["missing_secrets"].push_back({{"target", target}, {"uuid", uuid}});
+    }
+  }
   if (state == "running") {
     std::string live_xml = AdoptString(virDomainGetXMLDesc(domain, 0));
     if (live_xml.empty()) return LastError("reading the live definition of domain " + name);
@@ -359,6 +369,8 @@ Status LibvirtProvider::Execute(const Step& step) {
       return Delete(step);
     case Step::Op::kWriteConfig:
       return WriteDomainConfig(step);
+    case Step::Op::kDefineCephSecret:
+      return DefineCephSecret(step);
     case Step::Op::kStart:
       return Start(step);
     case Step::Op::kShutdown:
@@ -534,6 +546,23 @@ StatusOr<std::string> LibvirtProvider::CephSecretUuid() {
   });
   if (!secret_status_.ok()) return secret_status_;
   return secret_uuid_;
+}
+
+Status LibvirtProvider::DefineCephSecret(const Step& step) {
+  const std::string user = step.args.value("user", "");
+  const std::string uuid = step.args.value("uuid", "");
+  if (!ceph_ || ceph_->user != user) {
+    return Status::InvalidArgument(step.Describe() + ": the run's ceph: section is not client." +
+                                   user);
+  }
+  Secret secret(virSecretDefineXML(conn_.get(), CephSecretXml(uuid, user).c_str(), 0));
+  if (!secret) return LastError(step.Describe());
+  std::vector<unsigned char> value = Base64Decode(ceph_->key);
+  if (value.empty())
+    return Status::InvalidArgument("the cephx key of client." + user + " is not base64");
+  if (virSecretSetValue(secret.get(), value.data(), value.size(), 0) < 0)
+    return LastError("storing the cephx key in the libvirt secret " + uuid);
+  return Status::Ok();
 }
 
 Status LibvirtProvider::CreateDomain(const Step& step) {

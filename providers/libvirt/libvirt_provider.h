@@ -78,6 +78,7 @@ class LibvirtProvider final : public Provider {
   /// The UUID of the libvirt secret holding the Ceph key, defining it (and setting its value)
   /// once per run.
   StatusOr<std::string> CephSecretUuid();
+  Status DefineCephSecret(const Step& step);
 
   Connection conn_;
   std::string uri_;

@@ -319,16 +319,15 @@ domains:
         self.host.virsh("secret-undefine", self.secret)  # on the private host only
         self.assertNotIn(self.secret, self.host.virsh("secret-list"))
 
-    @unittest.expectedFailure  # plan-time secret check pending (#10.5)
-    def test_plan_notices_the_removed_cephx_secret(self):
-        rc, out, err = engine("plan", self.doc, "--connection", self.host.uri, "--detailed-exitcode")
-        self.assertNotIn("No changes", out, "the domain cannot reach its disk without the secret")
-        self.assertTrue(rc == 2 or (rc == 1 and re.search(r"secret", out + err, re.I)),
-                        f"expected a plan with changes (exit 2) or an error naming the secret:\n{out}{err}")
-        if rc == 2:  # the change it shows repairs it
-            self.apply_ok()
-            self.assertIn(self.secret, self.host.virsh("secret-list"))
-            self.assert_no_changes()
+    def test_plan_notices_the_removed_cephx_secret_and_apply_restores_it(self):
+        rc, out, err = engine("plan", self.doc, "--connection", self.host.uri, "--detailed-exitcode",
+                              "--verbose")
+        self.assertEqual(rc, 2, f"the domain cannot reach its disk without the secret:\n{out}{err}")
+        self.assertIn("ceph_secret", out)
+        self.assertIn(f"define again the libvirt secret {self.secret}", out)
+        self.apply_ok()
+        self.assertIn(self.secret, self.host.virsh("secret-list"))
+        self.assert_no_changes()
 
 
 PRIVATE_CEPH = {"VC_CEPH_DIR": os.environ.get("VC_FAULTS_CEPH_DIR", "/tmp/vct-fceph"),
