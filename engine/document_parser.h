@@ -32,8 +32,8 @@ Diagnostics CheckLimits(const Document& doc);
 /// ceph: section (after --ceph-conf is merged in): what `validate` can say without a host.
 Diagnostics CheckNeedsCeph(const Document& doc);
 
-/// Checks (CheckNeedsCeph, then) that what resources refer to (a disk's volume, an interface's network, a volume's pool
-/// and backing volume) is declared present or exists on the host.
+/// Checks (CheckNeedsCeph, then) that what resources refer to (a disk's volume, an interface's
+/// network, a volume's pool and backing volume) is declared present or exists on the host.
 Diagnostics CheckReferences(const Document& doc, const ObservedState& observed);
 
 }  // namespace vc
