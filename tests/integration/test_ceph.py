@@ -273,7 +273,18 @@ class CephTest(RealLibvirtTest):
             outputs += [out, err]
         xml = virsh("dumpxml", "vct-rbd1", "--inactive")
         self.assertIn("<secret type='ceph' uuid=", xml)
-        for text in outputs + [xml]:
+        # No process shows the key on its command line (QEMU gets it through libvirt's secret,
+        # encrypted with a per-domain master key), while the guest runs.
+        cmdlines = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmdlines.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
+                except OSError:
+                    pass  # gone meanwhile
+        self.assertTrue(any("qemu" in c and "vct-rbd1" in c for c in cmdlines), "the guest's QEMU was read")
+        for text in outputs + [xml] + cmdlines:
             self.assertNotIn(key, text)
             self.assertNotIn(key[:20], text)
         self.assertEqual(virsh("domstate", "vct-rbd1"), "running", "QEMU reached the image with the secret")

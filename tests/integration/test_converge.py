@@ -6,7 +6,7 @@ import re
 import subprocess
 import unittest
 
-from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, virsh
+from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, snapshot, virsh
 
 
 def site(pool_dir, vcpus=1, memory="128MiB", state="running", extra="", max_memory="512MiB"):
@@ -272,6 +272,58 @@ volumes:
         nets = names("net-list", "--all", "--name")
         self.assertNotIn("vct-mine", nets)
         self.assertIn("vct-foreign", nets, "a network virtconverge did not create is never pruned")
+
+    def whole_host_but_ours(self, keep=None):
+        """A document declaring everything on the shared daemon that is not this test's (as observed),
+        plus `keep` (section → resources): what --prune then treats as the whole host."""
+        rc, observed, err = run(["observe", "--format", "json", "--connection", URI])
+        self.assertEqual(rc, 0, err)
+        doc = {"version": 1}
+        for section, resources in json.loads(observed).items():
+            if isinstance(resources, dict):
+                doc[section] = {k: v for k, v in resources.items() if not k.startswith("vct-")}
+        for section, resources in (keep or {}).items():
+            doc.setdefault(section, {}).update(resources)
+        return self.write("whole-host.json", json.dumps(doc))
+
+    def test_prune_of_every_kind_deletes_only_marked_resources_and_destructive_ones_need_the_allow(self):
+        pool_dir = os.path.join(WORK, "prune-pool")
+        self.apply_ok(self.write("mine.yaml", f"""version: 1
+pools:
+  vct-prp: {{type: dir, path: {pool_dir}}}
+volumes:
+  vct-prp/mine: {{capacity: 16MiB}}
+networks:
+  vct-prn: {{mode: isolated}}
+domains:
+  vct-prd: {{vcpus: 1, memory: 64MiB, state: stopped, disks: [{{volume: vct-prp/mine, target: vda}}]}}
+"""))
+        virsh("vol-create-as", "vct-prp", "foreign", "1M")
+        virsh("net-define", self.write("fnet.xml", "<network><name>vct-prn-foreign</name></network>"))
+        virsh("define", self.write("fdom.xml", "<domain type='qemu'><name>vct-prd-foreign</name>"
+                                   "<memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>"))
+        keep_pool = self.whole_host_but_ours({"pools": {"vct-prp": {"type": "dir", "path": pool_dir}}})
+        before = snapshot()
+        rc, out, err = run(["apply", keep_pool, "--prune", "--connection", URI])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("volume.vct-prp/mine: destructive change refused without --allow-destroy", out + err)
+        self.assertEqual(snapshot(), before, "a refused prune changed the host")
+
+        rc, out, err = run(["apply", keep_pool, "--prune", "--allow-destroy", "--connection", URI])
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("vct-prd", names("list", "--all", "--name"))
+        self.assertIn("vct-prd-foreign", names("list", "--all", "--name"), "an unmarked domain is never pruned")
+        self.assertNotIn("vct-prn", names("net-list", "--all", "--name"))
+        self.assertIn("vct-prn-foreign", names("net-list", "--all", "--name"))
+        volumes = virsh("vol-list", "vct-prp")
+        self.assertNotIn("mine", volumes)
+        self.assertIn("foreign", volumes, "a volume without the mark is never pruned")
+
+        # The marked pool goes too, with the unmarked volume still in it: destructive, allowed.
+        rc, out, err = run(["apply", self.whole_host_but_ours(), "--prune", "--allow-destroy",
+                            "--connection", URI])
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("vct-prp", names("pool-list", "--all", "--name"))
 
     def test_cpu_model_is_set_at_creation_and_a_change_needs_a_restart(self):
         doc = """version: 1
