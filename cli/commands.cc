@@ -13,6 +13,7 @@
 #include "engine/applier.h"
 #include "engine/document_parser.h"
 #include "engine/export.h"
+#include "engine/json_reader.h"
 #include "engine/names.h"
 #include "engine/plan.h"
 #include "engine/plan_text.h"
@@ -491,6 +492,34 @@ int Schema(const Args& args) {
     return kExitError;
   }
   std::cout << (names[0] == "plan" ? PlanSchema() : DesiredStateSchema());
+  return kExitOk;
+}
+
+// Renders a saved plan for review, exactly as `plan` printed it when it was made; the file is
+// checked first (digest, every field), like apply --plan does before it plans again.
+int Show(const Args& args) {
+  po::options_description options("show options");
+  options.add_options()("verbose,v", po::bool_switch(), "show each step's arguments");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(args,
+                 "usage: virtconverge show PLAN.json [--verbose]\n\nPrint a saved plan (from plan "
+                 "--out) as the text plan, after checking it. Touches no host.",
+                 options, true, &vm, &code)) {
+    return code;
+  }
+  std::vector<std::string> files = Files(vm);
+  if (files.size() != 1) {
+    PrintError("name one saved plan (- for standard input)");
+    return kExitError;
+  }
+  StatusOr<std::string> text = ReadInput(files[0]);
+  if (!text.ok()) return Fail(text.status(), false);
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(*text);
+  if (!saved.ok()) return Fail(saved.status().WithContext(files[0]), false);
+  StatusOr<Json> json = ReadStrictJson(*text);
+  if (!json.ok()) return Fail(json.status().WithContext(files[0]), false);
+  std::cout << RenderPlanText(*json, StyleForStdout(vm["verbose"].as<bool>()));
   return kExitOk;
 }
 

@@ -16,5 +16,6 @@ int ApplyCommand(const Args& args);
 int Observe(const Args& args);
 int Schema(const Args& args);
 int Serve(const Args& args);
+int Show(const Args& args);
 
 }  // namespace vc::cli

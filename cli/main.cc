@@ -19,13 +19,15 @@ Commands:
   plan FILE...       show what apply would change
   apply FILE...      change the host to match the documents
   apply --plan P     apply exactly a saved plan, if the host has not changed since
+  show PLAN          print a saved plan as text, after checking it; touches no host
   observe            print what the host holds, as a document
   schema NAME        print the JSON Schema: desired-state or plan
   serve              JSON requests on stdin, responses on stdout (for Puppet, Salt)
 
 FILE may be '-' for standard input. Run 'virtconverge <command> --help' for the options of one
 command. Exit codes: 0 success and nothing to change; 2 changes present or made (with
---detailed-exitcode); 1 any error.
+--detailed-exitcode); 3 another run holds the host's lock (apply; nothing changed); 1 any other
+error.
 
 Connection: --connection URI, else the documents' 'connection:', else $LIBVIRT_DEFAULT_URI,
 else qemu:///system.
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   if (command == "observe") return vc::cli::Observe(args);
   if (command == "schema") return vc::cli::Schema(args);
   if (command == "serve") return vc::cli::Serve(args);
+  if (command == "show") return vc::cli::Show(args);
   std::cerr << "virtconverge: unknown command '" << command << "'\n\n" << kUsage;
   return 1;
 }

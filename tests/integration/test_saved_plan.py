@@ -146,3 +146,29 @@ class SavedPlanMutationTest(RealLibvirtTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ShowTest(RealLibvirtTest):
+    """The text plan is the render of the JSON plan: `show` of the saved JSON prints exactly what
+    `plan` printed, steps included; a tampered file is refused."""
+
+    def test_the_text_plan_equals_the_render_of_its_own_json_plan(self):
+        pool_dir = os.path.join(WORK, "spool")
+        self.apply_ok(self.write("base.yaml", document(pool_dir, vcpus=1, with_update=False)))
+        path = self.write("next.yaml", document(pool_dir, vcpus=2, with_update=True))
+        for verbose in ([], ["--verbose"]):
+            out_path = os.path.join(WORK, "shown.plan.json")
+            rc, text, err = run(["plan", path, "--connection", URI, "--out", out_path, *verbose])
+            self.assertEqual(rc, 0, text + err)
+            self.assertIn("→ ", text, "the plan has steps to show")
+            rc, shown, err = run(["show", out_path, *verbose])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(shown, text)
+        with open(out_path) as f:
+            plan = json.load(f)
+        plan["changes"][0]["steps"][0]["description"] = "something harmless"
+        tampered = self.write("tampered.plan.json", json.dumps(plan))
+        rc, out, err = run(["show", tampered])
+        self.assertEqual(rc, 1)
+        self.assertIn("digest", err)
+        self.assertEqual(out, "")
