@@ -761,7 +761,8 @@ Status LibvirtProvider::SetMemoryLive(const Step& step) {
   return Status::Unavailable("domain " + step.address.name +
                              ": the guest did not follow the balloon to " + FormatSize(*bytes) +
                              " within " + std::to_string(kDeviceTimeoutSeconds) +
-                             " s (no balloon driver?)");
+                             " s (no balloon driver?)")
+      .WithErrorCode(ErrorCode::kOperationFailed);  // the guest's doing, not the daemon's
 }
 
 Status LibvirtProvider::AttachLive(const Step& step, const std::string& device_xml) {
@@ -797,7 +798,8 @@ Status LibvirtProvider::DetachLive(const Step& step) {
   return Status::Unavailable(step.Describe() + ": the guest did not release it within " +
                              std::to_string(kDeviceTimeoutSeconds) +
                              " s; it is still attached to the running guest (the persistent config "
-                             "no longer has it)");
+                             "no longer has it)")
+      .WithErrorCode(ErrorCode::kOperationFailed);
 }
 
 }  // namespace vc::libvirt

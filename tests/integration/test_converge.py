@@ -273,6 +273,32 @@ volumes:
         self.assertNotIn("vct-mine", nets)
         self.assertIn("vct-foreign", nets, "a network virtconverge did not create is never pruned")
 
+    def test_a_live_change_an_os_less_guest_does_not_follow_is_reported_as_failed(self):
+        # The guest runs no OS: it never releases a disk nor inflates a balloon. Apply must say
+        # so, not claim success.
+        pool_dir = os.path.join(WORK, "images")
+        self.apply_ok(self.write("site.yaml", site(pool_dir, memory="256MiB")))
+        no_data = site(pool_dir, memory="256MiB").replace(
+            "      - volume: vct-images/web1-data\n        target: vdb\n", "")
+        rc, out, err = run(["apply", self.write("detach.yaml", no_data), "--connection", URI,
+                            "--format", "json"], timeout=120)
+        self.assertEqual(rc, 1, out + err)
+        outcome = {o["address"]: o for o in json.loads(out)["apply"]["outcomes"]}["domain.vct-web1"]
+        self.assertFalse(outcome["ok"], outcome)
+        self.assertEqual(outcome["code"], "operation_failed", outcome)
+        self.assertFalse(outcome["transient"], outcome)
+        self.assertIn("vdb", outcome["error"])
+        self.assertIn("vdb", virsh("domblklist", "vct-web1"), "the guest still has the disk")
+
+        rc, out, err = run(["apply", self.write("balloon.yaml", site(pool_dir, memory="192MiB")),
+                            "--connection", URI, "--format", "json"], timeout=120)
+        self.assertEqual(rc, 1, out + err)
+        outcome = {o["address"]: o for o in json.loads(out)["apply"]["outcomes"]}["domain.vct-web1"]
+        self.assertFalse(outcome["ok"], outcome)
+        self.assertEqual(outcome["code"], "operation_failed", outcome)
+        self.assertIn("did not follow the balloon", outcome["error"])
+        self.assertIn("memory (in the running guest: 256MiB)", outcome["remaining"])
+
     def whole_host_but_ours(self, keep=None):
         """A document declaring everything on the shared daemon that is not this test's (as observed),
         plus `keep` (section → resources): what --prune then treats as the whole host."""
