@@ -54,9 +54,10 @@ Status LastError(const std::string& context) {
       return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost);
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_UNAVAILABLE:
+      return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionFailed);
     case VIR_ERR_OPERATION_TIMEOUT:
     case VIR_ERR_AGENT_UNRESPONSIVE:
-      return Status::Unavailable(message);
+      return Status::Unavailable(message).WithErrorCode(ErrorCode::kTimeout);
     case VIR_ERR_NO_SUPPORT:
     case VIR_ERR_OPERATION_UNSUPPORTED:
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
