@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
@@ -56,6 +57,20 @@ bool ApplyReport::ok() const {
   return true;
 }
 
+namespace {
+
+Json StepTimesToJson(const std::vector<std::pair<double, double>>& times) {
+  Json out = Json::array();
+  for (const auto& [start, seconds] : times) {
+    // Milliseconds are all a reader needs, and keep the JSON short.
+    out.push_back({{"start", std::round(start * 1000) / 1000},
+                   {"seconds", std::round(seconds * 1000) / 1000}});
+  }
+  return out;
+}
+
+}  // namespace
+
 int ApplyReport::Done() const {
   int done = 0;
   for (const ResourceOutcome& o : outcomes) done += o.status.ok() ? 1 : 0;
@@ -70,6 +85,7 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
                       const ProgressFn& progress) {
   ApplyReport report;
   report.outcomes.resize(plan.changes.size());
+  const auto apply_start = std::chrono::steady_clock::now();
   std::mutex mu;  // guards `failed` and calls to `progress`
   std::set<Address> failed;
   // Once the daemon is gone, starting more resources only piles up the same failure.
@@ -117,6 +133,8 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
           break;
         }
         outcome.steps.push_back(step.Describe());
+        outcome.step_times.push_back(
+            {std::chrono::duration<double>(start - apply_start).count(), seconds});
         say(fmt::format("{}: {} ({:.2f} s)", change.address.ToString(), step.Describe(), seconds));
       }
     }
@@ -234,6 +252,7 @@ Json ApplyReportToJson(const ApplyReport& report) {
          {"transient", IsTransient(code)},
          {"error", o.status.ok() ? Json(nullptr) : Json(o.status.message())},
          {"steps", o.steps},
+         {"step_times", StepTimesToJson(o.step_times)},
          {"converged", o.converged},
          {"remaining", o.remaining}});
   }

@@ -19,8 +19,11 @@ struct ApplyOptions {
 struct ResourceOutcome {
   Address address;
   Action action = Action::kUpdate;
-  Status status;                       // the first failure, or Ok
-  std::vector<std::string> steps;      // the steps carried out, in order
+  Status status;                   // the first failure, or Ok
+  std::vector<std::string> steps;  // the steps carried out, in order
+  // Of each step carried out: when it started (seconds since the apply began) and how long it
+  // took, so a reader sees what ran at once.
+  std::vector<std::pair<double, double>> step_times;
   bool converged = false;              // after apply, observation matches the declared fields
   std::vector<std::string> remaining;  // attribute paths still different, when not converged
 };

@@ -299,6 +299,34 @@ volumes:
         self.assertIn("did not follow the balloon", outcome["error"])
         self.assertIn("memory (in the running guest: 256MiB)", outcome["remaining"])
 
+    def test_parallelism_runs_resources_at_once_and_one_runs_them_in_turn(self):
+        # Four OS-less guests ignore the ACPI button, so each shutdown waits its full timeout:
+        # the steps' times in the report show whether they ran at the same time.
+        def doc(state):
+            return self.write(f"par-{state}.yaml", "version: 1\ndomains:\n" + "".join(
+                f"  vct-par{i}: {{vcpus: 1, memory: 64MiB, state: {state}}}\n" for i in range(4)))
+
+        def shutdown_times(parallelism):
+            self.apply_ok(doc("running"))
+            rc, out, err = run(["apply", doc("stopped"), "--connection", URI, "--format", "json",
+                                "--shutdown-timeout", "2", "-p", str(parallelism)], timeout=120)
+            self.assertEqual(rc, 0, out + err)
+            times = []
+            for o in json.loads(out)["apply"]["outcomes"]:
+                for step, t in zip(o["steps"], o["step_times"]):
+                    if step.startswith("shut down"):
+                        times.append((t["start"], t["start"] + t["seconds"]))
+            self.assertEqual(len(times), 4, out)
+            self.assertTrue(all(end - start >= 1.5 for start, end in times), times)
+            return sorted(times)
+
+        together = shutdown_times(4)
+        self.assertLess(max(s for s, _ in together), min(e for _, e in together),
+                        f"with -p 4 the four shutdowns did not overlap: {together}")
+        in_turn = shutdown_times(1)
+        for (_, end), (start, _) in zip(in_turn, in_turn[1:]):
+            self.assertGreaterEqual(start, end - 0.01, f"with -p 1 two shutdowns overlapped: {in_turn}")
+
     def whole_host_but_ours(self, keep=None):
         """A document declaring everything on the shared daemon that is not this test's (as observed),
         plus `keep` (section → resources): what --prune then treats as the whole host."""
