@@ -4,9 +4,10 @@ import json
 import os
 import re
 import subprocess
+import time
 import unittest
 
-from vctest import URI, WORK, RealLibvirtTest, names, qemu_pid, run, snapshot, virsh
+from vctest import BINARY, URI, WORK, RealLibvirtTest, names, qemu_pid, run, snapshot, virsh
 
 
 def site(pool_dir, vcpus=1, memory="128MiB", state="running", extra="", max_memory="512MiB"):
@@ -326,6 +327,27 @@ volumes:
         in_turn = shutdown_times(1)
         for (_, end), (start, _) in zip(in_turn, in_turn[1:]):
             self.assertGreaterEqual(start, end - 0.01, f"with -p 1 two shutdowns overlapped: {in_turn}")
+
+    def test_a_resource_changed_between_plan_and_its_turn_is_stopped_with_changed_since_plan(self):
+        doc = "version: 1\ndomains:\n  vct-cha: {{vcpus: 1, memory: 64MiB, state: {a}}}\n" \
+              "  vct-chb: {{vcpus: {b}, max_vcpus: 2, memory: 64MiB, state: stopped, autostart: false}}\n"
+        self.apply_ok(self.write("ch1.yaml", doc.format(a="running", b=1)))
+        # vct-cha's shutdown waits its timeout (no OS answers ACPI); meanwhile someone else edits
+        # vct-chb, whose turn comes next (-p 1).
+        p = subprocess.Popen([BINARY, "apply", self.write("ch2.yaml", doc.format(a="stopped", b=2)),
+                              "--connection", URI, "--format", "json", "-p", "1", "--shutdown-timeout", "4"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        virsh("autostart", "vct-chb")
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 1, out + err)
+        outcomes = {o["address"]: o for o in json.loads(out)["apply"]["outcomes"]}
+        self.assertTrue(outcomes["domain.vct-cha"]["ok"], outcomes)
+        b = outcomes["domain.vct-chb"]
+        self.assertEqual(b["code"], "changed_since_plan", b)
+        self.assertIn("autostart was false, is now true", b["error"])
+        self.assertEqual(b["steps"], [], "nothing was done to the resource that changed")
+        self.assertIn("<vcpu placement='static' current='1'>2</vcpu>", virsh("dumpxml", "vct-chb", "--inactive"))
 
     def whole_host_but_ours(self, keep=None):
         """A document declaring everything on the shared daemon that is not this test's (as observed),
