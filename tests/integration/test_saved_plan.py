@@ -7,6 +7,7 @@ exactly as it was. The untouched plan then applies, so the refusals are not a br
 import hashlib
 import json
 import os
+import sys
 import unittest
 
 from vctest import URI, WORK, RealLibvirtTest, run, saved_plan, snapshot
@@ -135,6 +136,7 @@ class SavedPlanMutationTest(RealLibvirtTest):
             self.assertIn("error:", err, where)
             self.assertNotIn("Applying:", out, f"{where}: apply started\n{out}")
             refused += 1
+        print(f"\n{refused} mutated saved plans refused", file=sys.stderr)
         self.assertGreater(refused, 600)
         self.assertEqual(snapshot(), before, "a refused plan changed the host")
 
