@@ -256,6 +256,29 @@ class CephTest(RealLibvirtTest):
         self.assertFalse([v for v in doc["volumes"] if v.startswith("vct-rbdpool/")])
         self.assertIn("rbd/vct-web1-data", doc["rbd_images"])
 
+    def test_prune_deletes_only_marked_images_and_only_with_the_allow(self):
+        self.apply_ok(self.write("mine.yaml", HEADER + "rbd_images:\n  rbd/vct-prune-mine: {size: 16MiB}\n"))
+        rbd("create", "--size", "16", "rbd/vct-prune-foreign")
+        # The whole host as it is, without this test's images: what --prune compares against.
+        rc, observed, err = run(["observe", "--format", "json", "--ceph-conf", CONF, "--connection", URI])
+        self.assertEqual(rc, 0, err)
+        doc = {"version": 1, "ceph": {"conf": CONF, "user": "admin"}}
+        for section, resources in json.loads(observed).items():
+            if isinstance(resources, dict):
+                doc[section] = {k: v for k, v in resources.items()
+                                if not k.startswith("vct-") and not k.startswith("rbd/vct-")}
+        whole = self.write("whole.json", json.dumps(doc))
+        rc, out, err = run(["apply", whole, "--prune", "--connection", URI])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("rbd_image.rbd/vct-prune-mine: destructive change refused without --allow-destroy",
+                      out + err)
+        self.assertIn("vct-prune-mine", rbd("ls", "rbd"), "a refused prune deleted the image")
+        rc, out, err = run(["apply", whole, "--prune", "--allow-destroy", "--connection", URI])
+        self.assertEqual(rc, 0, out + err)
+        images = rbd("ls", "rbd").split()
+        self.assertNotIn("vct-prune-mine", images)
+        self.assertIn("vct-prune-foreign", images, "an image without virtconverge's mark is never pruned")
+
     def test_the_key_never_appears_in_plans_logs_or_output(self):
         key = admin_key()
         domain = """domains:
