@@ -262,13 +262,7 @@ volumes:
         self.assert_no_changes(empty)  # without --prune nothing undeclared is touched
         # Prune means "the documents describe the whole host". Other work may share this daemon,
         # so the document declares everything that is not this test's, exactly as observed.
-        rc, observed, _ = run(["observe", "--format", "json", "--connection", URI])
-        whole_host = {"version": 1}
-        for section, resources in json.loads(observed).items():
-            if isinstance(resources, dict):
-                whole_host[section] = {k: v for k, v in resources.items() if not k.startswith("vct-")}
-        empty = self.write("host.json", json.dumps(whole_host))
-        rc, out, err = run(["apply", empty, "--prune", "--connection", URI])
+        rc, out, err = run(["apply", self.whole_host_but_ours(), "--prune", "--connection", URI])
         self.assertEqual(rc, 0, out + err)
         nets = names("net-list", "--all", "--name")
         self.assertNotIn("vct-mine", nets)
