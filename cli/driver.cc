@@ -20,7 +20,12 @@ StatusOr<Backends*> Driver::Open(const std::string& uri, const Json& ceph) {
     cluster["user"] = "admin";  // one key per cluster
   std::string key = uri + "|" + cluster.dump();
   auto it = backends_.find(key);
-  if (it != backends_.end()) return it->second.get();
+  if (it != backends_.end()) {
+    // A long-lived serve outlives libvirtd restarts: a connection keepalive closed is opened
+    // again rather than failing every later request.
+    if (it->second->libvirt().alive()) return it->second.get();
+    backends_.erase(it);
+  }
   StatusOr<std::unique_ptr<Backends>> opened = Backends::Open(uri, cluster);
   if (!opened.ok()) return opened.status();
   Backends* backends = opened->get();

@@ -77,9 +77,7 @@ int ApplyReport::Done() const {
   return done;
 }
 
-bool IsConnectionGone(ErrorCode code) {
-  return code == ErrorCode::kConnectionLost || code == ErrorCode::kTimeout;
-}
+bool IsConnectionGone(ErrorCode code) { return code == ErrorCode::kConnectionLost; }
 
 ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& options,
                       const ProgressFn& progress) {

@@ -42,7 +42,8 @@ struct ApplyReport {
 /// Called from worker threads, one line at a time, serialised by the applier.
 using ProgressFn = std::function<void(const std::string& line)>;
 
-/// Whether `code` says the daemon is gone (connection lost, or silent past its deadline).
+/// Whether `code` says the daemon is gone (the connection is lost: keepalive closed it, or the
+/// socket). A timeout of one operation is that resource's failure only.
 bool IsConnectionGone(ErrorCode code);
 
 /// Runs the steps of `plan`. REQUIRES: plan.applyable(). Never throws: a failure, even an

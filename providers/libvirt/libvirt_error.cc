@@ -36,7 +36,9 @@ Status LastError(const std::string& context) {
   if (e == nullptr) return Status::Internal(context + ": libvirt reported no error detail");
   std::string message = context + ": " + (e->message ? e->message : "unknown libvirt error");
   // Errors of the RPC layer itself (the socket closed, keepalive timed out, end of file) mean
-  // the daemon is gone, whatever their code: the run cannot go on, a rerun can.
+  // the daemon is gone, whatever their code: the run cannot go on, a rerun can. (A daemon's
+  // error relayed from its own RPC to another daemon also says VIR_FROM_RPC: the provider
+  // confirms a lost connection with virConnectIsAlive before it is believed.)
   if (e->domain == VIR_FROM_RPC && e->code != VIR_ERR_AUTH_FAILED) {
     return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost);
   }
@@ -48,10 +50,15 @@ Status LastError(const std::string& context) {
     case VIR_ERR_NO_SECRET:
       return Status::NotFound(message);
     case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
       // The connection itself failed (the daemon went away or stopped answering).
       return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost);
+    case VIR_ERR_SYSTEM_ERROR:
+      // An OS error: of the connection when it comes from the remote driver, else of the
+      // operation (a directory that cannot be made, a full disk).
+      return e->domain == VIR_FROM_REMOTE
+                 ? Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionLost)
+                 : Status::Internal(message).WithErrorCode(ErrorCode::kOperationFailed);
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_UNAVAILABLE:
       return Status::Unavailable(message).WithErrorCode(ErrorCode::kConnectionFailed);

@@ -93,6 +93,28 @@ StatusOr<std::unique_ptr<LibvirtProvider>> LibvirtProvider::Open(const std::stri
       new LibvirtProvider(std::move(conn), canonical.empty() ? uri : canonical));
 }
 
+bool LibvirtProvider::alive() const { return virConnectIsAlive(conn_.get()) == 1; }
+
+Status LibvirtProvider::Confirmed(Status status) const {
+  if (status.error_code() == ErrorCode::kConnectionLost && alive())
+    return Status::Internal(status.message()).WithErrorCode(ErrorCode::kOperationFailed);
+  return status;
+}
+
+StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
+  StatusOr<ObservedState> state = ObserveAllUnchecked();
+  if (!state.ok()) return Confirmed(state.status());
+  return state;
+}
+
+StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Address& address) {
+  StatusOr<std::optional<ObservedResource>> r = ObserveOneUnchecked(address);
+  if (!r.ok()) return Confirmed(r.status());
+  return r;
+}
+
+Status LibvirtProvider::Execute(const Step& step) { return Confirmed(ExecuteUnchecked(step)); }
+
 bool LibvirtProvider::IsLocal() const { return uri_.find(":///") != std::string::npos; }
 
 const std::string& LibvirtProvider::DefaultVirtType() {
@@ -199,7 +221,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   return r;
 }
 
-StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
+StatusOr<ObservedState> LibvirtProvider::ObserveAllUnchecked() {
   ObservedState state;
   state.connection = uri_;
   virConnectPtr c = conn_.get();
@@ -285,7 +307,8 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAll() {
   return state;
 }
 
-StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Address& address) {
+StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOneUnchecked(
+    const Address& address) {
   using Result = std::optional<ObservedResource>;
   virConnectPtr c = conn_.get();
   switch (address.kind) {
@@ -344,7 +367,7 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOne(const Addr
   return Result();
 }
 
-Status LibvirtProvider::Execute(const Step& step) {
+Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
   switch (step.op) {
     case Step::Op::kCreate:
       switch (step.address.kind) {

@@ -37,8 +37,18 @@ class LibvirtProvider final : public Provider {
   StatusOr<std::optional<ObservedResource>> ObserveOne(const Address& address) override;
   Status Execute(const Step& step) override;
 
+  /// Whether the connection still works (keepalive has not closed it); a local check.
+  bool alive() const;
+
  private:
   LibvirtProvider(Connection conn, std::string uri);
+
+  StatusOr<ObservedState> ObserveAllUnchecked();
+  StatusOr<std::optional<ObservedResource>> ObserveOneUnchecked(const Address& address);
+  Status ExecuteUnchecked(const Step& step);
+  // A failure classed connection_lost while the connection is in fact alive is the operation's
+  // own failure (an error relayed from another daemon's RPC): operation_failed.
+  Status Confirmed(Status status) const;
 
   StatusOr<ObservedResource> ReadPool(virStoragePoolPtr pool, const std::string& name);
   /// `state_and_autostart` when the caller has them from bulk list calls; read per domain if not.

@@ -252,6 +252,38 @@ class LibvirtdKilledTest(PrivateHostTest):
         self.assert_converged_once()
 
 
+class ServeOutlivesLibvirtdTest(PrivateHostTest):
+    def test_a_serve_session_reconnects_after_libvirtd_restarts(self):
+        # One serve session across a libvirtd restart: the request after it is served on a new
+        # connection (the one keepalive closed is not reused), and the apply converges.
+        p = subprocess.Popen([BINARY, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=ENV)
+        with open(self.doc) as f:
+            import yaml  # python3-yaml (scripts/install-deps.sh)
+            document = yaml.safe_load(f)
+
+        def ask(i, command):
+            p.stdin.write(json.dumps({"id": i, "command": command, "document": document,
+                                      "options": {"connection": self.host.uri}}) + "\n")
+            p.stdin.flush()
+            return json.loads(p.stdout.readline())
+
+        try:
+            self.assertTrue(ask(1, "plan")["ok"])
+            self.host.signal(signal.SIGKILL)
+            time.sleep(0.5)
+            self.restart_host()
+            response = ask(2, "apply")
+            self.assertTrue(response["ok"], response)
+            self.assertTrue(response["result"]["apply"]["ok"], response)
+            again = ask(3, "plan")
+            self.assertTrue(again["ok"] and again["result"]["plan"]["changes"] == [], again)
+        finally:
+            p.stdin.close()
+            p.wait(timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+
+
 class LibvirtdStoppedTest(PrivateHostTest):
     def test_plan_against_a_stopped_libvirtd_fails_within_the_deadline_and_works_after_sigcont(self):
         self.apply_ok()
