@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -15,17 +16,32 @@
 namespace vc::cli {
 namespace {
 
+constexpr std::chrono::milliseconds kProbeGrace{250};
+
 bool PrivateHost(const std::string& uri) { return uri.rfind("test:", 0) == 0; }
 
-bool UsableDirectory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return false;
-  return ::access(dir.c_str(), W_OK | X_OK) == 0;
+// The lock directory must be a real directory that no one else can swap files in: ours, or a
+// sticky shared one (like /tmp) so each file stays its creator's.
+bool UsableDirectory(const std::string& dir, mode_t mode) {
+  if (::mkdir(dir.c_str(), mode) == 0) ::chmod(dir.c_str(), mode);  // not narrowed by the umask
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  const bool ours = st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  const bool shared_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
+  return (ours || shared_sticky) && ::access(dir.c_str(), W_OK | X_OK) == 0;
 }
 
+// One directory for every user of the system daemons, so root's runs (Puppet, Salt) and an
+// operator's exclude each other: /run/virtconverge, sticky and world-writable like /tmp, made by
+// the first run that can (root). Per-user places only when it does not exist.
 std::string LockDirectory() {
   if (const char* dir = std::getenv("VIRTCONVERGE_LOCK_DIR"); dir != nullptr && *dir != '\0')
     return dir;
-  if (UsableDirectory("/run/virtconverge")) return "/run/virtconverge";
+  const bool root = ::geteuid() == 0;
+  if (UsableDirectory("/run/virtconverge", root ? 01777 : 0700)) {
+    if (root) ::chmod("/run/virtconverge", 01777);  // one made by an earlier version was 0700
+    return "/run/virtconverge";
+  }
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime != '\0')
     return std::string(runtime) + "/virtconverge";
   return fmt::format("/tmp/virtconverge-{}", ::getuid());
@@ -63,14 +79,23 @@ std::string Now() {
 
 StatusOr<int> OpenLockFile(const std::string& uri) {
   const std::string dir = LockDirectory();
-  if (!UsableDirectory(dir)) {
+  if (!UsableDirectory(dir, 0700)) {
     return Status::Internal("cannot use the lock directory " + dir + ": " + std::strerror(errno) +
                             " (set VIRTCONVERGE_LOCK_DIR)");
   }
   const std::string path = LockPath(uri);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // Readable by all (a waiting run reads the holder's note); another user's file is locked
+  // through a read-only descriptor (flock needs no write access), its note left as it is.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0 && errno == EACCES) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     return Status::Internal("cannot open the host lock " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    ::close(fd);
+    return Status::Internal("the host lock " + path +
+                            " is not a plain file of its own (a link or a device): refusing it");
   }
   return fd;
 }
@@ -83,7 +108,10 @@ StatusOr<HostLock> HostLock::Acquire(const std::string& uri, const std::string& 
   StatusOr<int> opened = OpenLockFile(uri);
   if (!opened.ok()) return opened.status();
   const int fd = *opened;
-  const auto deadline = std::chrono::steady_clock::now() + wait;
+  // Even "refuse at once" tries for a moment: a plan asking who holds the lock holds it shared
+  // for a few microseconds.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::max<std::chrono::milliseconds>(wait, kProbeGrace);
   while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
       Status failed =
@@ -105,7 +133,8 @@ StatusOr<HostLock> HostLock::Acquire(const std::string& uri, const std::string& 
   }
   // Held: say who holds it, for the run that waits and for plans.
   std::string note = fmt::format("pid {}, {}, since {}\n", ::getpid(), purpose, Now());
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, note.data(), note.size(), 0) < 0) {
+  if ((::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
+      (::ftruncate(fd, 0) != 0 || ::pwrite(fd, note.data(), note.size(), 0) < 0)) {
     // The lock holds without the note; a waiting run then says "another run".
   }
   return HostLock(fd);
@@ -139,7 +168,7 @@ HostLock& HostLock::operator=(HostLock&& other) noexcept {
 
 HostLock::~HostLock() {
   if (fd_ >= 0) {
-    ::ftruncate(fd_, 0);
+    if ((::fcntl(fd_, F_GETFL) & O_ACCMODE) == O_RDWR) ::ftruncate(fd_, 0);
     ::close(fd_);  // closing the only descriptor releases the flock
   }
 }
