@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -82,8 +83,9 @@ FieldSpec ReadField(const std::string& where, const std::string& name, const Sch
     type = FieldType::kBool;
   } else if (node.value("type", "") == "integer") {
     type = FieldType::kInt;
-    f.min = node.value("minimum", 0);
-    f.max = node.value("maximum", 0);
+    // Unbounded where the schema says nothing (the reader still caps the digits).
+    f.min = node.value("minimum", std::numeric_limits<int>::min());
+    f.max = node.value("maximum", std::numeric_limits<int>::max());
   } else if (node.value("type", "") == "array" && node.contains("items")) {
     const Schema& items = node["items"];
     const std::string item = RefName(items);

@@ -35,16 +35,28 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
     PlanRunningHardware(desired, actual, RestartAllowed(options, desired.spec), &change, pending);
   }
   if (replace) change.action = Action::kReplace;
-  // A secret the RBD disks authenticate with, removed behind our back: the guest could not start
-  // or attach them any more, so it is defined again (with the ceph: section's key).
-  if (!replace && actual.facts.is_object() && actual.facts.contains("missing_secrets")) {
+  // A secret a declared RBD disk authenticates with, removed behind our back: the guest could
+  // not start or attach the disk any more, so it is defined again with the ceph: section's key
+  // (only for the section's own user: another user's secret holds another key).
+  if (!replace && actual.facts.is_object() && actual.facts.contains("missing_secrets") &&
+      ceph.is_object()) {
+    const std::string user = ceph.value("user", "admin");
+    std::set<std::string> declared;
+    for (const Json& disk : desired.spec.value("disks", Json::array())) {
+      if (disk.contains("rbd")) declared.insert(disk.value("target", ""));
+    }
+    std::set<std::string> planned;
     for (const Json& missing : actual.facts["missing_secrets"]) {
-      const std::string user = ceph.is_object() ? ceph.value("user", "admin") : "admin";
-      change.attributes.push_back(
-          {"ceph_secret", nullptr, Json{{"user", user}, {"uuid", missing.value("uuid", "")}},
-           Disruption::kNone,
-           "the libvirt secret RBD disk " + missing.value("target", "") +
-               " authenticates with is gone: defined again from the ceph: section"});
+      const std::string uuid = missing.value("uuid", "");
+      if (!declared.count(missing.value("target", "")) || missing.value("user", "") != user ||
+          !planned.insert(uuid).second) {
+        continue;
+      }
+      change.attributes.push_back({"ceph_secret", nullptr, Json{{"user", user}, {"uuid", uuid}},
+                                   Disruption::kNone,
+                                   "the libvirt secret RBD disk " + missing.value("target", "") +
+                                       " authenticates with is gone: defined again from the "
+                                       "ceph: section"});
     }
   }
   return change;

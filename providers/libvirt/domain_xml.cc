@@ -449,14 +449,17 @@ std::uint64_t ConfigDimmBytes(std::string_view xml) {
   return dimms;
 }
 
-std::vector<std::pair<std::string, std::string>> RbdDiskSecrets(std::string_view xml) {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<RbdDiskSecret> RbdDiskSecrets(std::string_view xml) {
+  std::vector<RbdDiskSecret> out;
   pugi::xml_document doc;
   if (!doc.load_buffer(xml.data(), xml.size())) return out;
   for (pugi::xml_node disk : doc.child("domain").child("devices").children("disk")) {
     if (std::string_view(disk.child("source").attribute("protocol").as_string()) != "rbd") continue;
-    std::string uuid = disk.child("auth").child("secret").attribute("uuid").as_string();
-    if (!uuid.empty()) out.emplace_back(disk.child("target").attribute("dev").as_string(), uuid);
+    pugi::xml_node auth = disk.child("auth");
+    std::string uuid = auth.child("secret").attribute("uuid").as_string();
+    if (uuid.empty()) continue;
+    out.push_back({disk.child("target").attribute("dev").as_string(), uuid,
+                   auth.attribute("username").as_string()});
   }
   return out;
 }

@@ -53,8 +53,13 @@ StatusOr<Json> ReadDomainFacts(std::string_view live_xml);
 /// The total size of the memory devices (DIMMs) in domain XML; 0 when it has none.
 std::uint64_t ConfigDimmBytes(std::string_view xml);
 
-/// The libvirt secrets the RBD disks of domain XML authenticate with: target → secret UUID.
-std::vector<std::pair<std::string, std::string>> RbdDiskSecrets(std::string_view xml);
+/// The libvirt secret an RBD disk of domain XML authenticates with.
+struct RbdDiskSecret {
+  std::string target;
+  std::string uuid;
+  std::string user;  // the cephx user, without "client."
+};
+std::vector<RbdDiskSecret> RbdDiskSecrets(std::string_view xml);
 
 /// Device XML for live attach and detach.
 StatusOr<std::string> DiskDeviceXml(const Json& disk, const DomainXmlContext& context);

@@ -197,12 +197,13 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     r.facts["config_dimm_memory"] = FormatSize(dimms);
   // An RBD disk whose libvirt secret is gone cannot be opened at the next start or attach:
   // observed, so the plan restores the secret instead of finding nothing to do.
-  for (const auto& [target, uuid] : RbdDiskSecrets(config_xml)) {
-    Secret secret(virSecretLookupByUUIDString(conn_.get(), uuid.c_str()));
-    if (!secret) {
-      if (!LastErrorIsNotFound())
-        return LastError("looking up the secret of domain " + name + "'s disk " + target);
-      r.facts["missing_secrets"].push_back({{"target", target}, {"uuid", uuid}});
+  for (const RbdDiskSecret& disk : RbdDiskSecrets(config_xml)) {
+    Secret secret(virSecretLookupByUUIDString(conn_.get(), disk.uuid.c_str()));
+    // Only a secret known to be gone is reported; one that cannot be looked up (no access) is
+    // left to the start or attach that needs it, not made a failure of the whole observation.
+    if (!secret && LastErrorIsNotFound()) {
+      r.facts["missing_secrets"].push_back(
+          {{"target", disk.target}, {"uuid", disk.uuid}, {"user", disk.user}});
     }
   }
   if (state == "running") {
