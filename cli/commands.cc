@@ -266,16 +266,30 @@ int RunApply(Driver& driver, Driver::Run& run, const po::variables_map& vm) {
 }
 
 // Reads a whole file, or standard input for "-".
+// A saved plan holds its document (at most kMaxDocumentBytes) and the changes made of it.
+constexpr std::size_t kMaxPlanBytes = 4 * kMaxDocumentBytes;
+
+// Reads a saved plan, refusing one larger than kMaxPlanBytes before holding more of it.
 StatusOr<std::string> ReadInput(const std::string& path) {
-  if (path == "-")
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::InvalidArgument(path + ": cannot read the plan")
-        .WithErrorCode(ErrorCode::kInvalidDocument);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file)
+      return Status::InvalidArgument(path + ": cannot read the plan")
+          .WithErrorCode(ErrorCode::kInvalidDocument);
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxPlanBytes) {
+      return Status::InvalidArgument(path + ": a saved plan is at most " +
+                                     std::to_string(kMaxPlanBytes >> 20) + " MiB")
+          .WithErrorCode(ErrorCode::kInvalidDocument);
+    }
+  }
+  return text;
 }
 
 }  // namespace

@@ -20,7 +20,7 @@
 namespace vc::cli {
 namespace {
 
-// A request line longer than this is refused unread (a document is at most kMaxDocumentBytes).
+// A request line longer than this is refused unparsed (a document is at most kMaxDocumentBytes).
 constexpr std::size_t kMaxRequestBytes = kMaxDocumentBytes + (std::size_t{1} << 20);
 
 Json Ok(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
