@@ -61,11 +61,13 @@ void RbdImageView(Json* want, Json* have, const Json& observed) {
 }  // namespace
 
 std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
-  Json want = desired;
-  Json have = observed;
-  if (kind == Kind::kRbdImage && observed.is_object()) RbdImageView(&want, &have, observed);
+  // Only an RBD image is compared through a view of its own; the others as they are, uncopied.
+  const bool view = kind == Kind::kRbdImage && observed.is_object();
+  Json want = view ? desired : Json();
+  Json have = view ? observed : Json();
+  if (view) RbdImageView(&want, &have, observed);
   std::vector<AttributeChange> out;
-  for (AttributeChange& a : DiffAttributes(want, have)) {
+  for (AttributeChange& a : DiffAttributes(view ? want : desired, view ? have : observed)) {
     // Policy fields say how to act, not what the host holds: never compared.
     if (!HasChangeClass(kind, a.path, ChangeClass::kPolicy)) out.push_back(std::move(a));
   }

@@ -193,11 +193,16 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
   ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
-  if (std::uint64_t dimms = ConfigDimmBytes(config_xml); dimms > 0)
+  // Each of these parses the XML again: only when it holds what they look for (a no-op plan of
+  // many domains must cost little more than reading them).
+  const bool has_dimms = config_xml.find("<memory model") != std::string::npos;
+  const bool has_rbd = config_xml.find("protocol='rbd'") != std::string::npos;
+  if (std::uint64_t dimms = has_dimms ? ConfigDimmBytes(config_xml) : 0; dimms > 0)
     r.facts["config_dimm_memory"] = FormatSize(dimms);
   // An RBD disk whose libvirt secret is gone cannot be opened at the next start or attach:
   // observed, so the plan restores the secret instead of finding nothing to do.
-  for (const RbdDiskSecret& disk : RbdDiskSecrets(config_xml)) {
+  for (const RbdDiskSecret& disk :
+       has_rbd ? RbdDiskSecrets(config_xml) : std::vector<RbdDiskSecret>{}) {
     Secret secret(virSecretLookupByUUIDString(conn_.get(), disk.uuid.c_str()));
     // Only a secret known to be gone is reported; one that cannot be looked up (no access) is
     // left to the start or attach that needs it, not made a failure of the whole observation.
