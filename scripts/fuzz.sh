@@ -4,7 +4,8 @@
 # (fuzz/corpus/<target>/, never written to) with its dictionary. Fails when any run finds a crash,
 # a leak, a sanitizer report, a timeout (-timeout=10 per input) or more than 2048 MB of memory;
 # the input is then in build-fuzz/artifacts/<target>/ (rerun: build-fuzz/fuzz/<target> <file>).
-# Prints, per target: executions, seconds, executions per second, corpus files before and after.
+# Prints, per target: executions, seconds, executions per second, corpus files before and after,
+# peak RSS and the slowest input's time.
 # Registered as the ctest test `fuzz_short` (30 s each). Needs clang and libclang-rt-14-dev
 # (scripts/install-deps.sh). See docs/reliability.md.
 #   scripts/fuzz.sh                              # every target, 60 s each
@@ -36,6 +37,8 @@ trap 'rm -rf "$work"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+final_stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }  # -print_final_stats=1
+
 failed=()
 for t in "${targets[@]}"; do
   name=${t%_fuzzer}
@@ -48,18 +51,20 @@ for t in "${targets[@]}"; do
   [ -f "fuzz/$name.dict" ] && args+=(-dict="fuzz/$name.dict")
   if [ -n "${FUZZ_RUNS:-}" ]; then
     args+=(-runs="$FUZZ_RUNS")
+    budget="$FUZZ_RUNS executions"
   else
     args+=(-max_total_time="$seconds")
+    budget="$seconds s"
   fi
   log="$work/$t.log"
-  echo "fuzz: $t ${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$seconds s}, $before seed file(s)"
+  echo "fuzz: $t for $budget, $before seed file(s)"
   start=$(date +%s)
   status=0
   "$build/fuzz/$t" "${args[@]}" "$corpus" >"$log" 2>&1 || status=$?
   elapsed=$(($(date +%s) - start))
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  runs=$(final_stat number_of_executed_units)
   after=$(find "$corpus" -type f | wc -l)
-  echo "fuzz: $t: ${runs:-?} executions in $elapsed s ($((${runs:-0} / (elapsed > 0 ? elapsed : 1))) exec/s), corpus $before -> $after file(s), exit $status"
+  echo "fuzz: $t: ${runs:-?} executions in $elapsed s ($((${runs:-0} / (elapsed > 0 ? elapsed : 1))) exec/s), corpus $before -> $after file(s), peak RSS $(final_stat peak_rss_mb) MB, slowest input $(final_stat slowest_unit_time_sec) s, exit $status"
   if [ -n "${FUZZ_KEEP:-}" ]; then
     mkdir -p "$FUZZ_KEEP/$name"
     cp "$corpus"/* "$FUZZ_KEEP/$name"/
