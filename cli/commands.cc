@@ -533,7 +533,17 @@ int Show(const Args& args) {
   if (!saved.ok()) return Fail(saved.status().WithContext(files[0]), false);
   StatusOr<Json> json = ReadStrictJson(*text);
   if (!json.ok()) return Fail(json.status().WithContext(files[0]), false);
-  std::cout << RenderPlanText(*json, StyleForStdout(vm["verbose"].as<bool>()));
+  // The decoder checks what apply needs, not every field the renderer reads: a plan whose
+  // digest was rewritten may still have the wrong shape, and that is an error, not an abort.
+  std::string text_plan;
+  try {
+    text_plan = RenderPlanText(*json, StyleForStdout(vm["verbose"].as<bool>()));
+  } catch (const std::exception& e) {
+    return Fail(Status::InvalidArgument(files[0] + ": not a plan that can be shown: " + e.what())
+                    .WithErrorCode(ErrorCode::kPlanMismatch),
+                false);
+  }
+  std::cout << text_plan;
   return kExitOk;
 }
 

@@ -151,11 +151,9 @@ class Parser {
     try {
       const std::string owned(text);
       // A trailing '---' starts a document that carries nothing: only a non-empty one counts.
-      // A later document needs a '---' or '...' marker, so text without one has none, and is
-      // not read twice (the probe is a full parse).
-      const bool may_have_more =
-          owned.find("---") != std::string::npos || owned.find("...") != std::string::npos;
-      if (std::optional<YAML::Mark> second = may_have_more ? SecondDocument(owned) : std::nullopt) {
+      // Always probed, though it is a second parse: yaml-cpp reads content after a flow-style
+      // root as a later document without any marker.
+      if (std::optional<YAML::Mark> second = SecondDocument(owned)) {
         Error(*second, "", "",
               "a second YAML document (after '---') is not read: give each document as a file of "
               "its own",

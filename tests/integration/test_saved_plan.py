@@ -174,3 +174,12 @@ class ShowTest(RealLibvirtTest):
         self.assertEqual(rc, 1)
         self.assertIn("digest", err)
         self.assertEqual(out, "")
+        # Digest made right, shape wrong: an error, never an abort.
+        for mutate in (lambda q: q.pop("changes"), lambda q: q.update(summary={"create": "x"}),
+                       lambda q: q.update(changes=[{"action": 1}])):
+            bad = json.loads(json.dumps(plan))
+            mutate(bad)
+            bad["digest"] = digest(bad)
+            rc, out, err = run(["show", self.write("bad.plan.json", json.dumps(bad))])
+            self.assertEqual(rc, 1, err)
+            self.assertIn("error:", err)
