@@ -19,6 +19,8 @@ class Backends {
 
   Provider& provider() { return *composite_; }
   libvirt::LibvirtProvider& libvirt() { return *libvirt_; }
+  /// The Ceph backend (RBD images), or null without a ceph: section.
+  Provider* ceph() { return ceph_.get(); }
 
  private:
   std::unique_ptr<libvirt::LibvirtProvider> libvirt_;

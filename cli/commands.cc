@@ -150,7 +150,10 @@ void AddPlanShapeOptions(po::options_description& options) {
       "shutdown-timeout", po::value<int>()->default_value(60),
       "seconds a guest gets to shut down (ACPI) before it is forced off (0-86400); part "
       "of the plan's steps")("verbose,v", po::bool_switch(),
-                             "show each step's arguments in the text plan");
+                             "show each step's arguments in the text plan")(
+      "skip-unreachable", po::bool_switch(),
+      "a fleet (hosts:): plan the hosts that answer and name those that do not, instead of "
+      "failing (what is placed on a skipped host is not planned)");
 }
 
 bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
@@ -160,7 +163,7 @@ bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
     return false;
   }
   *options = PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(),
-                         vm["prune"].as<bool>(), timeout};
+                         vm["prune"].as<bool>(), timeout, vm["skip-unreachable"].as<bool>()};
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "cli/driver.h"
 
 #include <cstdlib>
+#include <thread>
 
 #include "engine/planner.h"
 
@@ -46,17 +47,139 @@ Status LockOrNote(const std::string& uri, const LockPolicy* lock, Driver::Run* r
   }
   StatusOr<HostLock> held = HostLock::Acquire(uri, lock->purpose, lock->wait);
   if (!held.ok()) return held.status();
-  run->lock = std::make_shared<HostLock>(std::move(*held));
+  run->locks.push_back(std::make_shared<HostLock>(std::move(*held)));
   return Status::Ok();
 }
 
 }  // namespace
 
+StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unreachable,
+                                             const LockPolicy* lock, Run* run) {
+  std::vector<std::string> names;
+  for (const auto& [name, host] : doc.hosts) names.push_back(name);
+  // Connect to every host at once: an unreachable one costs its deadline once, not per host.
+  std::map<std::string, StatusOr<Backends*>> opened;
+  {
+    std::vector<StatusOr<std::unique_ptr<Backends>>> fresh;
+    std::vector<std::string> keys;
+    std::vector<std::string> to_open;
+    for (const std::string& name : names) {
+      Json cluster = doc.ceph;
+      if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";
+      const std::string key = doc.hosts.at(name).connection + "|" + cluster.dump();
+      auto it = backends_.find(key);
+      if (it != backends_.end() && it->second->libvirt().alive()) {
+        opened.emplace(name, it->second.get());
+        continue;
+      }
+      if (it != backends_.end()) backends_.erase(it);
+      to_open.push_back(name);
+      keys.push_back(key);
+    }
+    for (std::size_t i = 0; i < to_open.size(); ++i) fresh.emplace_back(Status::Internal(""));
+    {
+      std::vector<std::jthread> threads;
+      for (std::size_t i = 0; i < to_open.size(); ++i) {
+        threads.emplace_back([&, i] {
+          Json cluster = doc.ceph;
+          if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";
+          fresh[i] = Backends::Open(doc.hosts.at(to_open[i]).connection, cluster);
+        });
+      }
+    }
+    for (std::size_t i = 0; i < to_open.size(); ++i) {
+      if (!fresh[i].ok()) {
+        opened.emplace(to_open[i], fresh[i].status());
+        continue;
+      }
+      Backends* b = fresh[i]->get();
+      backends_.emplace(keys[i], std::move(*fresh[i]));
+      opened.emplace(to_open[i], b);
+    }
+  }
+  std::map<std::string, std::string> skipped;
+  std::map<std::string, Backends*> reachable;
+  for (const auto& [name, backends] : opened) {
+    if (backends.ok()) {
+      reachable.emplace(name, *backends);
+      continue;
+    }
+    const std::string why = backends.status().message();
+    if (!skip_unreachable) {
+      return backends.status().WithContext(
+          "host " + name + " (" + doc.hosts.at(name).connection +
+          ") cannot be reached (--skip-unreachable plans the other hosts)");
+    }
+    skipped.emplace(name, why);
+  }
+  if (reachable.empty()) {
+    return Status::Unavailable("no host of the fleet could be reached")
+        .WithErrorCode(ErrorCode::kConnectionFailed);
+  }
+  for (const auto& [name, backends] : reachable) {
+    if (Status s = LockOrNote(backends->provider().uri(), lock, run); !s.ok())
+      return s.WithContext("host " + name);
+  }
+  run->backends = reachable.begin()->second;
+  run->fleet = std::make_shared<FleetProvider>(reachable);
+  std::vector<std::string> live_names;
+  for (const auto& [name, b] : reachable) live_names.push_back(name);
+  // Each host observed at once; one that fails now is skipped like one that never answered.
+  std::vector<StatusOr<ObservedState>> parts(live_names.size(),
+                                             StatusOr<ObservedState>(Status::Internal("")));
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < live_names.size(); ++i) {
+      threads.emplace_back([&, i] { parts[i] = run->fleet->ObserveHost(live_names[i]); });
+    }
+  }
+  ObservedState observed;
+  std::map<std::string, Backends*> answered;
+  for (std::size_t i = 0; i < live_names.size(); ++i) {
+    if (!parts[i].ok()) {
+      if (!skip_unreachable) return parts[i].status();
+      skipped.emplace(live_names[i], parts[i].status().message());
+      continue;
+    }
+    answered.emplace(live_names[i], reachable.at(live_names[i]));
+    for (auto& [address, r] : parts[i]->resources)
+      observed.resources.emplace(address, std::move(r));
+  }
+  if (answered.size() != reachable.size()) run->fleet = std::make_shared<FleetProvider>(answered);
+  if (answered.empty()) {
+    return Status::Unavailable("no host of the fleet could be observed")
+        .WithErrorCode(ErrorCode::kConnectionFailed);
+  }
+  if (Provider* cluster = answered.begin()->second->ceph()) {
+    StatusOr<ObservedState> images = cluster->ObserveAll();
+    if (!images.ok()) return images.status();
+    for (auto& [address, r] : images->resources) {
+      if (address.kind == Kind::kRbdImage) observed.resources[address] = std::move(r);
+    }
+  }
+  observed.skipped_hosts = skipped;
+  run->fleet->CheckMoves(MoveCandidates(doc, observed), &observed);
+  return observed;
+}
+
 StatusOr<Driver::Run> Driver::PlanDocument(const Document& doc, const std::string& connection,
                                            const PlanOptions& options, const LockPolicy* lock) {
+  if (doc.fleet()) {
+    if (!connection.empty()) {
+      return Status::InvalidArgument(
+                 "--connection names one host; the documents declare a fleet (hosts:), which "
+                 "names each host's connection")
+          .WithErrorCode(ErrorCode::kInvalidValue);
+    }
+    Run run;
+    StatusOr<ObservedState> observed = ObserveFleet(doc, options.skip_unreachable, lock, &run);
+    if (!observed.ok()) return observed.status();
+    run.plan = ComputePlan(doc, *observed, options);
+    return run;
+  }
   StatusOr<Backends*> backends = Open(ResolveConnection(connection, doc.connection), doc.ceph);
   if (!backends.ok()) return backends.status();
-  Run run{*backends, {}, nullptr, ""};
+  Run run{*backends, {}, {}, "", nullptr};
   if (Status s = LockOrNote((*backends)->provider().uri(), lock, &run); !s.ok()) return s;
   StatusOr<ObservedState> observed = ObserveFor(doc, options, (*backends)->provider());
   if (!observed.ok()) return observed.status();
@@ -67,6 +190,26 @@ StatusOr<Driver::Run> Driver::PlanDocument(const Document& doc, const std::strin
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
                                           bool allow_destroy, bool allow_restart, bool prune,
                                           const LockPolicy* lock) {
+  if (saved.document.fleet()) {
+    if (!connection.empty()) {
+      return Status::InvalidArgument("--connection names one host; the saved plan is a fleet's")
+          .WithErrorCode(ErrorCode::kPlanMismatch);
+    }
+    Run run;
+    PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
+    StatusOr<ObservedState> observed =
+        ObserveFleet(saved.document, options.skip_unreachable, lock, &run);
+    if (!observed.ok()) return observed.status();
+    Plan plan = ComputePlan(saved.document, *observed, options);
+    if (Status same = CompareWithSaved(saved, PlanToJson(plan)); !same.ok()) return same;
+    if (!plan.applyable()) {
+      return Status::FailedPrecondition(
+                 "planned again, the saved plan has errors: plan again to see them")
+          .WithErrorCode(ErrorCode::kPlanMismatch);
+    }
+    run.plan = std::move(plan);
+    return run;
+  }
   StatusOr<Backends*> backends =
       Open(connection.empty() ? saved.connection : connection, saved.ceph);
   if (!backends.ok()) return backends.status();
@@ -75,7 +218,7 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
                                       (*backends)->provider().uri())
         .WithErrorCode(ErrorCode::kPlanMismatch);
   }
-  Run run{*backends, {}, nullptr, ""};
+  Run run{*backends, {}, {}, "", nullptr};
   if (Status s = LockOrNote(saved.connection, lock, &run); !s.ok()) return s;
   PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
   StatusOr<ObservedState> observed = ObserveFor(saved.document, options, (*backends)->provider());
@@ -92,7 +235,8 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
 }
 
 ApplyReport Driver::Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress) {
-  return ApplyPlan(run.plan, run.backends->provider(), options, progress);
+  if (run.fleet) run.fleet->SetProgress(progress);
+  return ApplyPlan(run.plan, run.provider(), options, progress);
 }
 
 }  // namespace vc::cli

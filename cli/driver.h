@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/backends.h"
+#include "cli/fleet_provider.h"
 #include "cli/host_lock.h"
 #include "engine/applier.h"
 #include "engine/plan.h"
@@ -28,10 +29,13 @@ struct LockPolicy {
 class Driver {
  public:
   struct Run {
-    Backends* backends = nullptr;  // owned by the Driver
+    Backends* backends = nullptr;  // owned by the Driver; for a fleet, its first host's
     Plan plan;
-    std::shared_ptr<HostLock> lock;  // held by a run that applies
-    std::string busy;                // for a plan: the apply running on the host now, if any
+    std::vector<std::shared_ptr<HostLock>> locks;  // held by a run that applies (every host)
+    std::string busy;                      // for a plan: the apply running on the host now, if any
+    std::shared_ptr<FleetProvider> fleet;  // a fleet's hosts, when the document has hosts:
+
+    Provider& provider() { return fleet ? *fleet : backends->provider(); }
   };
 
   /// The backends for `uri` and `ceph` (null, or {"conf", "user"?}), opened on first use and kept
@@ -53,6 +57,13 @@ class Driver {
 
   /// Runs the plan's steps. REQUIRES: run.plan.applyable().
   ApplyReport Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress);
+
+  /// Opens and observes every host of a fleet document at once (each connection and each
+  /// observation in parallel), with the CPU checks of the moves it may plan. A host that cannot
+  /// be reached is an error naming it, or, with `skip_unreachable`, left out and named in the
+  /// result's skipped_hosts. With `lock`, every host's lock is taken first (in name order).
+  StatusOr<ObservedState> ObserveFleet(const Document& doc, bool skip_unreachable,
+                                       const LockPolicy* lock, Run* run);
 
  private:
   std::map<std::string, std::unique_ptr<Backends>> backends_;  // by URI and ceph section

@@ -41,14 +41,23 @@ std::optional<Kind> KindFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::string Address::ToString() const { return std::string(KindName(kind)) + "." + name; }
+std::string Address::ToString() const {
+  return std::string(KindName(kind)) + "." + name + (host.empty() ? "" : "@" + host);
+}
 
 std::optional<Address> Address::Parse(std::string_view text) {
   std::size_t dot = text.find('.');
   if (dot == std::string_view::npos) return std::nullopt;
   std::optional<Kind> kind = KindFromName(text.substr(0, dot));
   if (!kind) return std::nullopt;
-  return Address{*kind, std::string(text.substr(dot + 1))};
+  std::string_view rest = text.substr(dot + 1);
+  std::size_t at = rest.rfind('@');  // names never hold '@'
+  if (at == std::string_view::npos) return Address{*kind, std::string(rest), ""};
+  return Address{*kind, std::string(rest.substr(0, at)), std::string(rest.substr(at + 1))};
+}
+
+Address RefOn(Kind kind, std::string name, const std::string& host) {
+  return Address{kind, std::move(name), kind == Kind::kRbdImage ? "" : host};
 }
 
 }  // namespace vc

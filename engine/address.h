@@ -1,4 +1,5 @@
-// Resource kinds and addresses: `domain.web1`, `volume.images/web1-root`.
+// Resource kinds and addresses: `domain.web1`, `volume.images/web1-root`, and in a fleet (a
+// document with `hosts:`) the host a resource is on: `domain.web1@hv-a`.
 #pragma once
 
 #include <compare>
@@ -22,13 +23,18 @@ std::optional<Kind> KindFromName(std::string_view name);
 
 struct Address {
   Kind kind;
-  std::string name;  // for volumes "<pool>/<volume>", for RBD images "<ceph pool>/<image>"
+  std::string name;       // for volumes "<pool>/<volume>", for RBD images "<ceph pool>/<image>"
+  std::string host = "";  // in a fleet, the host it is on; "" for one host and RBD images
 
-  /// "<kind>.<name>"
+  /// "<kind>.<name>", and "@<host>" when it has one
   std::string ToString() const;
   static std::optional<Address> Parse(std::string_view text);
 
   auto operator<=>(const Address&) const = default;
 };
+
+/// The address of what a resource on `host` refers to by `name`: RBD images are the cluster's
+/// (no host); pools, volumes, networks and domains are on the same host.
+Address RefOn(Kind kind, std::string name, const std::string& host);
 
 }  // namespace vc

@@ -18,11 +18,24 @@
 namespace vc {
 namespace {
 
-// Re-reads the resource and compares it with what the plan saw.
+// Re-reads the resource and compares it with what the plan saw. A moving domain is re-read where
+// it is, and must not have appeared where it goes.
 Status CheckUnchanged(const Change& change, Provider& provider) {
-  StatusOr<std::optional<ObservedResource>> now = provider.ObserveOne(change.address);
-  if (!now.ok()) return now.status().WithContext("re-reading " + change.address.ToString());
-  const std::string where = change.address.ToString() + ": changed since plan";
+  if (change.action == Action::kMigrate) {
+    StatusOr<std::optional<ObservedResource>> there = provider.ObserveOne(change.address);
+    if (!there.ok()) return there.status().WithContext("re-reading " + change.address.ToString());
+    if (there->has_value()) {
+      return Status::FailedPrecondition(change.address.ToString() +
+                                        ": changed since plan: it now exists there")
+          .WithErrorCode(ErrorCode::kChangedSincePlan);
+    }
+  }
+  const Address at = change.action == Action::kMigrate
+                         ? Address{change.address.kind, change.address.name, change.from_host}
+                         : change.address;
+  StatusOr<std::optional<ObservedResource>> now = provider.ObserveOne(at);
+  if (!now.ok()) return now.status().WithContext("re-reading " + at.ToString());
+  const std::string where = at.ToString() + ": changed since plan";
   if (change.action == Action::kCreate) {
     if (now->has_value()) {
       return Status::FailedPrecondition(where + ": it now exists")
@@ -202,6 +215,11 @@ ApplyReport ApplyPlan(const Plan& plan, Provider& provider, const ApplyOptions& 
       outcome.converged = it == after->resources.end();
       if (!outcome.converged) outcome.remaining.push_back("ensure");
       continue;
+    }
+    if (change.action == Action::kMigrate &&
+        after->resources.count(
+            Address{change.address.kind, change.address.name, change.from_host})) {
+      outcome.remaining.push_back("host (still defined on " + change.from_host + ")");
     }
     if (it == after->resources.end()) {
       outcome.remaining.push_back("ensure");

@@ -47,6 +47,16 @@ class MemoryProvider : public Provider {
       case Step::Op::kDelete:
         state_.resources.erase(step.address);
         break;
+      case Step::Op::kMigrate: {
+        Address to = step.address;
+        to.host = step.args["to"];
+        ObservedResource moved = r;
+        moved.address = to;
+        moved.spec["autostart"] = false;  // autostart is the host's: it does not come along
+        state_.resources.erase(step.address);
+        state_.resources[to] = moved;
+        break;
+      }
       case Step::Op::kStart:
         r.spec["state"] = "running";
         break;

@@ -58,6 +58,7 @@ void Classify(const DesiredResource& desired, const ObservedResource& observed, 
       return;
     case ChangeClass::kNone:
     case ChangeClass::kPolicy:
+    case ChangeClass::kPlacement:
       a->disruption = Disruption::kNone;
       return;
   }

@@ -68,8 +68,12 @@ std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const 
   if (view) RbdImageView(&want, &have, observed);
   std::vector<AttributeChange> out;
   for (AttributeChange& a : DiffAttributes(view ? want : desired, view ? have : observed)) {
-    // Policy fields say how to act, not what the host holds: never compared.
-    if (!HasChangeClass(kind, a.path, ChangeClass::kPolicy)) out.push_back(std::move(a));
+    // Policy fields say how to act, not what the host holds; placement is in the address: never
+    // compared.
+    if (!HasChangeClass(kind, a.path, ChangeClass::kPolicy) &&
+        !HasChangeClass(kind, a.path, ChangeClass::kPlacement)) {
+      out.push_back(std::move(a));
+    }
   }
   return out;
 }

@@ -6,7 +6,8 @@
 
 namespace vc {
 
-/// {"version": 1, "connection"?, "ceph"?, "<section>": {"<name>": {fields..., "ensure"?}}}.
+/// {"version": 1, "connection"?, "ceph"?, "hosts"?, "<section>": {"<name>": {fields...,
+/// "ensure"?}}}.
 Json DocumentToJson(const Document& doc);
 
 }  // namespace vc

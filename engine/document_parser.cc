@@ -17,6 +17,7 @@
 #include "engine/field_table.h"
 #include "engine/json_reader.h"
 #include "engine/names.h"
+#include "engine/placement.h"
 #include "engine/size.h"
 
 namespace vc {
@@ -200,11 +201,13 @@ class Parser {
             doc_->ceph = ceph;
           }
         }
+      } else if (key == "hosts") {
+        ParseHosts(value);
       } else if (std::optional<Kind> kind = SectionKind(key)) {
         ParseSection(*kind, value);
       } else {
-        std::string hint = ClosestMatch(key, {"version", "connection", "ceph", "pools", "networks",
-                                              "volumes", "rbd_images", "domains"});
+        std::string hint = ClosestMatch(key, {"version", "connection", "ceph", "hosts", "pools",
+                                              "networks", "volumes", "rbd_images", "domains"});
         Error(entry.second.Mark(), "", key,
               "unknown top-level field" + (hint.empty() ? "" : ", did you mean '" + hint + "'?"),
               ErrorCode::kUnknownField);
@@ -254,6 +257,29 @@ class Parser {
       out.emplace_back(key, item.second);
     }
     return out;
+  }
+
+  // hosts: {name: {connection, maintenance}}. Several documents may declare hosts; one host is
+  // declared once.
+  void ParseHosts(const YAML::Node& section) {
+    if (!section.IsMap() || section.size() == 0) {
+      Error(section.Mark(), "", "hosts", "expected a non-empty mapping of host name to host");
+      return;
+    }
+    for (const auto& [name, body] : Entries(section, "hosts")) {
+      if (Status valid = CheckName(name); !valid.ok()) {
+        Error(body.Mark(), "hosts", Quote(name), valid.message());
+        continue;
+      }
+      Json spec;
+      if (!ParseObject(body, "hosts." + name, ObjectFields("host"), {"connection"}, &spec))
+        continue;
+      HostEntry entry{spec["connection"], spec.value("maintenance", false), spec};
+      if (!doc_->hosts.emplace(name, entry).second) {
+        Error(body.Mark(), "hosts", name, "declared twice (in another document)",
+              ErrorCode::kDuplicate);
+      }
+    }
   }
 
   void ParseSection(Kind kind, const YAML::Node& section) {
@@ -418,6 +444,16 @@ class Parser {
         return fail("expected one of " + Join({field.values.begin(), field.values.end()}) +
                     ", got " + scalar_text());
       }
+      case FieldType::kUri:
+        // A libvirt URI (or alias): a non-empty word; libvirt itself judges the rest.
+        if (!value.IsScalar() || value.Scalar().empty() || value.Scalar().size() > 1024 ||
+            value.Scalar().find_first_of(" \t\r\n") != std::string::npos ||
+            (IsPlain(value) && LooksLikeNumberOrNull(value.Scalar()))) {
+          return fail("expected a libvirt URI (one word, at most 1024 characters), got " +
+                      scalar_text());
+        }
+        *out = value.Scalar();
+        return true;
       case FieldType::kPath:
         if (!value.IsScalar() || !IsAbsolutePath(value.Scalar())) {
           return fail("expected an absolute path whose segments do not start with '.', got " +
@@ -672,6 +708,8 @@ Diagnostics LoadDocuments(const std::vector<std::string>& paths, Document* doc) 
   if (!HasErrors(diags)) {
     Diagnostics limits = CheckLimits(*doc);
     diags.insert(diags.end(), limits.begin(), limits.end());
+    Diagnostics placement = CheckPlacement(*doc);
+    diags.insert(diags.end(), placement.begin(), placement.end());
   }
   return diags;
 }
@@ -765,7 +803,8 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
     if (!declared && observed.resources.count(target) == 0) {
       diags.push_back(Problem(r, field,
                               std::string(KindName(target.kind)) + " " + target.name +
-                                  " is neither declared nor present on the host",
+                                  " is neither declared nor present on " +
+                                  (target.host.empty() ? "the host" : target.host),
                               ErrorCode::kMissingReference, target.ToString()));
     }
   };
@@ -776,15 +815,16 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
       for (std::size_t i = 0; s.contains("disks") && i < s["disks"].size(); ++i) {
         const Json& disk = s["disks"][i];
         if (disk.contains("rbd")) {
-          require(r, "disks[" + std::to_string(i) + "].rbd", Address{Kind::kRbdImage, disk["rbd"]});
+          require(r, "disks[" + std::to_string(i) + "].rbd",
+                  RefOn(Kind::kRbdImage, disk["rbd"], address.host));
         } else {
           require(r, "disks[" + std::to_string(i) + "].volume",
-                  Address{Kind::kVolume, disk.value("volume", "")});
+                  RefOn(Kind::kVolume, disk.value("volume", ""), address.host));
         }
       }
       for (std::size_t i = 0; s.contains("interfaces") && i < s["interfaces"].size(); ++i) {
         require(r, "interfaces[" + std::to_string(i) + "].network",
-                Address{Kind::kNetwork, s["interfaces"][i].value("network", "")});
+                RefOn(Kind::kNetwork, s["interfaces"][i].value("network", ""), address.host));
       }
     } else if (address.kind == Kind::kRbdImage) {
       if (s.contains("clone_from")) {
@@ -815,10 +855,11 @@ Diagnostics CheckReferences(const Document& doc, const ObservedState& observed) 
         }
       }
     } else if (address.kind == Kind::kVolume) {
-      require(r, "pool", Address{Kind::kPool, address.name.substr(0, address.name.find('/'))});
+      require(r, "pool",
+              RefOn(Kind::kPool, address.name.substr(0, address.name.find('/')), address.host));
       if (s.contains("backing_volume")) {
         require(r, "backing_volume",
-                Address{Kind::kVolume, s["backing_volume"].get<std::string>()});
+                RefOn(Kind::kVolume, s["backing_volume"].get<std::string>(), address.host));
       }
     }
   }

@@ -44,6 +44,7 @@ std::optional<FieldType> NamedReader(const std::string& name) {
       {"volume_address", FieldType::kVolumeKey},
       {"absolute_path", FieldType::kPath},
       {"cpu", FieldType::kCpu},
+      {"uri", FieldType::kUri},
   };
   auto it = kReaders.find(name);
   if (it == kReaders.end()) return std::nullopt;
@@ -61,7 +62,7 @@ std::optional<ChangeClass> ParseChange(const std::string& text) {
       {"none", ChangeClass::kNone},       {"live", ChangeClass::kLive},
       {"restart", ChangeClass::kRestart}, {"replace", ChangeClass::kReplace},
       {"resize", ChangeClass::kResize},   {"state", ChangeClass::kState},
-      {"policy", ChangeClass::kPolicy},
+      {"policy", ChangeClass::kPolicy},   {"placement", ChangeClass::kPlacement},
   };
   auto it = kClasses.find(text);
   if (it == kClasses.end()) return std::nullopt;
@@ -130,7 +131,7 @@ const Tables& Read() {
     const Schema& defs = schema["$defs"];
     Tables t;
     for (Kind kind : kAllKinds) t.kinds[kind] = ReadObject(defs, std::string(KindName(kind)), true);
-    for (const char* object : {"disk", "interface", "cpu", "ceph"}) {
+    for (const char* object : {"disk", "interface", "cpu", "ceph", "host"}) {
       t.objects[object] = ReadObject(defs, object, false);
     }
     return t;

@@ -31,17 +31,19 @@ enum class FieldType {
   kNameList,
   kEnumList,
   kSnapshotSpec,
+  kUri,
 };
 
 /// x-change: how a change of the field reaches the host.
 enum class ChangeClass {
-  kNone,     // no disruption (autostart, new snapshots)
-  kLive,     // changed in place
-  kRestart,  // a running domain takes it at its next boot, unless a live rule applies
-  kReplace,  // the resource is undefined and defined again
-  kResize,   // growing is live, shrinking loses data
-  kState,    // start, or graceful shutdown
-  kPolicy,   // how apply acts; never observed, never compared
+  kNone,       // no disruption (autostart, new snapshots)
+  kLive,       // changed in place
+  kRestart,    // a running domain takes it at its next boot, unless a live rule applies
+  kReplace,    // the resource is undefined and defined again
+  kResize,     // growing is live, shrinking loses data
+  kState,      // start, or graceful shutdown
+  kPolicy,     // how apply acts; never observed, never compared
+  kPlacement,  // which hosts of a fleet it is on: part of the address, never a field difference
 };
 
 struct FieldSpec {

@@ -6,24 +6,27 @@ std::vector<Address> Dependencies(const Change& change) {
   std::vector<Address> deps;
   const Json& d = change.desired;
   if (!d.is_object()) return deps;
+  const std::string& host = change.address.host;
   if (change.address.kind == Kind::kVolume) {
-    deps.push_back({Kind::kPool, change.address.name.substr(0, change.address.name.find('/'))});
-    if (d.contains("backing_volume")) deps.push_back({Kind::kVolume, d["backing_volume"]});
+    deps.push_back(
+        RefOn(Kind::kPool, change.address.name.substr(0, change.address.name.find('/')), host));
+    if (d.contains("backing_volume"))
+      deps.push_back(RefOn(Kind::kVolume, d["backing_volume"], host));
   }
   if (change.address.kind == Kind::kRbdImage && d.contains("clone_from")) {
     std::string parent = d["clone_from"];
-    deps.push_back({Kind::kRbdImage, parent.substr(0, parent.find('@'))});
+    deps.push_back(RefOn(Kind::kRbdImage, parent.substr(0, parent.find('@')), host));
   }
   if (change.address.kind == Kind::kDomain) {
     for (const Json& disk : d.value("disks", Json::array())) {
       if (disk.contains("rbd")) {
-        deps.push_back({Kind::kRbdImage, disk["rbd"]});
+        deps.push_back(RefOn(Kind::kRbdImage, disk["rbd"], host));
       } else {
-        deps.push_back({Kind::kVolume, disk.value("volume", "")});
+        deps.push_back(RefOn(Kind::kVolume, disk.value("volume", ""), host));
       }
     }
     for (const Json& nic : d.value("interfaces", Json::array())) {
-      deps.push_back({Kind::kNetwork, nic.value("network", "")});
+      deps.push_back(RefOn(Kind::kNetwork, nic.value("network", ""), host));
     }
   }
   return deps;
@@ -73,7 +76,8 @@ int StageOf(const Change& change) {
 }
 
 std::optional<std::set<Address>> ObservationScope(const Document& doc, const PlanOptions& options) {
-  if (options.prune) return std::nullopt;
+  // A fleet is observed whole: where a domain is decides what its plan is.
+  if (options.prune || doc.fleet()) return std::nullopt;
   std::set<Address> scope;
   for (const auto& [address, desired] : doc.resources) {
     if (address.kind == Kind::kVolume || address.kind == Kind::kRbdImage) return std::nullopt;
@@ -81,7 +85,7 @@ std::optional<std::set<Address>> ObservationScope(const Document& doc, const Pla
     scope.insert(address);
     if (desired.absent) continue;
     for (const Address& dep :
-         Dependencies(Change{address, Action::kCreate, {}, nullptr, desired.spec, {}})) {
+         Dependencies(Change{address, Action::kCreate, {}, nullptr, desired.spec, {}, ""})) {
       scope.insert(dep);
     }
   }

@@ -20,6 +20,8 @@ std::string_view ActionName(Action action) {
       return "replace";
     case Action::kDelete:
       return "delete";
+    case Action::kMigrate:
+      return "migrate";
   }
   return "?";
 }
@@ -74,8 +76,8 @@ Json PendingToJson(const std::vector<Pending>& pending) {
 
 Json PlanToJson(const Plan& plan) {
   Json changes = Json::array();
-  Json summary = {{"create", 0}, {"update", 0},  {"replace", 0},    {"delete", 0},
-                  {"live", 0},   {"restart", 0}, {"destructive", 0}};
+  Json summary = {{"create", 0},  {"update", 0}, {"replace", 0}, {"delete", 0},
+                  {"migrate", 0}, {"live", 0},   {"restart", 0}, {"destructive", 0}};
   for (const Change& c : plan.changes) {
     Json attributes = Json::array();
     for (const AttributeChange& a : c.attributes) {
@@ -90,6 +92,8 @@ Json PlanToJson(const Plan& plan) {
     changes.push_back({{"address", c.address.ToString()},
                        {"kind", KindName(c.address.kind)},
                        {"name", c.address.name},
+                       {"host", c.address.host.empty() ? Json(nullptr) : Json(c.address.host)},
+                       {"from_host", c.from_host.empty() ? Json(nullptr) : Json(c.from_host)},
                        {"action", ActionName(c.action)},
                        {"disruption", DisruptionName(c.disruption())},
                        {"attributes", attributes},
@@ -113,12 +117,23 @@ Json PlanToJson(const Plan& plan) {
                     {{"allow_destroy", plan.options.allow_destroy},
                      {"allow_restart", plan.options.allow_restart},
                      {"prune", plan.options.prune},
-                     {"shutdown_timeout_seconds", plan.options.shutdown_timeout_seconds}}},
+                     {"shutdown_timeout_seconds", plan.options.shutdown_timeout_seconds},
+                     {"skip_unreachable", plan.options.skip_unreachable}}},
                    {"applyable", plan.applyable()},
                    {"changes", changes},
                    {"pending", PendingToJson(plan.pending)},
                    {"diagnostics", DiagnosticsToJson(plan.diagnostics)},
                    {"summary", summary}};
+  if (!plan.hosts.empty()) {
+    Json hosts = Json::object();
+    for (const auto& [name, uri] : plan.hosts) {
+      auto skipped = plan.skipped_hosts.find(name);
+      hosts[name] = {
+          {"connection", uri},
+          {"skipped", skipped == plan.skipped_hosts.end() ? Json(nullptr) : Json(skipped->second)}};
+    }
+    json["hosts"] = hosts;
+  }
   json["digest"] = PlanDigest(json);
   return json;
 }

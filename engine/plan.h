@@ -5,6 +5,7 @@
 // is identical.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace vc {
 
 inline constexpr int kPlanFormatVersion = 2;
 
-enum class Action { kCreate, kUpdate, kReplace, kDelete };
+/// kMigrate: a domain moves to another host of the fleet (live when it runs), and may change too.
+enum class Action { kCreate, kUpdate, kReplace, kDelete, kMigrate };
 
 /// Ordered: a change's disruption is the worst (largest) of its attributes'.
 enum class Disruption { kNone, kLive, kRestart, kDestructive };
@@ -37,9 +39,10 @@ struct Change {
   Address address;
   Action action = Action::kUpdate;
   std::vector<AttributeChange> attributes;
-  Json before;              // observed values of the declared fields; null for a create
-  Json desired;             // the whole declared resource, canonical; null for a delete
-  std::vector<Step> steps;  // what apply runs, in order
+  Json before;                 // observed values of the declared fields; null for a create
+  Json desired;                // the whole declared resource, canonical; null for a delete
+  std::vector<Step> steps;     // what apply runs, in order
+  std::string from_host = "";  // kMigrate: the host it is on now (`address` names where it goes)
 
   Disruption disruption() const;
 };
@@ -57,10 +60,14 @@ struct PlanOptions {
   bool allow_restart = false;
   bool prune = false;
   int shutdown_timeout_seconds = 60;  // how long a guest gets to shut down before it is forced off
+  bool skip_unreachable = false;      // a fleet: plan the hosts that answer, name the others
 };
 
 struct Plan {
-  std::string connection;
+  std::string connection;  // one host; "" for a fleet
+  // A fleet: every host of the document, name → URI, and those skipped as unreachable, with why.
+  std::map<std::string, std::string> hosts;
+  std::map<std::string, std::string> skipped_hosts;
   Json ceph;      // the ceph: section the plan was made with ({"conf", "user"}), or null
   Json document;  // the merged documents it was made from, canonical (DocumentToJson)
   std::string fingerprint;

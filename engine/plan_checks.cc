@@ -15,18 +15,20 @@ bool DiskIs(const Json& disk, const Address& image) {
   return disk.value(image.kind == Kind::kRbdImage ? "rbd" : "volume", "") == image.name;
 }
 
-// Every observed domain that has `image` as a disk in its config or its running definition.
-std::vector<std::string> Users(const ObservedState& state, const Address& image) {
-  std::vector<std::string> users;
+// Every observed domain that has `image` as a disk in its config or its running definition (a
+// volume's users are on its host; an RBD image's on any).
+std::vector<Address> Users(const ObservedState& state, const Address& image) {
+  std::vector<Address> users;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain) continue;
+    if (image.kind == Kind::kVolume && address.host != image.host) continue;
     bool uses = false;
     for (const Json* spec : {&r.spec, &r.live}) {
       if (!spec->is_object()) continue;
       for (const Json& disk : spec->value("disks", Json::array()))
         uses = uses || DiskIs(disk, image);
     }
-    if (uses) users.push_back(address.name);
+    if (uses) users.push_back(address);
   }
   return users;
 }
@@ -57,12 +59,13 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, 
   // A volume cannot go while a domain that stays keeps using it.
   for (const Address& address : deleted) {
     if (address.kind != Kind::kVolume && address.kind != Kind::kRbdImage) continue;
-    for (const std::string& user : Users(observed, address)) {
-      if (!deleted.count(Address{Kind::kDomain, user})) {
+    for (const Address& user : Users(observed, address)) {
+      if (!deleted.count(user)) {
         Refuse(plan, ErrorCode::kInUse, address,
-               address.ToString() + ": cannot delete: domain " + user +
+               address.ToString() + ": cannot delete: domain " + user.name +
+                   (user.host.empty() ? "" : " on " + user.host) +
                    " uses it (remove the disk or the domain first)",
-               "", "domain." + user);
+               "", user.ToString());
       }
     }
   }
@@ -75,6 +78,7 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, 
       if (!shrink || change.action != Action::kUpdate) continue;
       for (const auto& [address, r] : observed.resources) {
         if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
+        if (change.address.kind == Kind::kVolume && address.host != change.address.host) continue;
         for (const Json& disk : r.live.value("disks", Json::array())) {
           if (!DiskIs(disk, change.address)) continue;
           Refuse(plan, ErrorCode::kInUse, change.address,

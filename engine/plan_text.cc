@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace vc {
 namespace {
 
@@ -13,11 +15,13 @@ struct Palette {
   const char* red = "";
   const char* magenta = "";
   const char* dim = "";
+  const char* cyan = "";
 };
 
 Palette PaletteFor(const TextStyle& style) {
   if (!style.color) return {};
-  return {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m", "\033[35m", "\033[2m"};
+  return {"\033[0m",  "\033[1m",  "\033[32m", "\033[33m",
+          "\033[31m", "\033[35m", "\033[2m",  "\033[36m"};
 }
 
 std::string DisruptionWords(const std::string& disruption) {
@@ -59,17 +63,62 @@ std::string RenderValue(const Json& value) {
 std::string RenderPlanText(const Json& plan, const TextStyle& style) {
   const Palette p = PaletteFor(style);
   std::string out;
-  out += fmt::format("Plan for {} (fingerprint {})\n", plan.value("connection", ""),
-                     plan.value("fingerprint", ""));
+  const Json hosts = plan.value("hosts", Json::object());
+  if (hosts.empty()) {
+    out += fmt::format("Plan for {} (fingerprint {})\n", plan.value("connection", ""),
+                       plan.value("fingerprint", ""));
+  } else {
+    out += fmt::format("Plan for the fleet of {} host(s) (fingerprint {})\n", hosts.size(),
+                       plan.value("fingerprint", ""));
+    for (const auto& [name, host] : hosts.items()) {
+      const Json skipped = host.value("skipped", Json());
+      out += fmt::format("    {}: {}{}\n", name, host.value("connection", ""),
+                         skipped.is_string() ? " — skipped: " + skipped.get<std::string>() : "");
+    }
+  }
   const Json& changes = plan.at("changes");
-  if (changes.empty()) out += "\nNo changes: the host matches the documents.\n";
+  if (changes.empty()) {
+    out += hosts.empty() ? "\nNo changes: the host matches the documents.\n"
+                         : "\nNo changes: the hosts match the documents.\n";
+  }
+  // A fleet's changes are shown by host (in apply order within each); a move under the host it
+  // goes to, RBD images under the cluster.
+  std::vector<const Json*> ordered;
+  std::vector<std::string> groups;
   for (const Json& change : changes) {
+    std::string host = change.value("host", Json()).is_string() ? change["host"].get<std::string>()
+                                                                : std::string();
+    if (std::find(groups.begin(), groups.end(), host) == groups.end()) groups.push_back(host);
+  }
+  std::sort(groups.begin(), groups.end());
+  for (const std::string& group : groups) {
+    for (const Json& change : changes) {
+      std::string host = change.value("host", Json()).is_string()
+                             ? change["host"].get<std::string>()
+                             : std::string();
+      if (host == group) ordered.push_back(&change);
+    }
+  }
+  std::string current_group = "\x01";
+  for (const Json* change_ptr : ordered) {
+    const Json& change = *change_ptr;
+    if (!hosts.empty()) {
+      std::string group = change.value("host", Json()).is_string()
+                              ? change["host"].get<std::string>()
+                              : std::string();
+      if (group != current_group) {
+        out += fmt::format("\n{}{}{}\n", p.bold,
+                           group.empty() ? "Ceph cluster:" : "On " + group + ":", p.reset);
+        current_group = group;
+      }
+    }
     const std::string action = change.at("action");
     const char* colour = p.yellow;
     const char* symbol = "~";
     if (action == "create") colour = p.green, symbol = "+";
     if (action == "delete") colour = p.red, symbol = "-";
     if (action == "replace") colour = p.magenta, symbol = "-/+";
+    if (action == "migrate") colour = p.cyan, symbol = "»";
     out += fmt::format("\n{}{} {}{}{} ({}, {})\n", colour, symbol, p.bold,
                        change.at("address").get<std::string>(), p.reset, action,
                        DisruptionWords(change.at("disruption")));
@@ -120,15 +169,16 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
   int live = 0;
   int restart = 0;
   for (const Json& change : changes) {
-    if (change.at("action") != "update") continue;
+    if (change.at("action") != "update" && change.at("action") != "migrate") continue;
     live += change.at("disruption") == "live";
     restart += change.at("disruption") == "restart";
   }
   out += fmt::format(
       "\n{}Plan:{} {} to create, {} to update ({} live, {} need restart), {} to replace, {} to "
-      "destroy.\n",
+      "destroy{}.\n",
       p.bold, p.reset, s.at("create").get<int>(), s.at("update").get<int>(), live, restart,
-      s.at("replace").get<int>(), s.at("delete").get<int>());
+      s.at("replace").get<int>(), s.at("delete").get<int>(),
+      s.value("migrate", 0) > 0 ? fmt::format(", {} to migrate", s.value("migrate", 0)) : "");
   if (!plan.value("applyable", true)) {
     out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n",
                        p.red, p.reset);

@@ -16,9 +16,10 @@ using Json = nlohmann::json;
 /// One resource as the documents declare it.
 struct DesiredResource {
   Address address;
-  bool absent = false;  // ensure: absent
-  Json spec;            // declared fields only, canonical; never contains "ensure"
-  std::string source;   // the file it came from, for messages
+  bool absent = false;          // ensure: absent
+  Json spec;                    // declared fields only, canonical; never contains "ensure"
+  std::string source;           // the file it came from, for messages
+  std::string placed_why = "";  // in a fleet, when placement chose its host: why that host
 };
 
 /// One resource as the host holds it.
@@ -34,15 +35,33 @@ struct ObservedResource {
                          // memory_slots, memory_slots_used, hotplug_max_memory
 };
 
+/// One hypervisor of a fleet, as the `hosts:` section declares it.
+struct HostEntry {
+  std::string connection;    // its libvirt URI
+  bool maintenance = false;  // drain it: its running domains move to the other hosts
+  Json spec;                 // the entry as declared, canonical (for plans and saved plans)
+};
+
 struct Document {
   std::string connection;  // "" when no document names one
   Json ceph;               // the `ceph:` section ({"conf": path, "user": name}), or null
+  // The `hosts:` section. Empty: one host, today's meaning. Otherwise a fleet: resources are
+  // declared once with their placement fields (host, hosts) and planned on each host they are
+  // placed on (engine/placement.h).
+  std::map<std::string, HostEntry> hosts;
   std::map<Address, DesiredResource> resources;
+
+  bool fleet() const { return !hosts.empty(); }
 };
 
 struct ObservedState {
-  std::string connection;
+  std::string connection;  // one host; "" for a fleet
   std::map<Address, ObservedResource> resources;
+  // A fleet's hosts that could not be reached and were skipped (--skip-unreachable), with why.
+  std::map<std::string, std::string> skipped_hosts = {};
+  // For a fleet: per move the planner may make, "<domain>@<from>><to>" → the CPU features the
+  // destination lacks for the domain's CPU ([] when it can run it), or {"error": why}.
+  std::map<std::string, Json> cpu_checks = {};
 };
 
 }  // namespace vc

@@ -7,6 +7,7 @@
 
 #include "engine/document_parser.h"
 #include "engine/json_reader.h"
+#include "engine/placement.h"
 #include "engine/plan_text.h"
 
 namespace vc {
@@ -109,9 +110,8 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   }
   SavedPlan saved;
   const Json* connection = field("connection");
-  if (connection == nullptr || !connection->is_string() || connection->get<std::string>().empty()) {
-    return Bad("connection", "must be a non-empty string");
-  }
+  if (connection == nullptr || !connection->is_string())
+    return Bad("connection", "must be a string");
   saved.connection = connection->get<std::string>();
   const Json* fingerprint = field("fingerprint");
   if (fingerprint == nullptr || !fingerprint->is_string())
@@ -137,9 +137,12 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
       *timeout > 86400) {
     return Bad("options.shutdown_timeout_seconds", "must be an integer from 0 to 86400");
   }
+  auto skip = options->find("skip_unreachable");
+  if (skip == options->end() || !skip->is_boolean())
+    return Bad("options.skip_unreachable", "must be true or false");
   saved.options =
       PlanOptions{(*options)["allow_destroy"].get<bool>(), (*options)["allow_restart"].get<bool>(),
-                  (*options)["prune"].get<bool>(), timeout->get<int>()};
+                  (*options)["prune"].get<bool>(), timeout->get<int>(), skip->get<bool>()};
   const Json* ceph = field("ceph");
   if (ceph == nullptr || !(ceph->is_null() || ceph->is_object()))
     return Bad("ceph", "must be null or an object");
@@ -151,6 +154,8 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   if (!HasErrors(diagnostics)) {
     Diagnostics limits = CheckLimits(saved.document);
     diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
+    Diagnostics placement = CheckPlacement(saved.document);
+    diagnostics.insert(diagnostics.end(), placement.begin(), placement.end());
   }
   for (const Diagnostic& d : diagnostics) {
     if (d.severity == Diagnostic::Severity::kError) {
@@ -159,6 +164,12 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
     }
   }
   if (*ceph != saved.document.ceph) return Bad("ceph", "differs from the document's ceph section");
+  // One host: the URI it was made against. A fleet: its document names every host's.
+  if (saved.document.fleet() != saved.connection.empty()) {
+    return Bad("connection", saved.document.fleet()
+                                 ? "must be empty for a fleet plan (the hosts: section names them)"
+                                 : "must be a non-empty string");
+  }
   saved.ceph = *ceph;
   saved.json = std::move(*json);
   return saved;

@@ -8,7 +8,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<Step::Op, std::string_view>, 20> kOps = {{
+constexpr std::array<std::pair<Step::Op, std::string_view>, 21> kOps = {{
     {Step::Op::kCreate, "create"},
     {Step::Op::kDelete, "delete"},
     {Step::Op::kWriteConfig, "write_config"},
@@ -29,6 +29,7 @@ constexpr std::array<std::pair<Step::Op, std::string_view>, 20> kOps = {{
     {Step::Op::kAttachInterfaceLive, "attach_interface_live"},
     {Step::Op::kDetachInterfaceLive, "detach_interface_live"},
     {Step::Op::kDefineCephSecret, "define_ceph_secret"},
+    {Step::Op::kMigrate, "migrate"},
 }};
 
 std::string Text(const Json& args, const char* key) {
@@ -109,6 +110,17 @@ std::string Step::Describe() const {
     case Op::kDefineCephSecret:
       return "define again the libvirt secret " + Text(args, "uuid") + " (client." +
              Text(args, "user") + ") that the RBD disks of " + what + " use";
+    case Op::kMigrate: {
+      if (!args.value("live", false)) {
+        return "move the stopped " + what + " to " + Text(args, "to") +
+               " (define it there, remove it here)";
+      }
+      const Json disks = args.value("copy_disks", Json::array());
+      std::string copied;
+      for (const Json& d : disks) copied += (copied.empty() ? "" : ", ") + d.get<std::string>();
+      return "migrate " + what + " live to " + Text(args, "to") +
+             (copied.empty() ? " (memory only)" : " (memory and disks " + copied + ")");
+    }
   }
   return "?";
 }

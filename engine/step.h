@@ -34,6 +34,10 @@ namespace vc {
 ///   detach_interface_live  {"mac"}
 ///   define_ceph_secret     domain: {"user", "uuid"}: the libvirt secret its RBD disks name,
 ///                          defined again with the cephx key (the key itself is never in a plan)
+///   migrate                domain, at the host it is on: {"to": host, "live": bool,
+///                          "copy_disks": [targets]}: live migration (local disks copied into
+///                          volumes already made on `to`), or for a stopped domain its
+///                          definition moved; afterwards it is on `to` only
 struct Step {
   enum class Op {
     kCreate,
@@ -56,6 +60,7 @@ struct Step {
     kAttachInterfaceLive,
     kDetachInterfaceLive,
     kDefineCephSecret,
+    kMigrate,
   };
   Op op;
   Address address;

@@ -10,15 +10,15 @@ namespace vc {
 namespace {
 
 // The running domains that have `image` (a volume or RBD image) as a disk, with its target.
-std::vector<std::pair<std::string, std::string>> RunningUsers(const ObservedState& state,
-                                                              const Address& image) {
+std::vector<std::pair<Address, std::string>> RunningUsers(const ObservedState& state,
+                                                          const Address& image) {
   const char* key = image.kind == Kind::kRbdImage ? "rbd" : "volume";
-  std::vector<std::pair<std::string, std::string>> users;
+  std::vector<std::pair<Address, std::string>> users;
   for (const auto& [address, r] : state.resources) {
     if (address.kind != Kind::kDomain || !IsRunning(r) || !r.live.is_object()) continue;
+    if (image.kind == Kind::kVolume && address.host != image.host) continue;
     for (const Json& disk : r.live.value("disks", Json::array())) {
-      if (disk.value(key, "") == image.name)
-        users.emplace_back(address.name, disk.value("target", ""));
+      if (disk.value(key, "") == image.name) users.emplace_back(address, disk.value("target", ""));
     }
   }
   return users;
@@ -42,7 +42,7 @@ void RbdCreateSteps(const Change& change, const ObservedState& state, std::vecto
   create.erase("flatten");
   if (d.contains("clone_from")) {
     std::string source = d["clone_from"];
-    Address parent{Kind::kRbdImage, source.substr(0, source.find('@'))};
+    Address parent = RefOn(Kind::kRbdImage, source.substr(0, source.find('@')), "");
     std::string snapshot = source.substr(source.find('@') + 1);
     auto it = state.resources.find(parent);
     Json protected_snapshots = it == state.resources.end() || !it->second.facts.is_object()
@@ -112,6 +112,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
       remove();
       create();
       break;
+    case Action::kMigrate:  // the moves are the planner's; what follows them is an update
     case Action::kUpdate: {
       bool hardware = false;
       bool restart_needed = false;
@@ -133,7 +134,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
           }
           for (const auto& [domain, target] : users) {
             steps.push_back({Step::Op::kBlockResize,
-                             Address{Kind::kDomain, domain},
+                             domain,
                              {{"target", target}, {"bytes", SizeBytes(a.after)}}});
           }
         }

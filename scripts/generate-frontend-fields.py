@@ -68,9 +68,12 @@ def resolve(schema, node):
 
 
 def kinds(schema):
-    """[(kind, section)] in the document's order: each top-level section whose entries are a $def."""
+    """[(kind, section)] in the document's order: each top-level section whose entries are a $def
+    (but hosts:, the fleet's hypervisors, which is not a kind of resource)."""
     out = []
     for section, node in schema["properties"].items():
+        if section == "hosts":
+            continue
         ref = (node.get("additionalProperties") or {}).get("$ref", "") if isinstance(node, dict) else ""
         if node.get("type") == "object" and ref.startswith("#/$defs/"):
             out.append((ref[len("#/$defs/"):], section))
@@ -78,8 +81,11 @@ def kinds(schema):
 
 
 def fields(schema, kind):
-    """[(field, node as written)] of a kind in schema order, ensure excepted."""
-    return [(f, n) for f, n in schema["$defs"][kind]["properties"].items() if f != "ensure"]
+    """[(field, node as written)] of a kind in schema order, ensure excepted, and the placement
+    fields (host, hosts) excepted: a Puppet or Salt resource converges one host, its connection;
+    a fleet is a document with hosts:, planned by the engine as one."""
+    return [(f, n) for f, n in schema["$defs"][kind]["properties"].items()
+            if f != "ensure" and n.get("x-change") != "placement"]
 
 
 # --- Puppet data types ------------------------------------------------------------------------

@@ -389,6 +389,7 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
           break;
       }
       break;
+    case Step::Op::kMigrate:  // two hosts: the fleet backend calls MigrateTo
     case Step::Op::kUpdateFeatures:
     case Step::Op::kCreateSnapshots:
     case Step::Op::kProtectSnapshot:
@@ -431,6 +432,50 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
       return DetachLive(step);
   }
   return Status::Unsupported(step.Describe() + ": not a libvirt operation");
+}
+
+Status LibvirtProvider::MigrateTo(LibvirtProvider& destination, const std::string& name,
+                                  bool copy_storage, const MigrationOptions& options,
+                                  MigrationStats* stats) {
+  StatusOr<Domain> domain = LookupDomain(name);
+  if (!domain.ok()) return Confirmed(domain.status());
+  const int active = virDomainIsActive(domain->get());
+  if (active < 0) return Confirmed(LastError("reading the state of domain " + name));
+  if (active == 1) {
+    if (destination.ceph_) {
+      StatusOr<std::string> secret = destination.CephSecretUuid();
+      if (!secret.ok()) return secret.status().WithContext("on the destination");
+    }
+    MigrationOptions with_copy = options;
+    with_copy.copy_storage = copy_storage;
+    return MigrateLive(conn_.get(), destination.conn_.get(), name, with_copy, stats);
+  }
+  // Stopped: nothing runs and nothing is copied; the definition moves, exactly as it is.
+  std::string xml = AdoptString(
+      virDomainGetXMLDesc(domain->get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (xml.empty()) return Confirmed(LastError("reading domain " + name));
+  Domain defined(virDomainDefineXML(destination.conn_.get(), xml.c_str()));
+  if (!defined) return destination.Confirmed(LastError("defining domain " + name + " there"));
+  if (virDomainUndefineFlags(domain->get(), VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                                VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                                VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0) {
+    Status failed = Confirmed(LastError("removing domain " + name + " from the source"));
+    // Never on both hosts: the copy just made goes again.
+    virDomainUndefine(defined.get());
+    return failed;
+  }
+  return Status::Ok();
+}
+
+Status LibvirtProvider::CheckCpuOn(LibvirtProvider& destination, const std::string& name,
+                                   std::vector<std::string>* missing_features) {
+  StatusOr<Domain> domain = LookupDomain(name);
+  if (!domain.ok()) return Confirmed(domain.status());
+  const int active = virDomainIsActive(domain->get());
+  std::string xml = AdoptString(virDomainGetXMLDesc(
+      domain->get(), active == 1 ? VIR_DOMAIN_XML_MIGRATABLE : VIR_DOMAIN_XML_INACTIVE));
+  if (xml.empty()) return Confirmed(LastError("reading domain " + name));
+  return CheckCpuCompatible(destination.conn_.get(), xml, missing_features);
 }
 
 StatusOr<Domain> LibvirtProvider::LookupDomain(const std::string& name) {

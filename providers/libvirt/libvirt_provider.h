@@ -10,6 +10,7 @@
 #include "providers/libvirt/connect.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_handles.h"
+#include "providers/libvirt/migration.h"
 
 namespace vc::libvirt {
 
@@ -39,6 +40,19 @@ class LibvirtProvider final : public Provider {
 
   /// Whether the connection still works (keepalive has not closed it); a local check.
   bool alive() const;
+
+  /// Moves the domain `name` from this host to `destination` (another host's provider): when it
+  /// runs, live (MigrateLive; local disks copied when `copy_storage`), after defining the Ceph
+  /// secret on the destination when this run has a Ceph client; when it is stopped, its
+  /// persistent definition is defined there, then undefined here (undone there if that fails).
+  /// Afterwards it is on `destination` only, or (on failure) still here.
+  Status MigrateTo(LibvirtProvider& destination, const std::string& name, bool copy_storage,
+                   const MigrationOptions& options, MigrationStats* stats);
+
+  /// Whether `destination` can run the CPU of this host's domain `name`
+  /// (CheckCpuCompatible with its live definition when running, else its persistent one).
+  Status CheckCpuOn(LibvirtProvider& destination, const std::string& name,
+                    std::vector<std::string>* missing_features);
 
  private:
   LibvirtProvider(Connection conn, std::string uri);

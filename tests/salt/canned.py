@@ -46,7 +46,8 @@ def problems(entries):
 def change(address, action="update", disruption="none", attributes=(), steps=()):
     """A change; steps: (op, description) or (op, description, args)."""
     kind, name = address.split(".", 1)
-    return {"address": address, "kind": kind, "name": name, "action": action,
+    return {"address": address, "kind": kind, "name": name, "host": None, "from_host": None,
+            "action": action,
             "disruption": disruption,
             "attributes": [dict({"before": None, "after": None, "reason": ""}, **a)
                            for a in attributes],
@@ -71,11 +72,12 @@ def plan(changes=(), diagnostics=(), pending=(), connection="qemu:///system"):
         "format_version": 2, "tool_version": "0.1.0", "connection": connection, "ceph": None,
         "document": {"version": 1}, "fingerprint": "fnv1a64:0123456789abcdef",
         "options": {"allow_destroy": False, "allow_restart": False, "prune": False,
-                    "shutdown_timeout_seconds": 60},
+                    "shutdown_timeout_seconds": 60, "skip_unreachable": False},
         "applyable": not any(d["severity"] == "error" for d in diagnostics),
         "changes": changes, "pending": list(pending), "diagnostics": list(diagnostics),
         "summary": {"create": count("action", "create"), "update": count("action", "update"),
                     "replace": count("action", "replace"), "delete": count("action", "delete"),
+                    "migrate": count("action", "migrate"),
                     "live": count("disruption", "live"), "restart": count("disruption", "restart"),
                     "destructive": count("disruption", "destructive")},
         "digest": "sha256:" + "0" * 64,

@@ -30,9 +30,11 @@ from conftest import REPO, Minion, load_module
 SCHEMA = json.load(open(os.path.join(REPO, "schemas", "desired-state.schema.json")))
 TEST_URI = "test:///default"
 # The document's sections, and the kind of each: {kind: section}.
+# (hosts: is a fleet's hypervisors, not a kind of resource.)
 SECTIONS = {node["additionalProperties"]["$ref"].rsplit("/", 1)[1]: section
             for section, node in SCHEMA["properties"].items()
-            if isinstance(node, dict) and "$ref" in (node.get("additionalProperties") or {})}
+            if section != "hosts" and isinstance(node, dict)
+            and "$ref" in (node.get("additionalProperties") or {})}
 
 # Schema fields a state takes under another name: {kind: {field: argument}}.
 RENAMED = {
@@ -60,8 +62,11 @@ CEPH = {"conf": "/etc/ceph/ceph.conf"}
 
 
 def fields_of(kind):
-    """The kind's schema fields, ensure excepted (the _present/_absent pair is Salt's ensure)."""
-    return {f: n for f, n in SCHEMA["$defs"][kind]["properties"].items() if f != "ensure"}
+    """The kind's schema fields, ensure excepted (the _present/_absent pair is Salt's ensure), and
+    the placement fields (host, hosts): a state converges one host, its connection; a fleet is one
+    document with hosts:, converged by virtconverge.fleet_converged."""
+    return {f: n for f, n in SCHEMA["$defs"][kind]["properties"].items()
+            if f != "ensure" and n.get("x-change") != "placement"}
 
 
 def resolve(node):

@@ -55,11 +55,12 @@ module CannedPlans
       'format_version' => 2, 'tool_version' => '0.1.0', 'connection' => connection, 'ceph' => nil,
       'document' => { 'version' => 1 }, 'fingerprint' => 'fnv1a64:0123456789abcdef',
       'options' => { 'allow_destroy' => false, 'allow_restart' => false, 'prune' => false,
-                     'shutdown_timeout_seconds' => 60 }.merge(options),
+                     'shutdown_timeout_seconds' => 60, 'skip_unreachable' => false }.merge(options),
       'applyable' => diagnostics.none? { |d| d['severity'] == 'error' },
       'changes' => changes, 'pending' => pending, 'diagnostics' => diagnostics,
       'summary' => { 'create' => count.call('action', 'create'), 'update' => count.call('action', 'update'),
                      'replace' => count.call('action', 'replace'), 'delete' => count.call('action', 'delete'),
+                     'migrate' => count.call('action', 'migrate'),
                      'live' => count.call('disruption', 'live'), 'restart' => count.call('disruption', 'restart'),
                      'destructive' => count.call('disruption', 'destructive') },
       'digest' => "sha256:#{'0' * 64}"
@@ -98,7 +99,7 @@ module CannedPlans
   def canned_change(change)
     kind, name = change.fetch('address').split('.', 2)
     create = change['action'] == 'create'
-    { 'kind' => kind, 'name' => name, 'before' => create ? nil : {}, 'desired' => {}, 'steps' => [],
+    { 'kind' => kind, 'name' => name, 'host' => nil, 'from_host' => nil, 'before' => create ? nil : {}, 'desired' => {}, 'steps' => [],
       'attributes' => [] }.merge(change).tap do |c|
       c['attributes'] = c['attributes'].map { |a| { 'before' => nil, 'after' => nil, 'reason' => '' }.merge(a) }
     end

@@ -1,0 +1,384 @@
+#include "engine/placement.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "engine/change_rules.h"
+#include "engine/size.h"
+
+namespace vc {
+namespace {
+
+std::string Path(const Address& address, const std::string& field) {
+  return std::string(KindSection(address.kind)) + "." + address.name +
+         (field.empty() ? "" : "." + field);
+}
+
+Diagnostic Problem(const DesiredResource& r, const std::string& field, const std::string& message,
+                   ErrorCode code = ErrorCode::kInvalidValue) {
+  return ErrorDiagnostic(code, r.address.ToString(),
+                         r.source + ": " + Path(r.address, field) + ": " + message);
+}
+
+std::string Join(const std::vector<std::string>& words, const char* separator = ", ") {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : separator) + w;
+  return out;
+}
+
+// The hosts a pool or network is on: its `hosts:`, or every host.
+std::vector<std::string> ListedHosts(const Document& doc, const Json& spec) {
+  std::vector<std::string> hosts;
+  if (spec.contains("hosts")) {
+    for (const Json& h : spec["hosts"]) hosts.push_back(h.get<std::string>());
+  } else {
+    for (const auto& [name, entry] : doc.hosts) hosts.push_back(name);
+  }
+  return hosts;
+}
+
+// Memory a domain commits: its declared memory, else what the host has it at.
+std::uint64_t MemoryOf(const Json& spec) {
+  return spec.is_object() && spec.contains("memory") ? SizeBytes(spec["memory"]) : 0;
+}
+
+class Placer {
+ public:
+  Placer(const Document& doc, const ObservedState& observed, Diagnostics* diags)
+      : doc_(doc), observed_(observed), diags_(diags) {
+    placed_.ceph = doc.ceph;
+    placed_.hosts = doc.hosts;
+    for (const auto& [address, r] : observed.resources) {
+      if (address.kind == Kind::kDomain) seen_[address.name].push_back(address.host);
+    }
+  }
+
+  Document Run() {
+    for (const auto& [name, hosts] : seen_) {
+      if (hosts.size() > 1) {
+        diags_->push_back(
+            ErrorDiagnostic(ErrorCode::kDuplicate, "domain." + name,
+                            "domain " + name + " is defined on " + Join(hosts, " and ") +
+                                ": a domain must be on one host only (undefine the stale copy)"));
+      }
+    }
+    PlaceDomains();
+    for (const auto& [address, r] : doc_.resources) {
+      switch (address.kind) {
+        case Kind::kPool:
+        case Kind::kNetwork:
+          for (const std::string& host : ListedHosts(doc_, r.spec)) Put(r, host);
+          break;
+        case Kind::kVolume:
+          PlaceVolume(r);
+          break;
+        case Kind::kRbdImage:
+          Put(r, "");
+          break;
+        case Kind::kDomain:
+          break;
+      }
+    }
+    for (const auto& [host, count] : dropped_) {
+      Diagnostic d;
+      d.severity = Diagnostic::Severity::kWarning;
+      d.code = ErrorCode::kConnectionFailed;
+      d.summary =
+          fmt::format("host {} skipped: {}; the {} resource(s) placed on it are not planned", host,
+                      observed_.skipped_hosts.at(host), count);
+      diags_->push_back(std::move(d));
+    }
+    return std::move(placed_);
+  }
+
+ private:
+  bool Skipped(const std::string& host) const { return observed_.skipped_hosts.count(host) > 0; }
+  bool InMaintenance(const std::string& host) const {
+    auto it = doc_.hosts.find(host);
+    return it != doc_.hosts.end() && it->second.maintenance;
+  }
+
+  // The one host `name` is observed on, if exactly one.
+  std::optional<std::string> SeenOn(const std::string& name) const {
+    auto it = seen_.find(name);
+    if (it == seen_.end() || it->second.size() != 1) return std::nullopt;
+    return it->second.front();
+  }
+
+  const ObservedResource* Observed(Kind kind, const std::string& name,
+                                   const std::string& host) const {
+    auto it = observed_.resources.find(Address{kind, name, host});
+    return it == observed_.resources.end() ? nullptr : &it->second;
+  }
+
+  void Put(const DesiredResource& r, const std::string& host, const std::string& why = "") {
+    if (!host.empty() && Skipped(host)) {
+      ++dropped_[host];
+      return;
+    }
+    DesiredResource out = r;
+    out.address.host = host;
+    out.spec.erase("host");
+    out.spec.erase("hosts");
+    out.placed_why = why;
+    placed_.resources[out.address] = std::move(out);
+  }
+
+  void PlaceDomains() {
+    std::vector<std::pair<std::string, std::string>> drain;  // (domain, maintenance host)
+    for (const auto& [address, r] : doc_.resources) {
+      if (address.kind != Kind::kDomain) continue;
+      std::optional<std::string> on = SeenOn(address.name);
+      const std::string declared = r.spec.value("host", "");
+      if (r.absent) {
+        // Deleted wherever it is (or on its host, when it names one and is nowhere).
+        if (on) {
+          Put(r, *on);
+        } else if (!declared.empty()) {
+          Put(r, declared);
+        }
+        continue;
+      }
+      if (InMaintenance(declared)) {
+        const ObservedResource* there = on ? Observed(Kind::kDomain, address.name, *on) : nullptr;
+        if (on && *on == declared && there != nullptr && IsRunning(*there)) {
+          drain.emplace_back(address.name, declared);
+        } else if (on) {
+          Put(r, *on);  // stays where it is: maintenance moves nothing back
+        } else {
+          diags_->push_back(Problem(r, "host",
+                                    "host " + declared +
+                                        " is in maintenance: a new domain is not placed there "
+                                        "(name another host)",
+                                    ErrorCode::kUnsupported));
+        }
+        continue;
+      }
+      if (!on && !Skipped(declared) && !observed_.skipped_hosts.empty()) {
+        // It may be on a host that could not be asked: creating it here could run it twice.
+        std::vector<std::string> skipped;
+        for (const auto& [host, why] : observed_.skipped_hosts) skipped.push_back(host);
+        Diagnostic d;
+        d.severity = Diagnostic::Severity::kWarning;
+        d.code = ErrorCode::kConnectionFailed;
+        d.address = Address{Kind::kDomain, address.name, declared}.ToString();
+        d.summary = "domains." + address.name + ": not created on " + declared + ": " +
+                    Join(skipped) + " could not be asked whether it holds it";
+        diags_->push_back(std::move(d));
+        continue;
+      }
+      if (on && Skipped(declared)) {
+        ++dropped_[declared];  // would move to a host that does not answer
+        continue;
+      }
+      Put(r, declared);
+      placed_host_[address.name] = declared;
+    }
+    // Running domains nobody declared, on a host in maintenance, go too.
+    for (const auto& [address, r] : observed_.resources) {
+      if (address.kind != Kind::kDomain || !InMaintenance(address.host) || !IsRunning(r)) continue;
+      if (doc_.resources.count(Address{Kind::kDomain, address.name})) continue;
+      drain.emplace_back(address.name, address.host);
+    }
+    std::map<std::string, std::uint64_t> load;
+    for (const auto& [name, entry] : doc_.hosts) load[name] = 0;
+    for (const auto& [address, r] : placed_.resources) {
+      if (address.kind == Kind::kDomain && !r.absent) load[address.host] += MemoryOf(r.spec);
+    }
+    for (const auto& [address, r] : observed_.resources) {
+      if (address.kind == Kind::kDomain &&
+          !doc_.resources.count(Address{Kind::kDomain, address.name}) &&
+          !InMaintenance(address.host)) {
+        load[address.host] += MemoryOf(r.spec);
+      }
+    }
+    std::sort(drain.begin(), drain.end());
+    for (const auto& [name, from] : drain) Drain(name, from, &load);
+  }
+
+  void Drain(const std::string& name, const std::string& from,
+             std::map<std::string, std::uint64_t>* load) {
+    auto declared = doc_.resources.find(Address{Kind::kDomain, name});
+    DesiredResource r = declared != doc_.resources.end()
+                            ? declared->second
+                            : DesiredResource{Address{Kind::kDomain, name}, false, Json::object(),
+                                              "(drain of " + from + ")"};
+    const ObservedResource* there = Observed(Kind::kDomain, name, from);
+    const std::uint64_t memory =
+        MemoryOf(r.spec) > 0 ? MemoryOf(r.spec) : MemoryOf(there ? there->spec : Json());
+    std::vector<std::string> refused;
+    std::string best;
+    for (const auto& [host, entry] : doc_.hosts) {
+      if (host == from) continue;
+      if (entry.maintenance) {
+        refused.push_back(host + ": in maintenance");
+        continue;
+      }
+      if (Skipped(host)) {
+        refused.push_back(host + ": unreachable");
+        continue;
+      }
+      auto check = observed_.cpu_checks.find(CpuCheckKey(Address{Kind::kDomain, name, from}, host));
+      if (check != observed_.cpu_checks.end() &&
+          !(check->second.is_array() && check->second.empty())) {
+        refused.push_back(host + ": " + CpuRefusal(check->second));
+        continue;
+      }
+      if (best.empty() || (*load)[host] < (*load)[best]) best = host;
+    }
+    if (best.empty()) {
+      diags_->push_back(Problem(
+          r, "host",
+          "cannot drain " + from + ": no other host can take it (" + Join(refused, "; ") + ")",
+          ErrorCode::kUnsupported));
+      return;
+    }
+    std::string why = fmt::format(
+        "{} is in maintenance; {} is the least loaded host that can take it ({} of memory "
+        "declared there before this move)",
+        from, best, FormatSize((*load)[best]));
+    (*load)[best] += memory;
+    Put(r, best, why);
+    placed_host_[name] = best;
+  }
+
+  void PlaceVolume(const DesiredResource& r) {
+    const std::string pool = r.address.name.substr(0, r.address.name.find('/'));
+    if (r.spec.contains("host")) {
+      Put(r, r.spec["host"].get<std::string>());
+      return;
+    }
+    // The hosts of the domains that use it.
+    std::set<std::string> users;
+    for (const auto& [address, d] : doc_.resources) {
+      if (address.kind != Kind::kDomain || d.absent) continue;
+      for (const Json& disk : d.spec.value("disks", Json::array())) {
+        auto it = placed_host_.find(address.name);
+        if (disk.value("volume", "") == r.address.name && it != placed_host_.end())
+          users.insert(it->second);
+      }
+    }
+    if (users.size() > 1) {
+      diags_->push_back(Problem(r, "",
+                                "used by domains on several hosts (" +
+                                    Join(std::vector<std::string>(users.begin(), users.end())) +
+                                    "): a local volume is on one host",
+                                ErrorCode::kInvalidValue));
+      return;
+    }
+    if (users.size() == 1) {
+      Put(r, *users.begin());
+      return;
+    }
+    // No domain uses it (a golden image, a spare): on every host of its pool.
+    auto declared_pool = doc_.resources.find(Address{Kind::kPool, pool});
+    std::vector<std::string> hosts;
+    if (declared_pool != doc_.resources.end()) {
+      hosts = ListedHosts(doc_, declared_pool->second.spec);
+    } else {
+      for (const auto& [name, entry] : doc_.hosts) {
+        if (Observed(Kind::kPool, pool, name) != nullptr) hosts.push_back(name);
+      }
+      if (hosts.empty()) {
+        for (const auto& [name, entry] : doc_.hosts) hosts.push_back(name);
+      }
+    }
+    for (const std::string& host : hosts) Put(r, host);
+  }
+
+  static std::string CpuRefusal(const Json& check) {
+    if (check.is_array()) {
+      std::vector<std::string> names;
+      for (const Json& f : check) names.push_back(f.get<std::string>());
+      return "its CPU lacks " + Join(names);
+    }
+    return check.value("error", "its CPU cannot run the domain's");
+  }
+
+  const Document& doc_;
+  const ObservedState& observed_;
+  Diagnostics* diags_;
+  Document placed_;
+  std::map<std::string, std::vector<std::string>> seen_;  // domain name → hosts it is on
+  std::map<std::string, std::string> placed_host_;        // domain name → its placed host
+  std::map<std::string, int> dropped_;                    // skipped host → resources not planned
+};
+
+}  // namespace
+
+std::string CpuCheckKey(const Address& domain, const std::string& to) {
+  return domain.name + "@" + domain.host + ">" + to;
+}
+
+Diagnostics CheckPlacement(const Document& doc) {
+  Diagnostics diags;
+  if (doc.fleet() && !doc.connection.empty()) {
+    diags.push_back(ErrorDiagnostic(
+        ErrorCode::kInvalidValue, "",
+        "connection: and hosts: cannot be used together: give each host's connection in hosts:"));
+  }
+  for (const auto& [address, r] : doc.resources) {
+    for (const char* field : {"host", "hosts"}) {
+      if (!r.spec.contains(field)) continue;
+      if (!doc.fleet()) {
+        diags.push_back(Problem(r, field, "only in a fleet: declare the hosts in a hosts: section",
+                                ErrorCode::kMissingReference));
+        continue;
+      }
+      std::vector<std::string> named;
+      if (r.spec[field].is_array()) {
+        for (const Json& h : r.spec[field]) named.push_back(h.get<std::string>());
+      } else {
+        named.push_back(r.spec[field].get<std::string>());
+      }
+      for (const std::string& host : named) {
+        if (!doc.hosts.count(host)) {
+          diags.push_back(Problem(r, field, "host " + host + " is not declared in hosts:",
+                                  ErrorCode::kMissingReference));
+        }
+      }
+    }
+    if (doc.fleet() && address.kind == Kind::kDomain && !r.absent && !r.spec.contains("host")) {
+      diags.push_back(Problem(r, "host",
+                              "missing required field (in a fleet each domain names "
+                              "its host)",
+                              ErrorCode::kMissingField));
+    }
+  }
+  return diags;
+}
+
+std::vector<MoveCandidate> MoveCandidates(const Document& doc, const ObservedState& observed) {
+  std::vector<MoveCandidate> out;
+  if (!doc.fleet()) return out;
+  for (const auto& [address, r] : observed.resources) {
+    if (address.kind != Kind::kDomain) continue;
+    auto declared = doc.resources.find(Address{Kind::kDomain, address.name});
+    std::string to = declared == doc.resources.end() || declared->second.absent
+                         ? ""
+                         : declared->second.spec.value("host", "");
+    auto host = doc.hosts.find(address.host);
+    const bool draining = host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
+                          (to.empty() || to == address.host);
+    if (draining) {
+      for (const auto& [name, entry] : doc.hosts) {
+        if (name != address.host && !entry.maintenance && !observed.skipped_hosts.count(name))
+          out.push_back({address, name});
+      }
+    } else if (!to.empty() && to != address.host && doc.hosts.count(to) &&
+               !observed.skipped_hosts.count(to)) {
+      out.push_back({address, to});
+    }
+  }
+  return out;
+}
+
+Document PlaceOnHosts(const Document& doc, const ObservedState& observed, Diagnostics* diags) {
+  if (!doc.fleet()) return doc;
+  return Placer(doc, observed, diags).Run();
+}
+
+}  // namespace vc
