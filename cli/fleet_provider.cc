@@ -170,10 +170,10 @@ Status FleetProvider::Migrate(const Step& step) {
     if (now - *last < std::chrono::milliseconds(500)) return;
     *last = now;
     std::string line = fmt::format("{}: migrating to {}: {:.1f} s", who, to, p.elapsed_seconds);
-    if (p.memory_remaining && p.memory_total) {
+    if (p.memory_remaining && p.memory_total && *p.memory_total > 0) {
       line += fmt::format(", memory {} of {} left", Mib(*p.memory_remaining), Mib(*p.memory_total));
     }
-    if (p.disk_remaining && p.disk_total) {
+    if (p.disk_remaining && p.disk_total && *p.disk_total > 0) {
       line += fmt::format(", disks {} of {} left", Mib(*p.disk_remaining), Mib(*p.disk_total));
     }
     Say(line);

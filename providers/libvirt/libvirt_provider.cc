@@ -2,6 +2,7 @@
 
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -475,7 +476,26 @@ Status LibvirtProvider::CheckCpuOn(LibvirtProvider& destination, const std::stri
   std::string xml = AdoptString(virDomainGetXMLDesc(
       domain->get(), active == 1 ? VIR_DOMAIN_XML_MIGRATABLE : VIR_DOMAIN_XML_INACTIVE));
   if (xml.empty()) return Confirmed(LastError("reading domain " + name));
-  return CheckCpuCompatible(destination.conn_.get(), xml, missing_features);
+  std::vector<std::string> there;
+  Status on_destination = CheckCpuCompatible(destination.conn_.get(), xml, &there);
+  if (on_destination.ok()) return on_destination;
+  // libvirt judges a CPU by every feature its model names, also those QEMU drops where the host
+  // lacks them (check='none', the default qemu64 asks for svm on Intel): the guest does not have
+  // those now. What counts is what it would lose by moving, the features its own host gives it.
+  std::vector<std::string> here;
+  Status on_source = CheckCpuCompatible(conn_.get(), xml, &here);
+  if (on_source.ok()) {
+    if (missing_features != nullptr) *missing_features = there;
+    return on_destination;
+  }
+  std::vector<std::string> lost;
+  for (const std::string& feature : there) {
+    if (std::find(here.begin(), here.end(), feature) == here.end()) lost.push_back(feature);
+  }
+  if (there.empty() && !here.empty()) return on_destination;  // another reason than features
+  if (lost.empty()) return Status::Ok();
+  if (missing_features != nullptr) *missing_features = lost;
+  return on_destination;
 }
 
 StatusOr<Domain> LibvirtProvider::LookupDomain(const std::string& name) {
