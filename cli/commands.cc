@@ -468,10 +468,41 @@ int Observe(const Args& args) {
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(args,
-                 "usage: virtconverge observe [options]\n\nPrint everything the host holds as a "
-                 "desired-state document; planning it shows no changes.",
-                 options, false, &vm, &code)) {
+                 "usage: virtconverge observe [options]\n       virtconverge observe FLEET.yaml "
+                 "[--format json]\n\nPrint everything the host holds as a desired-state "
+                 "document; planning it shows no changes.\nWith documents that declare hosts: (a "
+                 "fleet), every host is observed at once and the document places each resource "
+                 "on its host(s).",
+                 options, true, &vm, &code)) {
     return code;
+  }
+  if (!Files(vm).empty()) {
+    if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
+    Document fleet;
+    if (!LoadFromCommandLine(vm, &fleet, false)) return kExitError;
+    if (!fleet.fleet()) {
+      PrintError("observe takes documents only to read a fleet's hosts: section; these have none");
+      return kExitError;
+    }
+    if (vm.count("connection")) {
+      PrintError("--connection names one host; the documents declare a fleet (hosts:)");
+      return kExitError;
+    }
+    Driver driver;
+    Driver::Run run;
+    StatusOr<ObservedState> observed = driver.ObserveFleet(fleet, false, nullptr, &run);
+    if (!observed.ok()) return Fail(observed.status(), false);
+    std::map<std::string, std::string> hosts;
+    for (const auto& [name, host] : fleet.hosts) hosts[name] = host.connection;
+    std::vector<std::string> notes = PendingNotes(*observed);
+    Json doc = ExportFleetDocument(*observed, hosts, fleet.ceph, &notes);
+    if (vm["format"].as<std::string>() == "json") {
+      std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+      for (const std::string& note : notes) std::cerr << "note: " << note << "\n";
+    } else {
+      std::cout << ToYaml(doc, notes);
+    }
+    return kExitOk;
   }
   if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
   if (vm.count("ceph-user") && !vm.count("ceph-conf")) {

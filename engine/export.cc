@@ -55,6 +55,54 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
   return doc;
 }
 
+Json ExportFleetDocument(const ObservedState& state, const std::map<std::string, std::string>& hosts,
+                         const Json& ceph, std::vector<std::string>* notes) {
+  Json doc = ExportDocument(ObservedState{}, ceph);
+  for (const auto& [name, uri] : hosts) doc["hosts"][name] = {{"connection", uri}};
+  // name → [(host, spec)] per kind, hosts in name order (the map's).
+  std::map<Address, std::vector<std::pair<std::string, const Json*>>> by_name;
+  for (const auto& [address, r] : state.resources) {
+    by_name[Address{address.kind, address.name}].emplace_back(address.host, &r.spec);
+  }
+  for (const auto& [address, where] : by_name) {
+    const std::string section(KindSection(address.kind));
+    Json body = *where.front().second;
+    std::vector<std::string> on;
+    bool same = true;
+    for (const auto& [host, spec] : where) {
+      on.push_back(host);
+      same = same && *spec == body;
+    }
+    std::string list;
+    for (const std::string& h : on) list += (list.empty() ? "" : ", ") + h;
+    switch (address.kind) {
+      case Kind::kRbdImage:
+        break;
+      case Kind::kPool:
+      case Kind::kNetwork:
+        if (!same) {
+          notes->push_back(std::string(KindName(address.kind)) + " " + address.name +
+                           " differs between " + list + ": written as " + on.front() +
+                           " has it, for " + on.front() + " only");
+          body["hosts"] = Json::array({on.front()});
+        } else if (on.size() != hosts.size()) {
+          body["hosts"] = on;
+        }
+        break;
+      case Kind::kVolume:
+      case Kind::kDomain:
+        body["host"] = on.front();
+        if (on.size() > 1) {
+          notes->push_back(std::string(KindName(address.kind)) + " " + address.name + " is on " +
+                           list + ": written for " + on.front() + " only");
+        }
+        break;
+    }
+    doc[section][address.name] = body;
+  }
+  return doc;
+}
+
 std::vector<Pending> PendingChanges(const ObservedState& state) {
   std::vector<Pending> pending;
   for (const auto& [address, r] : state.resources) {
@@ -83,7 +131,8 @@ std::string ToYaml(const Json& document, const std::vector<std::string>& notes) 
   YAML::Emitter out;
   out << YAML::BeginMap;
   for (const char* key :
-       {"version", "connection", "ceph", "pools", "networks", "volumes", "rbd_images", "domains"}) {
+       {"version", "connection", "ceph", "hosts", "pools", "networks", "volumes", "rbd_images",
+        "domains"}) {
     if (!document.contains(key)) continue;
     out << YAML::Key << key << YAML::Value;
     if (document[key].is_object() && document[key].empty()) {

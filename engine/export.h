@@ -2,6 +2,7 @@
 // against the same host shows no changes.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,14 @@ namespace vc {
 /// The document (version 1) describing everything in `state`, as JSON. `ceph` (the ceph:
 /// section used to observe RBD images, or null) is written back so the document plans as-is.
 Json ExportDocument(const ObservedState& state, const Json& ceph = nullptr);
+
+/// A fleet's document: `hosts` (name → connection) as its hosts: section, each domain with its
+/// host:, each pool and network once (with hosts: when it is not on every host; when hosts hold
+/// different definitions of one name, the first host's, and a note in `notes`), each volume with
+/// the host: it is on (on several hosts: the first one's, noted), RBD images once. Planning it
+/// against the same hosts shows no changes.
+Json ExportFleetDocument(const ObservedState& state, const std::map<std::string, std::string>& hosts,
+                         const Json& ceph, std::vector<std::string>* notes);
 
 /// The values of running domains that differ from their persistent config (changes waiting for
 /// the next boot).

@@ -12,6 +12,10 @@
 # stops exactly that). With ADDR, it also listens on ADDR:16519 (TCP, no auth: loopback only).
 # QEMU migrates on ADDR (default 127.0.0.2) ports 49700-49719. No virtlogd: QEMU logs to a file.
 #
+# With VC_HOST_NO_KVM=1 (at its first start), the host has no /dev/kvm (/dev/null is bound over it
+# in its namespace): it runs TCG guests only, a host whose hypervisor lacks what a KVM guest needs
+# (the fleet tests' CPU refusal). Such a host probes QEMU afresh (no copied cache).
+#
 # Idempotent: does nothing if NAME already runs and answers. If NAME's directory exists but its
 # daemon is gone (killed by a test), it starts again on the same state: same domains, pools,
 # networks, secrets and host_uuid (a restart). Waits until `virsh -c URI version` answers.
@@ -76,6 +80,7 @@ if [ ! -f "$H/libvirtd.conf" ]; then
   } >"$H/libvirtd.conf.tmp"
   mv "$H/libvirtd.conf.tmp" "$H/libvirtd.conf"
   echo "$LISTEN $ADDR" >"$H/listen"
+  if [ "${VC_HOST_NO_KVM:-0}" = 1 ]; then touch "$H/no-kvm"; fi
 fi
 if [ ! -f "$H/etc/qemu.conf" ]; then
   # stdio_handler=file: /run/libvirt is overmounted, the system virtlogd is out of sight and a
@@ -93,7 +98,7 @@ fi
 
 # A cold QEMU capability probe takes ~8 s; the shared daemon's (or another host's) cache makes
 # startup take ~0.2 s. libvirt re-probes by itself if the cache does not match the binary.
-if [ ! -d "$H/cache/qemu/capabilities" ]; then
+if [ ! -d "$H/cache/qemu/capabilities" ] && [ ! -f "$H/no-kvm" ]; then
   for src in /var/cache/libvirt/qemu "$DIR"/*/cache/qemu; do
     if [ -d "$src/capabilities" ] && [ "$src" != "$H/cache/qemu" ]; then
       mkdir -p "$H/cache/qemu"
@@ -112,6 +117,7 @@ if ! unshare --mount --propagation private -- sh -ec "
   mount --bind '$H/cache' /var/cache/libvirt
   mount --bind '$H/log' /var/log/libvirt
   mount --bind '$H/etc' /etc/libvirt
+  if [ -f '$H/no-kvm' ] && [ -e /dev/kvm ]; then mount --bind /dev/null /dev/kvm; fi
   exec libvirtd -d $LISTEN_ARG -f '$H/libvirtd.conf' -p '$H/libvirtd.pid'"; then
   echo "host-up: libvirtd of host $NAME failed to start; its log:" >&2
   tail -30 "$H/libvirtd.log" >&2 2>/dev/null || true
