@@ -142,9 +142,15 @@ class Placer {
         }
         continue;
       }
+      const ObservedResource* there = on ? Observed(Kind::kDomain, address.name, *on) : nullptr;
+      const bool running = there != nullptr && IsRunning(*there);
+      if (on && *on != declared && InMaintenance(*on) && running &&
+          (InMaintenance(declared) || Skipped(declared))) {
+        drain.emplace_back(address.name, *on);  // where it would go cannot take it either
+        continue;
+      }
       if (InMaintenance(declared)) {
-        const ObservedResource* there = on ? Observed(Kind::kDomain, address.name, *on) : nullptr;
-        if (on && *on == declared && there != nullptr && IsRunning(*there)) {
+        if (on && *on == declared && running) {
           drain.emplace_back(address.name, declared);
         } else if (on) {
           Put(r, *on);  // stays where it is: maintenance moves nothing back
@@ -361,8 +367,11 @@ std::vector<MoveCandidate> MoveCandidates(const Document& doc, const ObservedSta
                          ? ""
                          : declared->second.spec.value("host", "");
     auto host = doc.hosts.find(address.host);
-    const bool draining = host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
-                          (to.empty() || to == address.host);
+    auto declared_host = doc.hosts.find(to);
+    const bool draining =
+        host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
+        (to.empty() || to == address.host ||
+         (declared_host != doc.hosts.end() && declared_host->second.maintenance));
     if (draining) {
       for (const auto& [name, entry] : doc.hosts) {
         if (name != address.host && !entry.maintenance && !observed.skipped_hosts.count(name))

@@ -261,7 +261,7 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
                       {"live", IsRunning(actual)},
                       {"copy_disks", IsRunning(actual) ? copy : Json::array()}}});
     for (const Address& v : move_copies[change.address])
-      steps.push_back({Step::Op::kDelete, v, {}});
+      steps.push_back({Step::Op::kDelete, v, Json::object()});
     const bool autostart = change.desired.value("autostart", actual.spec.value("autostart", false));
     bool sets_autostart = false;
     for (const Step& s : change.steps) sets_autostart |= s.op == Step::Op::kSetAutostart;
