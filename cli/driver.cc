@@ -158,6 +158,7 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
     }
   }
   observed.skipped_hosts = skipped;
+  run->fleet->ComputeBaseline(doc, &observed);
   run->fleet->CheckMoves(MoveCandidates(doc, observed), &observed);
   return observed;
 }

@@ -209,4 +209,17 @@ void FleetProvider::CheckMoves(const std::vector<MoveCandidate>& candidates,
   }
 }
 
+void FleetProvider::ComputeBaseline(const Document& doc, ObservedState* observed) {
+  bool wanted = false;
+  for (const auto& [address, r] : doc.resources) {
+    wanted = wanted || (address.kind == Kind::kDomain && !r.absent && r.spec.contains("cpu") &&
+                        r.spec["cpu"].value("mode", "") == "baseline");
+  }
+  if (!wanted) return;
+  std::vector<libvirt::LibvirtProvider*> hosts;
+  for (const auto& [name, backends] : hosts_) hosts.push_back(&backends->libvirt());
+  StatusOr<Json> baseline = libvirt::LibvirtProvider::BaselineOf(hosts);
+  observed->cpu_baseline = baseline.ok() ? *baseline : Json{{"error", baseline.status().message()}};
+}
+
 }  // namespace vc::cli

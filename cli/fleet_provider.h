@@ -32,6 +32,9 @@ class FleetProvider final : public Provider {
   /// domain's CPU, the features it lacks, or {"error": why}.
   void CheckMoves(const std::vector<MoveCandidate>& candidates, ObservedState* observed);
 
+  /// Fills observed->cpu_baseline when a domain of `doc` asks for cpu mode baseline.
+  void ComputeBaseline(const Document& doc, ObservedState* observed);
+
   /// Where migration progress lines go during apply (may be empty).
   void SetProgress(ProgressFn progress) { progress_ = std::move(progress); }
 

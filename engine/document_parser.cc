@@ -555,8 +555,10 @@ class Parser {
           Error(value.Mark(), path, "model", "missing required field (mode custom names a model)",
                 ErrorCode::kMissingField);
         }
-        if (out->value("mode", "") != "custom" && out->contains("model")) {
-          Error(value.Mark(), path, "model", "only mode custom takes a model");
+        for (const char* sub : {"model", "require", "disable"}) {
+          if (out->value("mode", "") != "custom" && out->contains(sub)) {
+            Error(value.Mark(), path, sub, std::string("only mode custom takes a ") + sub);
+          }
         }
         return ErrorCount() == errors_before;
       }

@@ -55,8 +55,9 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
   return doc;
 }
 
-Json ExportFleetDocument(const ObservedState& state, const std::map<std::string, std::string>& hosts,
-                         const Json& ceph, std::vector<std::string>* notes) {
+Json ExportFleetDocument(const ObservedState& state,
+                         const std::map<std::string, std::string>& hosts, const Json& ceph,
+                         std::vector<std::string>* notes) {
   Json doc = ExportDocument(ObservedState{}, ceph);
   for (const auto& [name, uri] : hosts) doc["hosts"][name] = {{"connection", uri}};
   // name → [(host, spec)] per kind, hosts in name order (the map's).
@@ -130,9 +131,8 @@ std::string ToYaml(const Json& document, const std::vector<std::string>& notes) 
   for (const std::string& note : notes) header += "# " + note + "\n";
   YAML::Emitter out;
   out << YAML::BeginMap;
-  for (const char* key :
-       {"version", "connection", "ceph", "hosts", "pools", "networks", "volumes", "rbd_images",
-        "domains"}) {
+  for (const char* key : {"version", "connection", "ceph", "hosts", "pools", "networks", "volumes",
+                          "rbd_images", "domains"}) {
     if (!document.contains(key)) continue;
     out << YAML::Key << key << YAML::Value;
     if (document[key].is_object() && document[key].empty()) {

@@ -20,8 +20,9 @@ Json ExportDocument(const ObservedState& state, const Json& ceph = nullptr);
 /// different definitions of one name, the first host's, and a note in `notes`), each volume with
 /// the host: it is on (on several hosts: the first one's, noted), RBD images once. Planning it
 /// against the same hosts shows no changes.
-Json ExportFleetDocument(const ObservedState& state, const std::map<std::string, std::string>& hosts,
-                         const Json& ceph, std::vector<std::string>* notes);
+Json ExportFleetDocument(const ObservedState& state,
+                         const std::map<std::string, std::string>& hosts, const Json& ceph,
+                         std::vector<std::string>* notes);
 
 /// The values of running domains that differ from their persistent config (changes waiting for
 /// the next boot).

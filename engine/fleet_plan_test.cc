@@ -299,6 +299,31 @@ TEST(FleetPlanTest, ADomainDefinedOnTwoHostsIsAnError) {
   EXPECT_NE(Summaries(plan).find("domain web1 is defined on hv-a and hv-b"), std::string::npos);
 }
 
+TEST(FleetPlanTest, ABaselineCpuIsTheFleetsAndThePlanShowsTheModelChosen) {
+  Document doc =
+      Load(std::string(kHosts) +
+           "domains:\n  web1: {host: hv-a, vcpus: 1, memory: 256MiB, cpu: {mode: baseline}}\n");
+  ObservedState observed;
+  Json running = Domain("running");
+  running["cpu"] = {{"mode", "custom"}, {"model", "qemu64"}};
+  Put(&observed, At(Kind::kDomain, "web1", "hv-a"), running, running);
+  observed.cpu_baseline = {{"mode", "custom"}, {"model", "Westmere"}, {"require", {"aes"}}};
+  Plan plan = ComputePlan(doc, observed, {});
+  ASSERT_EQ(plan.changes.size(), 1u) << Summaries(plan);
+  const AttributeChange& cpu = plan.changes[0].attributes[0];
+  EXPECT_EQ(cpu.path, "cpu");
+  EXPECT_EQ(cpu.after, observed.cpu_baseline);
+  EXPECT_EQ(cpu.disruption, Disruption::kRestart);
+  EXPECT_NE(cpu.reason.find("the baseline of every host that answered: Westmere"),
+            std::string::npos)
+      << cpu.reason;
+
+  observed.cpu_baseline = {{"error", "no common CPU"}};
+  EXPECT_NE(
+      Summaries(ComputePlan(doc, observed, {})).find("no CPU baseline of the fleet: no common CPU"),
+      std::string::npos);
+}
+
 TEST(FleetPlanTest, PlacementFieldsAreCheckedWithoutAHost) {
   auto problems = [](const std::string& yaml) {
     Document doc;
@@ -319,6 +344,9 @@ TEST(FleetPlanTest, PlacementFieldsAreCheckedWithoutAHost) {
       std::string::npos);
   EXPECT_NE(problems("version: 1\nconnection: test:///default\nhosts:\n  a: {connection: x}\n")
                 .find("cannot be used together"),
+            std::string::npos);
+  EXPECT_NE(problems("version: 1\ndomains:\n  w: {vcpus: 1, memory: 1GiB, cpu: {mode: baseline}}\n")
+                .find("it needs a hosts: section"),
             std::string::npos);
   EXPECT_NE(problems("version: 1\nhosts:\n  a: {connection: 'two words'}\n").find("libvirt URI"),
             std::string::npos);

@@ -123,6 +123,23 @@ class Placer {
     out.address.host = host;
     out.spec.erase("host");
     out.spec.erase("hosts");
+    if (out.address.kind == Kind::kDomain && out.spec.contains("cpu") &&
+        out.spec["cpu"].value("mode", "") == "baseline") {
+      const Json& baseline = observed_.cpu_baseline;
+      if (!baseline.is_object() || baseline.contains("error")) {
+        diags_->push_back(Problem(
+            r, "cpu",
+            "no CPU baseline of the fleet: " +
+                (baseline.is_object() ? baseline.value("error", "") : std::string("not computed")),
+            ErrorCode::kUnsupported));
+        return;
+      }
+      out.spec["cpu"] = baseline;
+      out.cpu_note = "the baseline of every host that answered: " + baseline.value("model", "") +
+                     " with " + std::to_string(baseline.value("require", Json::array()).size()) +
+                     " more feature(s) required, " +
+                     std::to_string(baseline.value("disable", Json::array()).size()) + " disabled";
+    }
     out.placed_why = why;
     placed_.resources[out.address] = std::move(out);
   }
@@ -347,6 +364,13 @@ Diagnostics CheckPlacement(const Document& doc) {
         }
       }
     }
+    if (!doc.fleet() && address.kind == Kind::kDomain && r.spec.contains("cpu") &&
+        r.spec["cpu"].value("mode", "") == "baseline") {
+      diags.push_back(Problem(r, "cpu.mode",
+                              "baseline is the CPU every host of a fleet can run: it needs a "
+                              "hosts: section",
+                              ErrorCode::kInvalidValue));
+    }
     if (doc.fleet() && address.kind == Kind::kDomain && !r.absent && !r.spec.contains("host")) {
       diags.push_back(Problem(r, "host",
                               "missing required field (in a fleet each domain names "
@@ -368,10 +392,9 @@ std::vector<MoveCandidate> MoveCandidates(const Document& doc, const ObservedSta
                          : declared->second.spec.value("host", "");
     auto host = doc.hosts.find(address.host);
     auto declared_host = doc.hosts.find(to);
-    const bool draining =
-        host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
-        (to.empty() || to == address.host ||
-         (declared_host != doc.hosts.end() && declared_host->second.maintenance));
+    const bool draining = host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
+                          (to.empty() || to == address.host ||
+                           (declared_host != doc.hosts.end() && declared_host->second.maintenance));
     if (draining) {
       for (const auto& [name, entry] : doc.hosts) {
         if (name != address.host && !entry.maintenance && !observed.skipped_hosts.count(name))

@@ -213,6 +213,10 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       continue;
     }
     Change change = UpdateChange(desired, it->second, options, doc.ceph, &plan.pending);
+    for (AttributeChange& a : change.attributes) {
+      if (a.path == "cpu" && !desired.cpu_note.empty())
+        a.reason = desired.cpu_note + "; " + a.reason;
+    }
     auto move = move_attribute.find(address);
     if (move != move_attribute.end()) {
       if (change.action == Action::kReplace) {

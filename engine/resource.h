@@ -20,6 +20,7 @@ struct DesiredResource {
   Json spec;                    // declared fields only, canonical; never contains "ensure"
   std::string source;           // the file it came from, for messages
   std::string placed_why = "";  // in a fleet, when placement chose its host: why that host
+  std::string cpu_note = "";    // in a fleet, when its cpu is the fleet's baseline: which one
 };
 
 /// One resource as the host holds it.
@@ -62,6 +63,9 @@ struct ObservedState {
   // For a fleet: per move the planner may make, "<domain>@<from>><to>" → the CPU features the
   // destination lacks for the domain's CPU ([] when it can run it), or {"error": why}.
   std::map<std::string, Json> cpu_checks = {};
+  // For a fleet whose documents ask for it: the CPU every host that answered can run, in the
+  // document's form ({"mode": "custom", "model", ...}), or {"error": why}; null otherwise.
+  Json cpu_baseline = nullptr;
 };
 
 }  // namespace vc

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <pugixml.hpp>
+#include <set>
 #include <sstream>
 
 #include "engine/domain_rules.h"
@@ -278,6 +279,8 @@ void WriteCpu(pugi::xml_node domain, const Json& cpu) {
   if (!node) node = domain.append_child("cpu");
   node.remove_attributes();
   node.remove_child("model");
+  node.remove_child("vendor");
+  while (node.child("feature")) node.remove_child("feature");
   std::string mode = cpu.at("mode");
   node.append_attribute("mode") = mode.c_str();
   if (mode == "custom") {
@@ -285,6 +288,14 @@ void WriteCpu(pugi::xml_node domain, const Json& cpu) {
     pugi::xml_node model = node.prepend_child("model");
     model.append_attribute("fallback") = "forbid";
     model.text() = cpu.at("model").get<std::string>().c_str();
+    pugi::xml_node after = model;
+    for (const char* policy : {"require", "disable"}) {
+      for (const Json& name : cpu.value(policy, Json::array())) {
+        after = node.insert_child_after("feature", after);
+        after.append_attribute("policy") = policy;
+        after.append_attribute("name") = name.get<std::string>().c_str();
+      }
+    }
   }
 }
 
@@ -294,10 +305,30 @@ std::optional<Json> ReadCpu(pugi::xml_node domain) {
   std::string model = cpu.child("model").text().as_string();
   std::string mode = cpu.attribute("mode").as_string(model.empty() ? "" : "custom");
   if (mode == "host-model" || mode == "host-passthrough") return Json{{"mode", mode}};
-  if (mode == "custom" && !model.empty()) return Json{{"mode", "custom"}, {"model", model}};
-  return std::nullopt;
+  if (mode != "custom" || model.empty()) return std::nullopt;
+  Json out{{"mode", "custom"}, {"model", model}};
+  std::set<std::string> require;
+  std::set<std::string> disable;
+  for (pugi::xml_node f : cpu.children("feature")) {
+    const std::string policy = f.attribute("policy").as_string("require");
+    if (policy == "require" || policy == "force") require.insert(f.attribute("name").as_string());
+    if (policy == "disable" || policy == "forbid") disable.insert(f.attribute("name").as_string());
+  }
+  if (!require.empty()) out["require"] = require;
+  if (!disable.empty()) out["disable"] = disable;
+  return out;
 }
 }  // namespace
+
+StatusOr<Json> CpuSpecFromXml(std::string_view cpu_xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(cpu_xml.data(), cpu_xml.size()))
+    return Status::Internal("unreadable CPU XML");
+  std::optional<Json> cpu = ReadCpu(doc);
+  if (!cpu || cpu->value("mode", "") != "custom")
+    return Status::InvalidArgument("the CPU names no model");
+  return *cpu;
+}
 
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
                              bool* managed) {

@@ -18,6 +18,10 @@ namespace vc::libvirt {
 /// Maps a volume's file path to its "<pool>/<volume>" key; nullopt when it is not a known volume.
 using VolumeByPath = std::function<std::optional<std::string>(const std::string& path)>;
 
+/// A bare <cpu> element (libvirt's baseline) in the document's form: {"mode": "custom", "model",
+/// "require"?, "disable"?}. InvalidArgument when it names no custom model.
+StatusOr<Json> CpuSpecFromXml(std::string_view cpu_xml);
+
 /// Domain fields read from domain XML (persistent or live). State and autostart are not in the
 /// XML and are left to the caller. Sets *managed when the XML carries the mark.
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,

@@ -468,6 +468,14 @@ Status LibvirtProvider::MigrateTo(LibvirtProvider& destination, const std::strin
   return Status::Ok();
 }
 
+StatusOr<Json> LibvirtProvider::BaselineOf(const std::vector<LibvirtProvider*>& hosts) {
+  std::vector<virConnectPtr> conns;
+  for (LibvirtProvider* host : hosts) conns.push_back(host->conn_.get());
+  StatusOr<std::string> xml = BaselineCpu(conns);
+  if (!xml.ok()) return xml.status();
+  return CpuSpecFromXml(*xml);
+}
+
 Status LibvirtProvider::CheckCpuOn(LibvirtProvider& destination, const std::string& name,
                                    std::vector<std::string>* missing_features) {
   StatusOr<Domain> domain = LookupDomain(name);

@@ -49,6 +49,10 @@ class LibvirtProvider final : public Provider {
   Status MigrateTo(LibvirtProvider& destination, const std::string& name, bool copy_storage,
                    const MigrationOptions& options, MigrationStats* stats);
 
+  /// The CPU every host of `hosts` can run (BaselineCpu of their connections), in the document's
+  /// form ({"mode": "custom", "model", "require"?, "disable"?}).
+  static StatusOr<Json> BaselineOf(const std::vector<LibvirtProvider*>& hosts);
+
   /// Whether `destination` can run the CPU of this host's domain `name`
   /// (CheckCpuCompatible with its live definition when running, else its persistent one).
   Status CheckCpuOn(LibvirtProvider& destination, const std::string& name,

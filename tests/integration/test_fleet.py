@@ -268,6 +268,24 @@ domains:
         self.assertIn("nothing was changed", err)
         self.assert_only_on("vcf-kvm", "vcf-a")
 
+    def test_a_baseline_cpu_is_one_every_host_runs_and_the_plan_names_it(self):
+        # TCG: the nested KVM of the test machine cannot run its own host-model CPU (QEMU fails
+        # to set MSR 0x10a), so the guest runs under TCG with the KVM hosts' baseline.
+        body = "domains:\n  vcf-base: {{host: {host}, vcpus: 1, memory: 128MiB, virt_type: qemu, cpu: {{mode: baseline}}}}\n"
+        doc = self.document(body.format(host="vcf-a"))
+        rc, plan, err = self.plan_json(doc)
+        self.assertEqual(rc, 0, err)
+        cpu = next(a for a in plan["changes"][0]["attributes"] if a["path"] == "cpu")
+        self.assertEqual(cpu["after"]["mode"], "custom")
+        model = cpu["after"]["model"]
+        self.assertTrue(model)
+        self.apply(doc)
+        self.assertIn(f">{model}</model>", virsh("vcf-a", "dumpxml", "vcf-base"))
+        self.assert_no_changes(doc)
+        self.apply(self.document(body.format(host="vcf-b")))
+        self.assert_only_on("vcf-base", "vcf-b")
+        self.assertIn(f">{model}</model>", virsh("vcf-b", "dumpxml", "vcf-base"))
+
     def test_drain_moves_every_running_domain_to_a_host_that_can_take_it_or_refuses(self):
         body = """domains:
   vcf-d1: {host: vcf-a, vcpus: 1, memory: 256MiB}

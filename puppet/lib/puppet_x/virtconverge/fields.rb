@@ -221,8 +221,10 @@ module PuppetX
           },
           {
             name: :cpu,
-            type: 'Optional[Struct[{mode => Enum[host-model, host-passthrough, custom], Optional[model] => ' \
-                  'Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\z/]}]]',
+            type: 'Optional[Struct[{mode => Enum[host-model, host-passthrough, custom, baseline], ' \
+                  'Optional[model] => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\z/], Optional[require] => ' \
+                  'Array[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]], Optional[disable] => ' \
+                  'Array[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]}]]',
             desc: 'CPU model. A change needs a restart. A named custom model is what lets a VM migrate ' \
                   'between hosts with different CPUs.',
             size: false,
