@@ -238,6 +238,23 @@ domains:
                       "domain has its disks copied",
                       " ".join(d["summary"] for d in plan["diagnostics"]))
 
+    def test_a_failed_migration_leaves_the_guest_running_where_it_was_with_a_clear_error(self):
+        body = "domains:\n  vcf-stay: {{host: {host}, vcpus: 1, memory: 128MiB}}\n"
+        self.apply(self.document(body.format(host="vcf-a")))
+        # A stale definition with the same UUID on the destination: libvirt refuses the incoming
+        # guest there (the plan cannot know: names differ).
+        xml = virsh("vcf-a", "dumpxml", "--inactive", "vcf-stay").replace(
+            "<name>vcf-stay</name>", "<name>vcf-stale</name>")
+        stale = os.path.join(self.dir, "stale.xml")
+        with open(stale, "w") as f:
+            f.write(xml)
+        virsh("vcf-b", "define", stale)
+        rc, out, err = engine("apply", self.document(body.format(host="vcf-b")))
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out + err, r"domain\.vcf-stay@vcf-b: FAILED \(operation_failed\): migrate domain\.vcf-stay@vcf-a live to vcf-b")
+        self.assertEqual(virsh("vcf-a", "domstate", "vcf-stay"), "running")
+        self.assertNotIn("vcf-stay", names("vcf-b", "--all"))
+
     def test_a_stopped_domain_moves_by_its_definition(self):
         body = "domains:\n  vcf-off: {{host: {host}, vcpus: 1, memory: 128MiB, state: stopped, autostart: true}}\n"
         self.apply(self.document(body.format(host="vcf-a")))
