@@ -168,8 +168,12 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
   const Json& s = plan.at("summary");
   int live = 0;
   int restart = 0;
+  int live_moves = 0;
   for (const Json& change : changes) {
-    if (change.at("action") != "update" && change.at("action") != "migrate") continue;
+    live_moves += change.at("action") == "migrate" && change.at("disruption") == "live";
+  }
+  for (const Json& change : changes) {
+    if (change.at("action") != "update") continue;
     live += change.at("disruption") == "live";
     restart += change.at("disruption") == "restart";
   }
@@ -178,7 +182,9 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       "destroy{}.\n",
       p.bold, p.reset, s.at("create").get<int>(), s.at("update").get<int>(), live, restart,
       s.at("replace").get<int>(), s.at("delete").get<int>(),
-      s.value("migrate", 0) > 0 ? fmt::format(", {} to migrate", s.value("migrate", 0)) : "");
+      s.value("migrate", 0) > 0 ? fmt::format(", {} to migrate ({} live)", s.value("migrate", 0),
+                                              live_moves)
+                                : "");
   if (!plan.value("applyable", true)) {
     out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n",
                        p.red, p.reset);
