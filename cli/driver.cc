@@ -116,9 +116,12 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
     return Status::Unavailable("no host of the fleet could be reached")
         .WithErrorCode(ErrorCode::kConnectionFailed);
   }
-  for (const auto& [name, backends] : reachable) {
-    if (Status s = LockOrNote(backends->provider().uri(), lock, run); !s.ok())
-      return s.WithContext("host " + name);
+  // In URI order: two fleet runs that share hosts take their locks in one order, never each
+  // holding what the other waits for.
+  std::map<std::string, std::string> by_uri;
+  for (const auto& [name, backends] : reachable) by_uri.emplace(backends->provider().uri(), name);
+  for (const auto& [host_uri, name] : by_uri) {
+    if (Status s = LockOrNote(host_uri, lock, run); !s.ok()) return s.WithContext("host " + name);
   }
   run->backends = reachable.begin()->second;
   run->fleet = std::make_shared<FleetProvider>(reachable);
