@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -254,6 +255,35 @@ domains:
         self.assertRegex(out + err, r"domain\.vcf-stay@vcf-b: FAILED \(operation_failed\): migrate domain\.vcf-stay@vcf-a live to vcf-b")
         self.assertEqual(virsh("vcf-a", "domstate", "vcf-stay"), "running")
         self.assertNotIn("vcf-stay", names("vcf-b", "--all"))
+
+    def test_a_fleet_apply_holds_every_hosts_lock(self):
+        body = "domains:\n  vcf-lock: {{host: {host}, vcpus: 1, memory: 128MiB}}\n"
+        self.apply(self.document(body.format(host="vcf-a")))
+        doc = self.document(body.format(host="vcf-b"))
+        other = os.path.join(self.dir, "other.yaml")
+        with open(other, "w") as f:  # another document touching only vcf-b
+            f.write(f"version: 1\nconnection: \"{uri('vcf-b')}\"\ndomains:\n"
+                    "  vcf-lock2: {vcpus: 1, memory: 128MiB, state: stopped}\n")
+        first = subprocess.Popen([BINARY, "apply", doc], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=ENV)
+        try:
+            deadline = time.monotonic() + 30
+            refused = None
+            while time.monotonic() < deadline and first.poll() is None:
+                rc, out, err = engine("apply", other, "--lock-wait", "0")
+                if rc == 3:
+                    refused = err
+                    break
+                if rc == 0:  # the first run had not taken the lock yet: undo and try again
+                    virsh("vcf-b", "undefine", "vcf-lock2")
+                time.sleep(0.05)
+            self.assertIsNotNone(refused, "no apply was refused while the fleet apply ran")
+            self.assertIn("apply", refused)
+        finally:
+            out, err = first.communicate(timeout=120)
+        self.assertEqual(first.returncode, 0, out + err)
+        self.assert_only_on("vcf-lock", "vcf-b")
+        self.assertNotIn("vcf-lock2", names("vcf-b", "--all"))
 
     def test_a_stopped_domain_moves_by_its_definition(self):
         body = "domains:\n  vcf-off: {{host: {host}, vcpus: 1, memory: 128MiB, state: stopped, autostart: true}}\n"
