@@ -12,6 +12,7 @@
 #include "engine/document_parser.h"
 #include "engine/export.h"
 #include "engine/json_reader.h"
+#include "engine/placement.h"
 #include "engine/names.h"
 #include "engine/plan.h"
 #include "engine/plan_text.h"
@@ -43,6 +44,8 @@ class Session {
     if (!HasErrors(diagnostics)) {
       Diagnostics limits = CheckLimits(doc);
       diagnostics.insert(diagnostics.end(), limits.begin(), limits.end());
+      Diagnostics placement = CheckPlacement(doc);
+      diagnostics.insert(diagnostics.end(), placement.begin(), placement.end());
     }
     if (request.command == "validate" && !HasErrors(diagnostics)) {
       Diagnostics ceph = CheckNeedsCeph(doc);  // what needs no host
