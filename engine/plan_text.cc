@@ -182,9 +182,9 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       "destroy{}.\n",
       p.bold, p.reset, s.at("create").get<int>(), s.at("update").get<int>(), live, restart,
       s.at("replace").get<int>(), s.at("delete").get<int>(),
-      s.value("migrate", 0) > 0 ? fmt::format(", {} to migrate ({} live)", s.value("migrate", 0),
-                                              live_moves)
-                                : "");
+      s.value("migrate", 0) > 0
+          ? fmt::format(", {} to migrate ({} live)", s.value("migrate", 0), live_moves)
+          : "");
   if (!plan.value("applyable", true)) {
     out += fmt::format("{}This plan cannot be applied as it stands: see the errors above.{}\n",
                        p.red, p.reset);
