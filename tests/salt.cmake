@@ -20,7 +20,11 @@ set_tests_properties(salt_modules PROPERTIES ENVIRONMENT "${VC_SALT_ENV}" TIMEOU
 # On the real libvirtd: every state in test and live mode (in-process), salt-call --local with
 # the example state files and pillar, a salt-master with two salt-minions on 127.0.0.1, and the
 # benchmark in its quick form. They create only vcs-* objects and remove them.
-foreach(suite states salt_call master_minion)
+# fleet: two private libvirtd's it starts and stops itself (scripts/host-up.sh vcs-a, vcs-b in
+# /tmp/vc-salt-fleet, 127.0.0.92/.93), a fleet document from pillar converged by
+# salt/examples/states/fleet.sls with salt-call --local and through a salt-master with
+# `salt-run state.orchestrate orch.fleet`; the domain vcs-sf-web migrated live between them.
+foreach(suite states salt_call master_minion fleet)
   add_test(NAME salt_real_${suite}
     COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_${suite}.py
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)

@@ -16,7 +16,8 @@ Configuration (minion config, grains or pillar, read with ``config.get``):
 ``virtconverge.connection``
     Default libvirt URI when neither the call nor the document names one (passed to the engine as
     ``LIBVIRT_DEFAULT_URI``, so a document's own ``connection:`` still wins). Default:
-    ``qemu:///system``.
+    ``qemu:///system``. Not used for a fleet (a document with ``hosts:``), whose hosts: section
+    names every connection.
 ``virtconverge.timeout``
     Seconds one engine call may take before it is killed. Default: 3600.
 ``virtconverge.ceph_conf``, ``virtconverge.ceph_user``
@@ -28,6 +29,14 @@ Configuration (minion config, grains or pillar, read with ``config.get``):
 A *document* argument is a dict (a desired-state document, e.g. from pillar), or a path or list of
 paths to YAML/JSON documents on the minion (``salt://`` URLs are fetched with ``cp.cache_file``).
 
+A *fleet* is a document with a top-level ``hosts:`` section (each hypervisor's libvirt URI; every
+domain names its ``host:``, and changing it migrates the domain). ``plan``, ``apply`` and ``observe``
+pass it to the engine as it is, which connects to every host itself. Its connections are the
+``hosts:`` section's alone: a ``connection`` argument with a fleet is an error (code
+``invalid_value``; nothing is contacted), and the ``virtconverge.connection`` default of the minion
+config is not used for it. Run a fleet from one minion that reaches every hypervisor (typically
+the master's own; see salt/README.md, "Fleets").
+
 CLI examples:
 
 .. code-block:: bash
@@ -37,6 +46,8 @@ CLI examples:
     salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     salt '*' virtconverge.observe connection=qemu:///system
     salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
+    salt-call virtconverge.plan /srv/virt/fleet.yaml          # a fleet: every host at once
+    salt-call virtconverge.observe document=/srv/virt/fleet.yaml
 """
 
 import copy
@@ -46,6 +57,7 @@ import os
 import subprocess
 
 import salt.utils.path
+import yaml
 from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -112,6 +124,40 @@ def _document_args(document):
             raise CommandExecutionError(f"{path}: no such document file")
         files.append(path)
     return files, None
+
+
+def _fleet_hosts(document, files=None):
+    """The host names of a fleet (a document with a top-level ``hosts:`` section), or None for a
+    document of one host. A dict is looked at directly. Document files (``files``, local paths) are
+    read here only for this question, the engine reading them for everything else: one that does
+    not load as YAML is left to the engine, which says what is wrong with it."""
+    if isinstance(document, dict):
+        if "hosts" not in document:
+            return None
+        hosts = document["hosts"]
+        return sorted(str(h) for h in hosts) if isinstance(hosts, dict) else []
+    found = None
+    for path in files or []:
+        try:
+            with open(path, encoding="utf-8") as f:
+                for doc in yaml.safe_load_all(f):
+                    if isinstance(doc, dict) and "hosts" in doc:
+                        found = sorted(set(found or []) | set(_fleet_hosts(doc)))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+    return found
+
+
+def _refuse_connection_for_fleet(hosts, connection):
+    """A fleet names each host's connection in its hosts: section; a connection argument beside
+    it names one host, which is a contradiction: an error before anything is contacted."""
+    if hosts is not None and connection:
+        named = f" ({', '.join(hosts)})" if hosts else ""
+        raise _error(
+            f"connection={connection} names one host, but the document is a fleet: its hosts: "
+            f"section{named} names each host's connection. Leave connection out for a fleet "
+            "(the minion's virtconverge.connection is not used for one either)",
+            {"code": "invalid_value", "transient": False})
 
 
 def _uses_rbd(document):
@@ -181,8 +227,9 @@ def _stderr_text(stderr):
     return "\n".join(errors or lines) or "the engine failed without a message"
 
 
-def _run(args, stdin=None, connection=None, expect_json=True):
-    """Runs the engine; returns (exit code, parsed stdout or text, stderr)."""
+def _run(args, stdin=None, connection=None, expect_json=True, default_uri=True):
+    """Runs the engine; returns (exit code, parsed stdout or text, stderr). ``default_uri=False``
+    (a fleet) leaves ``virtconverge.connection`` out of the engine's environment."""
     binary, reason = _find_binary()
     if binary is None:
         raise CommandExecutionError(reason)
@@ -190,9 +237,9 @@ def _run(args, stdin=None, connection=None, expect_json=True):
     if connection:
         argv += ["--connection", str(connection)]
     env = dict(os.environ, NO_COLOR="1")
-    default_uri = _config("virtconverge.connection")
-    if default_uri and not connection:
-        env["LIBVIRT_DEFAULT_URI"] = str(default_uri)
+    configured_uri = _config("virtconverge.connection") if default_uri else None
+    if configured_uri and not connection:
+        env["LIBVIRT_DEFAULT_URI"] = str(configured_uri)
     timeout = int(_config("virtconverge.timeout", _DEFAULT_TIMEOUT))
     log.debug("virtconverge: running %s", argv)
     try:
@@ -233,7 +280,7 @@ def _document_error(diagnostics):
                    "transient": False, "diagnostics": diagnostics})
 
 
-def _serve(command, document, options, connection=None):
+def _serve(command, document, options, connection=None, fleet=False):
     """One request to a ``virtconverge serve`` that exits when it has answered (docs/serve.md):
     the document as JSON on its stdin, never on the command line. Returns the request's result;
     raises with the engine's code when it cannot be served, and with the diagnostics when the
@@ -248,7 +295,7 @@ def _serve(command, document, options, connection=None):
         line = json.dumps(request)
     except (TypeError, ValueError) as exc:
         raise CommandExecutionError(f"the document cannot be written as JSON: {exc}") from exc
-    rc, out, err = _run(["serve"], stdin=line + "\n")
+    rc, out, err = _run(["serve"], stdin=line + "\n", default_uri=not fleet)
     if not isinstance(out, dict):
         raise _error(_stderr_text(err), {"code": None, "transient": False, "exit_code": rc})
     if out.get("ok") is False:
@@ -288,16 +335,20 @@ def _flags(allow_destroy=False, allow_restart=False, prune=False):
 
 def _resolve(document, connection, allow_destroy, allow_restart, prune, ceph_conf, ceph_user,
              shutdown_timeout=None):
-    """Returns (document dict, connection) for serve. A dict gets its ceph: section (_ceph). Paths
-    are read by the engine itself (``plan FILE... --format json``: the files merged, YAML 1.2, with
-    their file:line:column in errors): its plan records the canonical merged document and the
-    connection it used, and serve plans that document again."""
+    """Returns (document dict, connection, fleet) for serve. A dict gets its ceph: section (_ceph).
+    Paths are read by the engine itself (``plan FILE... --format json``: the files merged, YAML
+    1.2, with their file:line:column in errors): its plan records the canonical merged document and
+    the connection it used (none for a fleet), and serve plans that document again. ``fleet``: the
+    document has hosts: (then ``connection`` must be None: _refuse_connection_for_fleet)."""
     if isinstance(document, dict):
+        _refuse_connection_for_fleet(_fleet_hosts(document), connection)
         document, _ = _ceph(document, ceph_conf, ceph_user)
         _document_args(document)  # refuses what is not JSON
-        return document, connection
+        return document, connection, _fleet_hosts(document) is not None
     document, ceph_args = _ceph(document, ceph_conf, ceph_user)
     files, stdin = _document_args(document)
+    if connection:  # the files are read here only to refuse a connection beside a fleet
+        _refuse_connection_for_fleet(_fleet_hosts(None, files), connection)
     args = (["plan"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
             + ceph_args)
     if shutdown_timeout is not None:
@@ -308,7 +359,8 @@ def _resolve(document, connection, allow_destroy, allow_restart, prune, ceph_con
     resolved = dict(out["document"])
     if out.get("ceph") and "ceph" not in resolved:
         resolved["ceph"] = out["ceph"]
-    return resolved, out.get("connection") or connection
+    fleet = _fleet_hosts(resolved) is not None
+    return resolved, None if fleet else (out.get("connection") or connection), fleet
 
 
 def validate(document):
@@ -356,17 +408,23 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
     ``ceph_conf``, ``ceph_user``: the Ceph cluster for RBD images and disks, over the document's
     ``ceph:`` section (see ``virtconverge.ceph_conf`` in the module documentation).
 
+    A fleet (a document with ``hosts:``) is planned on every host at once: the plan's
+    ``connection`` is empty, ``hosts`` names each host's, each change has its ``host`` (a domain
+    that moves: ``action: migrate``, with ``from_host``) and ``summary.migrate`` counts the moves.
+    ``connection`` must not be given with one.
+
     CLI example:
 
     .. code-block:: bash
 
         salt '*' virtconverge.plan /srv/virt/site.yaml allow_destroy=True
     """
-    resolved, connection = _resolve(document, connection, allow_destroy, allow_restart, prune,
-                                    ceph_conf, ceph_user, shutdown_timeout)
+    resolved, connection, fleet = _resolve(document, connection, allow_destroy, allow_restart,
+                                           prune, ceph_conf, ceph_user, shutdown_timeout)
     result = _serve("plan", resolved, {
         "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
-        "prune": bool(prune), "shutdown_timeout": shutdown_timeout, "text": True}, connection)
+        "prune": bool(prune), "shutdown_timeout": shutdown_timeout, "text": True}, connection,
+        fleet)
     if text:
         return {"plan": result["plan"], "text": result.get("text", "")}
     return result["plan"]
@@ -390,7 +448,9 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
     ``apply`` and ``text``, and ``code`` / ``transient`` (of the first failure), so callers can
     report what did change.
 
-    ``ceph_conf``, ``ceph_user``: as for ``plan``.
+    ``ceph_conf``, ``ceph_user``: as for ``plan``. A fleet is applied on every host of its
+    ``hosts:`` section (``connection`` must not be given); a domain whose ``host:`` changed is
+    migrated (live when it runs), and its outcome's ``action`` is ``migrate``.
 
     CLI example:
 
@@ -398,13 +458,13 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
 
         salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     """
-    resolved, connection = _resolve(document, connection, allow_destroy, allow_restart, prune,
-                                    ceph_conf, ceph_user, shutdown_timeout)
+    resolved, connection, fleet = _resolve(document, connection, allow_destroy, allow_restart,
+                                           prune, ceph_conf, ceph_user, shutdown_timeout)
     result = _serve("apply", resolved, {
         "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
         "prune": bool(prune), "parallelism": None if parallelism is None else int(parallelism),
         "shutdown_timeout": None if shutdown_timeout is None else int(shutdown_timeout),
-        "text": True}, connection)
+        "text": True}, connection, fleet)
     plan_, report = result.get("plan") or {}, result.get("apply")
     errors = [d for d in plan_.get("diagnostics", []) if d.get("severity") == "error"]
     if report is None and not errors:
@@ -428,7 +488,7 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
     raise _error(message or "the engine did not converge the host", info)
 
 
-def observe(connection=None, ceph_conf=None, ceph_user=None):
+def observe(connection=None, ceph_conf=None, ceph_user=None, document=None):
     """
     What the host holds, as a desired-state document (planning it shows no changes).
 
@@ -437,13 +497,24 @@ def observe(connection=None, ceph_conf=None, ceph_user=None):
     so it plans as it is. ``ceph_user`` (else ``virtconverge.ceph_user``, else ``admin``) is the
     cephx user. ``ceph_conf=False`` leaves Ceph out even when it is configured.
 
+    ``document``: a fleet (a dict, path(s) or ``salt://`` URL of a document with ``hosts:``):
+    every host of its hosts: section is observed at once (``virtconverge observe FLEET``), and the
+    result is a fleet document placing each resource on its host(s) (``host:`` of each domain).
+    Only the hosts: section (and ``ceph:``) of the document is read; a ``connection`` with it is an
+    error. ``ceph_conf`` / ``ceph_user`` rank over the document's ``ceph:`` section; a document
+    dict without one gets ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user`` (not with
+    ``ceph_conf=False``).
+
     CLI example:
 
     .. code-block:: bash
 
         salt '*' virtconverge.observe connection=qemu:///system
         salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
+        salt-call virtconverge.observe document=salt://virt/fleet.yaml
     """
+    if document is not None:
+        return _observe_fleet(document, connection, ceph_conf, ceph_user)
     options = {}
     conf = None if ceph_conf is False else (ceph_conf or _config("virtconverge.ceph_conf"))
     if conf:
@@ -452,6 +523,29 @@ def observe(connection=None, ceph_conf=None, ceph_user=None):
         if user:
             options["ceph"]["user"] = str(user)
     return _serve("observe", None, options, connection)["document"]
+
+
+def _observe_fleet(document, connection, ceph_conf, ceph_user):
+    """observe with a document: the CLI's ``observe FILE... --format json`` (serve's observe takes
+    no document), the document dict on its stdin."""
+    files, stdin = _document_args(document)
+    if connection:
+        _refuse_connection_for_fleet(
+            _fleet_hosts(document, None if isinstance(document, dict) else files), connection)
+    args = ["observe"] + files + ["--format", "json"]
+    if ceph_conf is not False:
+        conf, user = ceph_conf, ceph_user
+        if not conf and isinstance(document, dict) and document.get("ceph") is None:
+            conf = _config("virtconverge.ceph_conf")
+            user = user or (_config("virtconverge.ceph_user") if conf else None)
+        if conf:
+            args += ["--ceph-conf", str(conf)]
+        if user:
+            args += ["--ceph-user", str(user)]
+    rc, out, err = _run(args, stdin=stdin, connection=connection, default_uri=False)
+    if rc == 0 and isinstance(out, dict) and "version" in out:
+        return out
+    raise _cli_failure(out, err, rc)
 
 
 def version():

@@ -23,6 +23,25 @@ one engine call through the ``virtconverge`` execution module:
       steps: [hot-plug vCPUs of domain.web1 to 2]          # what the engine did (test mode: would do)
       pending: {max_memory: {running: 1GiB, next_boot: 2GiB}}   # restart changes not yet live
 
+A fleet (a document with ``hosts:``, each domain on its ``host:``) is converged by ``converged``
+on every host at once, from one minion that reaches every hypervisor (the master's own: see
+salt/README.md, "Fleets"). Its addresses carry the host (``domain.web1@hv-a``), each change has
+its ``host``, and a domain whose ``host:`` changed is migrated (live when it runs)::
+
+    domain.web1@hv-b:
+      action: migrate
+      disruption: live
+      host: hv-b
+      from_host: hv-a
+      migration: "host: hv-a -> hv-b (live migration, memory only (no disks))"
+      attributes:
+        host: {old: hv-a, new: hv-b, disruption: live, reason: "live migration, memory only (no disks)"}
+      steps: [migrate domain.web1@hv-a live to hv-b (memory only)]
+
+The hosts: section names every connection: ``connection`` (or a per-call default) with a fleet
+fails the state before anything is contacted, and the minion's ``virtconverge.connection`` is not
+used for a fleet.
+
 The ``<kind>_present`` states take the kind's fields as keyword arguments, whatever they are: the
 fields are those schemas/desired-state.schema.json declares, and the engine, which reads the same
 schema, checks them (no list of them is kept here, so a field the schema gains is an argument at
@@ -96,10 +115,24 @@ def _attribute(attr):
     return entry
 
 
+def _migration(change):
+    """The line a migrate change is told by: ``host: A -> B (the engine's reason)``, the reason
+    being that of its ``host`` attribute (live migration, what is copied; a stopped definition
+    moved)."""
+    reason = next((a.get("reason") for a in change.get("attributes", []) if a.get("path") == "host"),
+                  "")
+    if not reason:
+        live = any(step.get("op") == "migrate" and (step.get("args") or {}).get("live")
+                   for step in change.get("steps", []))
+        reason = "live migration" if live else "the definition moves"
+    return f"host: {change.get('from_host')} -> {change.get('host')} ({reason})"
+
+
 def _changes(plan, report=None):
     """Salt's ``changes``: per resource, per attribute old/new and the disruption class, and the
     steps of the plan (test mode: what apply would run). With an apply report, only resources the
-    engine changed (ok), with the steps it took."""
+    engine changed (ok), with the steps it took. In a fleet, each also has its ``host``; a
+    migration its ``from_host`` and a ``migration`` line."""
     outcomes = {o["address"]: o for o in (report or {}).get("outcomes", [])}
     pending = {}
     for item in (report or {}).get("pending", []):
@@ -116,6 +149,11 @@ def _changes(plan, report=None):
             "disruption": change["disruption"],
             "attributes": {a["path"]: _attribute(a) for a in change.get("attributes", [])},
         }
+        if change.get("host") is not None:
+            entry["host"] = change["host"]
+        if change["action"] == "migrate":
+            entry["from_host"] = change.get("from_host")
+            entry["migration"] = _migration(change)
         if outcome is not None:
             entry["steps"] = list(outcome.get("steps", []))
         else:
@@ -146,6 +184,26 @@ def _apply_text(report):
         lines.append(f"Verification failed [{report.get('verification_code')}]: "
                      f"{report['verification_error']}")
     return "\n".join(lines)
+
+
+def _target(plan):
+    """What the plan is of, for a comment: the host's URI, or a fleet's hosts."""
+    hosts = plan.get("hosts")
+    if isinstance(hosts, dict) and hosts:
+        return f"The fleet ({', '.join(sorted(hosts))})"
+    return f"The host ({plan.get('connection', '')})"
+
+
+def _moves(count):
+    """" (N migration(s) between hosts)" for a fleet's plan or apply that moves domains."""
+    return f" ({count} migration(s) between hosts)" if count else ""
+
+
+def _skipped(plan):
+    """Hosts a fleet plan left out as unreachable, one line each (none unless asked for)."""
+    return "".join(f"Host {name} was skipped (unreachable): {host['skipped']}\n"
+                   for name, host in sorted((plan.get("hosts") or {}).items())
+                   if isinstance(host, dict) and host.get("skipped"))
 
 
 def _errors(plan):
@@ -215,8 +273,8 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
         waits = _waits_for(plan)
         if not plan.get("changes"):
             ret["result"] = plan.get("applyable", True)
-            ret["comment"] = (f"The host ({plan.get('connection', '')}) matches the document; "
-                              f"nothing to do.\n{text}") if ret["result"] else text
+            ret["comment"] = (f"{_target(plan)} matches the document; nothing to do.\n"
+                              f"{_skipped(plan)}{text}") if ret["result"] else text
         elif not plan.get("applyable", True) and waits:
             # An earlier state of this run may create what is missing (a pool before its volumes);
             # only the real run can tell. Predict the change and say what it depends on.
@@ -230,7 +288,9 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
         else:
             ret["result"] = None
             ret["changes"] = _changes(plan)
-            ret["comment"] = f"virtconverge would change {len(plan['changes'])} resource(s).\n{text}"
+            moves = _moves((plan.get("summary") or {}).get("migrate"))
+            ret["comment"] = (f"virtconverge would change {len(plan['changes'])} resource(s)"
+                              f"{moves}.\n{_skipped(plan)}{text}")
         return ret
 
     try:
@@ -255,15 +315,16 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
     plan, report, text = out["plan"], out.get("apply"), out.get("text", "")
     if not plan.get("changes") or report is None:
         ret["result"] = True
-        ret["comment"] = (f"The host ({plan.get('connection', '')}) matches the document; "
-                          f"nothing to do.\n{text}")
+        ret["comment"] = (f"{_target(plan)} matches the document; nothing to do.\n"
+                          f"{_skipped(plan)}{text}")
         return ret
     ret["changes"] = _changes(plan, report)
     ret["result"] = True
-    head = f"virtconverge changed {len(ret['changes'])} resource(s)"
+    head = (f"virtconverge changed {len(ret['changes'])} resource(s)"
+            + _moves(sum(1 for c in ret["changes"].values() if c["action"] == "migrate")))
     if report.get("pending"):
         head += f"; {len(report['pending'])} change(s) pending restart (allow_restart: True restarts now)"
-    ret["comment"] = f"{head}.\n{text}\n{_apply_text(report)}"
+    ret["comment"] = f"{head}.\n{_skipped(plan)}{text}\n{_apply_text(report)}"
     return ret
 
 
@@ -299,10 +360,13 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         An identifier for this state.
     document
         The desired-state document: a dict (typically from pillar), or a path / list of paths /
-        ``salt://`` URLs of YAML or JSON documents.
+        ``salt://`` URLs of YAML or JSON documents. A fleet (``hosts:``) is converged on every
+        host it names; a domain whose ``host:`` changed is migrated.
     connection
         libvirt URI; default the document's ``connection``, then ``virtconverge.connection`` from the
-        minion config, then ``qemu:///system``.
+        minion config, then ``qemu:///system``. Not with a fleet: its ``hosts:`` section names each
+        host's connection, and a ``connection`` beside it fails the state (the
+        ``virtconverge.connection`` default is not used for a fleet).
     allow_restart
         Restart running domains whose change needs it (graceful, ACPI). Default: the change waits in
         the persistent config and is reported as pending.
@@ -322,6 +386,10 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         hypervisor:
           virtconverge.converged:
             - document: {{ pillar['virtconverge'] | json }}
+
+        fleet:                              # on the master's own minion
+          virtconverge.converged:
+            - document: {{ pillar['virtconverge_fleet'] | json }}
     """
     if not isinstance(document, (dict, str, list, tuple)):
         return {"name": name, "result": False, "changes": {},

@@ -43,16 +43,22 @@ def problems(entries):
     return [line for line in p.stdout.splitlines() if line.strip()]
 
 
-def change(address, action="update", disruption="none", attributes=(), steps=()):
-    """A change; steps: (op, description) or (op, description, args)."""
+def change(address, action="update", disruption="none", attributes=(), steps=(), from_host=None):
+    """A change; steps: (op, description), (op, description, args) or (op, description, args,
+    address: a migrate step acts on the domain where it is, domain.NAME@FROM_HOST). In a fleet the
+    address ends with @HOST (domain.web1@hv-a), which gives the change its host; a migrate change
+    also has from_host."""
     kind, name = address.split(".", 1)
-    return {"address": address, "kind": kind, "name": name, "host": None, "from_host": None,
+    name, _, host = name.partition("@")
+    return {"address": address, "kind": kind, "name": name, "host": host or None,
+            "from_host": from_host,
             "action": action,
             "disruption": disruption,
             "attributes": [dict({"before": None, "after": None, "reason": ""}, **a)
                            for a in attributes],
-            "steps": [{"op": step[0], "address": address, "description": step[1],
-                       "args": step[2] if len(step) > 2 else {}} for step in steps],
+            "steps": [{"op": step[0], "address": step[3] if len(step) > 3 else address,
+                       "description": step[1], "args": step[2] if len(step) > 2 else {}}
+                      for step in steps],
             "before": None if action == "create" else {}, "desired": {}}
 
 
@@ -65,12 +71,15 @@ def diagnostic(code, summary, address="", related=None, severity="error", detail
     return d
 
 
-def plan(changes=(), diagnostics=(), pending=(), connection="qemu:///system"):
+def plan(changes=(), diagnostics=(), pending=(), connection="qemu:///system", hosts=None,
+         document=None):
+    """A plan of one host (connection), or of a fleet: hosts {name: URI, or (URI, why skipped)}
+    (the plan's connection is then empty)."""
     changes = [copy.deepcopy(c) for c in changes]
     count = lambda key, value: sum(1 for c in changes if c[key] == value)  # noqa: E731
     result = {
         "format_version": 2, "tool_version": "0.1.0", "connection": connection, "ceph": None,
-        "document": {"version": 1}, "fingerprint": "fnv1a64:0123456789abcdef",
+        "document": document or {"version": 1}, "fingerprint": "fnv1a64:0123456789abcdef",
         "options": {"allow_destroy": False, "allow_restart": False, "prune": False,
                     "shutdown_timeout_seconds": 60, "skip_unreachable": False},
         "applyable": not any(d["severity"] == "error" for d in diagnostics),
@@ -82,6 +91,10 @@ def plan(changes=(), diagnostics=(), pending=(), connection="qemu:///system"):
                     "destructive": count("disruption", "destructive")},
         "digest": "sha256:" + "0" * 64,
     }
+    if hosts is not None:
+        result["connection"] = ""
+        result["hosts"] = {name: {"connection": uri[0], "skipped": uri[1]} if isinstance(uri, tuple)
+                           else {"connection": uri, "skipped": None} for name, uri in hosts.items()}
     caller = inspect.stack()[1]
     RECORDED.append({"from": f"{os.path.basename(caller.filename)}:{caller.lineno}", "plan": result})
     return result

@@ -600,3 +600,200 @@ def test_an_rbd_state_without_a_cluster_says_how_to_name_one(minion):
         assert ret["result"] is False and ret["changes"] == {}
         assert "rbd_images need the ceph: section" in ret["comment"], ret
         assert "set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf" in ret["comment"]
+
+
+# --- fleets (a document with hosts:) -------------------------------------------------------------
+
+FLEET = {"version": 1,
+         "hosts": {"hv-a": {"connection": "qemu+ssh://root@hv-a/system"},
+                   "hv-b": {"connection": "qemu+ssh://root@hv-b/system"}},
+         "domains": {"web1": {"host": "hv-b", "vcpus": 1, "memory": "128MiB"}}}
+FLEET_HOSTS = {"hv-a": "qemu+ssh://root@hv-a/system", "hv-b": "qemu+ssh://root@hv-b/system"}
+HOST_MOVE = {"path": "host", "before": "hv-a", "after": "hv-b", "disruption": "live",
+             "reason": "live migration, memory only (no disks)"}
+PLAN_MIGRATE = canned.plan([canned.change(
+    "domain.web1@hv-b", "migrate", "live", [HOST_MOVE],
+    [("migrate", "migrate domain.web1@hv-a live to hv-b (memory only)",
+      {"to": "hv-b", "live": True, "copy_disks": []}, "domain.web1@hv-a")],
+    from_host="hv-a")], hosts=FLEET_HOSTS, document=FLEET)
+TEXT_MIGRATE = ("Plan for the fleet of 2 host(s) (fingerprint fnv1a64:0123456789abcdef)\n"
+                "    hv-a: qemu+ssh://root@hv-a/system\n    hv-b: qemu+ssh://root@hv-b/system\n\n"
+                "On hv-b:\n\n» domain.web1@hv-b (migrate, live)\n"
+                "    host hv-a → hv-b  (live: live migration, memory only (no disks))\n"
+                "    → migrate domain.web1@hv-a live to hv-b (memory only)\n\n"
+                "Plan: 0 to create, 0 to update (1 live, 0 need restart), 0 to replace, 0 to "
+                "destroy, 1 to migrate.\n")
+MIGRATION = {"action": "migrate", "disruption": "live", "host": "hv-b", "from_host": "hv-a",
+             "migration": "host: hv-a -> hv-b (live migration, memory only (no disks))",
+             "attributes": {"host": {"old": "hv-a", "new": "hv-b", "disruption": "live",
+                                     "reason": "live migration, memory only (no disks)"}},
+             "steps": ["migrate domain.web1@hv-a live to hv-b (memory only)"]}
+
+
+def test_a_fleet_goes_to_serve_as_it_is_without_a_connection_or_the_configured_default(fake_engine,
+                                                                                         monkeypatch):
+    binary, recorded = fake_engine
+    monkeypatch.setenv("FAKE_SERVE", serve_answer({"plan": PLAN_MIGRATE, "text": TEXT_MIGRATE}))
+    m = Minion(binary, {"virtconverge.connection": "qemu:///system"})
+    assert m.mod.plan(FLEET) == PLAN_MIGRATE
+    rec = recorded()
+    assert rec["argv"] == [binary, "serve"] and rec["count"] == 1
+    assert rec["request"]["document"] == FLEET
+    assert "connection" not in rec["request"]["options"]
+    assert rec["uri"] is None  # virtconverge.connection is for one host, never for a fleet
+    monkeypatch.setenv("FAKE_SERVE", serve_answer({"plan": PLAN_MIGRATE, "text": TEXT_MIGRATE,
+                                                   "apply": None}))
+    m.mod.apply(FLEET)
+    assert recorded()["request"]["command"] == "apply" and recorded()["uri"] is None
+    assert "connection" not in recorded()["request"]["options"]
+    # A document of one host still gets the default.
+    m.mod.plan(DOMAIN)
+    assert recorded()["uri"] == "qemu:///system"
+
+
+def test_a_connection_with_a_fleet_is_an_error_before_the_engine_runs(fake_engine, tmp_path):
+    binary, _ = fake_engine
+    path = tmp_path / "fleet.yaml"
+    path.write_text("version: 1\nhosts:\n  hv-a: {connection: 'test:///default'}\n")
+    m = Minion(binary)
+    for call in (m.mod.plan, m.mod.apply):
+        for document in (FLEET, str(path), [str(path)]):
+            with pytest.raises(CommandExecutionError, match="names one host") as info:
+                call(document, connection="qemu:///system")
+            assert info.value.info == {"code": "invalid_value", "transient": False}
+            assert "connection=qemu:///system" in str(info.value)
+            assert "Leave connection out for a fleet" in str(info.value)
+    with pytest.raises(CommandExecutionError, match=r"its hosts: section \(hv-a, hv-b\)"):
+        m.mod.observe(connection="qemu:///system", document=FLEET)
+    assert not (tmp_path / "record.jsonl").exists(), "the engine ran"
+
+
+def test_fleet_files_are_read_by_the_engine_without_a_connection(fake_engine, tmp_path, monkeypatch):
+    binary, recorded = fake_engine
+    path = tmp_path / "fleet.yaml"
+    path.write_text("version: 1\nhosts:\n  hv-a: {connection: 'qemu+ssh://root@hv-a/system'}\n")
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps(PLAN_MIGRATE))
+    monkeypatch.setenv("FAKE_SERVE", serve_answer({"plan": PLAN_MIGRATE, "text": TEXT_MIGRATE}))
+    m = Minion(binary, {"virtconverge.connection": "qemu:///system"})
+    m.mod.plan(str(path))
+    cli = recorded(0)
+    assert cli["argv"][1:] == ["plan", str(path), "--format", "json"]  # no --connection
+    # serve plans the engine's merged document; the plan's empty connection is not passed on.
+    assert recorded()["request"]["document"] == FLEET
+    assert "connection" not in recorded()["request"]["options"] and recorded()["uri"] is None
+
+
+def test_observe_with_a_fleet_observes_every_host_through_the_cli(fake_engine, monkeypatch):
+    binary, recorded = fake_engine
+    observed = dict(FLEET, domains={"web1": dict(FLEET["domains"]["web1"], state="running")})
+    monkeypatch.setenv("FAKE_STDOUT", json.dumps(observed))
+    m = Minion(binary, {"virtconverge.connection": "qemu:///system",
+                        "virtconverge.ceph_conf": "/etc/ceph/ceph.conf"})
+    assert m.mod.observe(document=FLEET) == observed
+    rec = recorded()
+    assert rec["argv"][1:] == ["observe", "-", "--format", "json", "--ceph-conf",
+                               "/etc/ceph/ceph.conf"]
+    assert json.loads(rec["stdin"]) == FLEET and rec["uri"] is None
+    m.mod.observe(document=FLEET, ceph_conf=False)
+    assert recorded()["argv"][1:] == ["observe", "-", "--format", "json"]
+    m.mod.observe(document=dict(FLEET, ceph={"conf": "/etc/ceph/other.conf"}))
+    assert recorded()["argv"][1:] == ["observe", "-", "--format", "json"]  # the document's own
+
+
+def test_a_fleet_on_the_test_driver_plans_and_converges_through_serve(minion):
+    """The real engine, a fleet of one host on the test driver: serve connects to it from the
+    hosts: section, and the addresses carry the host."""
+    fleet = {"version": 1, "hosts": {"hv-t": {"connection": TEST_URI}},
+             "domains": {"vcs-unit1": {"host": "hv-t", "vcpus": 1, "memory": "128MiB"}}}
+    m = Minion(extra_opts={"virtconverge.connection": "test:///nonexistent"})  # not used for it
+    plan = m.mod.plan(fleet)
+    assert plan["connection"] == "" and plan["hosts"] == {
+        "hv-t": {"connection": TEST_URI, "skipped": None}}
+    [change] = plan["changes"]
+    assert (change["address"], change["host"], change["action"]) == (
+        "domain.vcs-unit1@hv-t", "hv-t", "create")
+    ret = m.state("converged", True, name="fleet", document=fleet)
+    assert ret["result"] is None
+    assert ret["changes"]["domain.vcs-unit1@hv-t"]["host"] == "hv-t"
+    assert "migration" not in ret["changes"]["domain.vcs-unit1@hv-t"]
+    assert "On hv-t:" in ret["comment"]
+    ret = m.state("converged", False, name="fleet", document=fleet)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"]["domain.vcs-unit1@hv-t"]["steps"] == [
+        "create domain.vcs-unit1@hv-t", "start domain.vcs-unit1@hv-t"]
+
+
+def test_state_reports_a_migration_with_its_hosts_and_the_engines_reason():
+    s = Scripted(plan=PLAN_MIGRATE, text=TEXT_MIGRATE)
+    ret = s.run("converged", True, name="fleet", document=FLEET)
+    assert [c[0] for c in s.calls] == ["plan"] and s.calls[0][2]["connection"] is None
+    assert ret["result"] is None
+    assert ret["changes"] == {"domain.web1@hv-b": MIGRATION}
+    assert ret["comment"] == ("virtconverge would change 1 resource(s) (1 migration(s) between "
+                              "hosts).\n" + TEXT_MIGRATE)
+
+    report = canned.report([canned.outcome("domain.web1@hv-b", MIGRATION["steps"], action="migrate")])
+    s = Scripted(apply={"plan": PLAN_MIGRATE, "apply": report}, text=TEXT_MIGRATE)
+    ret = s.run("converged", False, name="fleet", document=FLEET)
+    assert [c[0] for c in s.calls] == ["apply"]
+    assert ret["result"] is True and ret["changes"] == {"domain.web1@hv-b": MIGRATION}
+    assert ret["comment"].startswith("virtconverge changed 1 resource(s) (1 migration(s) between hosts).\n")
+    assert "  domain.web1@hv-b: migrate domain.web1@hv-a live to hv-b (memory only)" in ret["comment"]
+
+
+def test_state_tells_a_stopped_domains_move_and_a_failed_migration():
+    moved = dict(HOST_MOVE, disruption="none",
+                 reason="stopped: defined on hv-b and removed from hv-a; nothing is copied")
+    step = ("migrate", "move the stopped domain.web1@hv-a to hv-b (define it there, remove it here)",
+            {"to": "hv-b", "live": False, "copy_disks": []}, "domain.web1@hv-a")
+    plan = canned.plan([canned.change("domain.web1@hv-b", "migrate", "none", [moved], [step],
+                                      from_host="hv-a")], hosts=FLEET_HOSTS)
+    ret = Scripted(plan=plan).run("converged", True, name="fleet", document=FLEET)
+    assert ret["changes"]["domain.web1@hv-b"]["migration"] == (
+        "host: hv-a -> hv-b (stopped: defined on hv-b and removed from hv-a; nothing is copied)")
+
+    report = canned.report([canned.outcome("domain.web1@hv-b", ok=False, action="migrate",
+                                           code="operation_failed", error="migration failed: gone",
+                                           converged=False)])
+    err = CommandExecutionError("domain.web1@hv-b: migration failed: gone")
+    err.info = {"plan": PLAN_MIGRATE, "apply": report, "text": TEXT_MIGRATE,
+                "code": "operation_failed", "transient": False}
+    ret = Scripted(error=err).run("converged", False, name="fleet", document=FLEET)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "domain.web1@hv-b: FAILED [operation_failed]: migration failed: gone" in ret["comment"]
+
+
+def test_state_with_a_converged_fleet_names_its_hosts_and_any_skipped_one():
+    for test in (True, False):
+        plan = canned.plan(hosts=FLEET_HOSTS)
+        s = Scripted(plan=plan, apply={"plan": plan, "apply": None}, text="No changes.\n")
+        ret = s.run("converged", test, name="fleet", document=FLEET)
+        assert ret["result"] is True and ret["changes"] == {}, ret
+        assert ret["comment"] == ("The fleet (hv-a, hv-b) matches the document; nothing to do.\n"
+                                  "No changes.\n")
+    plan = canned.plan(hosts={"hv-a": FLEET_HOSTS["hv-a"],
+                              "hv-b": (FLEET_HOSTS["hv-b"], "cannot connect to libvirt")})
+    ret = Scripted(plan=plan, text="").run("converged", True, name="fleet", document=FLEET)
+    assert "Host hv-b was skipped (unreachable): cannot connect to libvirt" in ret["comment"]
+
+
+def test_state_with_a_connection_and_a_fleet_fails_before_the_engine_runs(fake_engine, tmp_path):
+    binary, _ = fake_engine
+    m = Minion(binary)
+    for test in (True, False):
+        ret = m.state("converged", test, name="fleet", document=FLEET, connection="qemu:///system")
+        assert ret["result"] is False and ret["changes"] == {}
+        assert "[invalid_value] connection=qemu:///system names one host" in ret["comment"]
+    assert not (tmp_path / "record.jsonl").exists(), "the engine ran"
+
+
+def test_a_fleet_with_a_host_down_fails_the_state_naming_the_host_and_changes_nothing(minion):
+    fleet = {"version": 1,
+             "hosts": {"hv-t": {"connection": TEST_URI},
+                       "hv-gone": {"connection": "qemu+unix:///system?socket=/nonexistent/vcs-sock"}},
+             "domains": {"vcs-unit1": {"host": "hv-t", "vcpus": 1, "memory": "128MiB"}}}
+    for test in (True, False):
+        ret = minion.state("converged", test, name="fleet", document=fleet)
+        assert ret["result"] is False and ret["changes"] == {}, ret
+        assert "[connection_failed] host hv-gone (" in ret["comment"]
+        assert "(transient: a later run may succeed without a change)" in ret["comment"]
