@@ -461,6 +461,17 @@ int ApplyCommand(const Args& args) {
   return RunApply(driver, *run, vm);
 }
 
+// An observed document on stdout: JSON with the notes on stderr, or YAML with them as comments.
+int PrintObserved(const Json& doc, const std::vector<std::string>& notes, bool json) {
+  if (json) {
+    std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    for (const std::string& note : notes) std::cerr << "note: " << note << "\n";
+  } else {
+    std::cout << ToYaml(doc, notes);
+  }
+  return kExitOk;
+}
+
 int Observe(const Args& args) {
   po::options_description options("observe options");
   AddConnectionOption(options);
@@ -496,13 +507,7 @@ int Observe(const Args& args) {
     for (const auto& [name, host] : fleet.hosts) hosts[name] = host.connection;
     std::vector<std::string> notes = PendingNotes(*observed);
     Json doc = ExportFleetDocument(*observed, hosts, fleet.ceph, &notes);
-    if (vm["format"].as<std::string>() == "json") {
-      std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
-      for (const std::string& note : notes) std::cerr << "note: " << note << "\n";
-    } else {
-      std::cout << ToYaml(doc, notes);
-    }
-    return kExitOk;
+    return PrintObserved(doc, notes, vm["format"].as<std::string>() == "json");
   }
   if (!CheckFormat(vm, {"yaml", "json"})) return kExitError;
   if (vm.count("ceph-user") && !vm.count("ceph-conf")) {
@@ -515,15 +520,8 @@ int Observe(const Args& args) {
   if (!backends.ok()) return Fail(backends.status(), false);
   StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
   if (!observed.ok()) return Fail(observed.status(), false);
-  Json doc = ExportDocument(*observed, ceph);
-  std::vector<std::string> pending = PendingNotes(*observed);
-  if (vm["format"].as<std::string>() == "json") {
-    std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
-    for (const std::string& note : pending) std::cerr << "note: " << note << "\n";
-  } else {
-    std::cout << ToYaml(doc, pending);
-  }
-  return kExitOk;
+  return PrintObserved(ExportDocument(*observed, ceph), PendingNotes(*observed),
+                       vm["format"].as<std::string>() == "json");
 }
 
 int Schema(const Args& args) {

@@ -15,11 +15,25 @@ std::string ResolveConnection(const std::string& explicit_uri, const std::string
   return "qemu:///system";
 }
 
-StatusOr<Backends*> Driver::Open(const std::string& uri, const Json& ceph) {
+namespace {
+
+// The ceph: section with its default user filled in: one key per cluster and user.
+Json ClusterOf(const Json& ceph) {
   Json cluster = ceph;
-  if (cluster.is_object() && !cluster.contains("user"))
-    cluster["user"] = "admin";  // one key per cluster
-  std::string key = uri + "|" + cluster.dump();
+  if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";
+  return cluster;
+}
+
+// The backends_ key of a host's connection with a cluster (ClusterOf).
+std::string BackendsKey(const std::string& uri, const Json& cluster) {
+  return uri + "|" + cluster.dump();
+}
+
+}  // namespace
+
+StatusOr<Backends*> Driver::Open(const std::string& uri, const Json& ceph) {
+  const Json cluster = ClusterOf(ceph);
+  const std::string key = BackendsKey(uri, cluster);
   auto it = backends_.find(key);
   if (it != backends_.end()) {
     // A long-lived serve outlives libvirtd restarts: a connection keepalive closed is opened
@@ -63,10 +77,9 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
     std::vector<StatusOr<std::unique_ptr<Backends>>> fresh;
     std::vector<std::string> keys;
     std::vector<std::string> to_open;
+    const Json cluster = ClusterOf(doc.ceph);
     for (const std::string& name : names) {
-      Json cluster = doc.ceph;
-      if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";
-      const std::string key = doc.hosts.at(name).connection + "|" + cluster.dump();
+      const std::string key = BackendsKey(doc.hosts.at(name).connection, cluster);
       auto it = backends_.find(key);
       if (it != backends_.end() && it->second->libvirt().alive()) {
         opened.emplace(name, it->second.get());
@@ -80,11 +93,8 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
     {
       std::vector<std::jthread> threads;
       for (std::size_t i = 0; i < to_open.size(); ++i) {
-        threads.emplace_back([&, i] {
-          Json cluster = doc.ceph;
-          if (cluster.is_object() && !cluster.contains("user")) cluster["user"] = "admin";
-          fresh[i] = Backends::Open(doc.hosts.at(to_open[i]).connection, cluster);
-        });
+        threads.emplace_back(
+            [&, i] { fresh[i] = Backends::Open(doc.hosts.at(to_open[i]).connection, cluster); });
       }
     }
     for (std::size_t i = 0; i < to_open.size(); ++i) {
@@ -125,41 +135,24 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
   }
   run->backends = reachable.begin()->second;
   run->fleet = std::make_shared<FleetProvider>(reachable);
-  std::vector<std::string> live_names;
-  for (const auto& [name, b] : reachable) live_names.push_back(name);
   // Each host observed at once; one that fails now is skipped like one that never answered.
-  std::vector<StatusOr<ObservedState>> parts(live_names.size(),
-                                             StatusOr<ObservedState>(Status::Internal("")));
-  {
-    std::vector<std::jthread> threads;
-    for (std::size_t i = 0; i < live_names.size(); ++i) {
-      threads.emplace_back([&, i] { parts[i] = run->fleet->ObserveHost(live_names[i]); });
-    }
-  }
   ObservedState observed;
   std::map<std::string, Backends*> answered;
-  for (std::size_t i = 0; i < live_names.size(); ++i) {
-    if (!parts[i].ok()) {
-      if (!skip_unreachable) return parts[i].status();
-      skipped.emplace(live_names[i], parts[i].status().message());
+  for (auto& [name, part] : run->fleet->ObserveEachHost()) {
+    if (!part.ok()) {
+      if (!skip_unreachable) return part.status();
+      skipped.emplace(name, part.status().message());
       continue;
     }
-    answered.emplace(live_names[i], reachable.at(live_names[i]));
-    for (auto& [address, r] : parts[i]->resources)
-      observed.resources.emplace(address, std::move(r));
+    answered.emplace(name, reachable.at(name));
+    for (auto& [address, r] : part->resources) observed.resources.emplace(address, std::move(r));
   }
-  if (answered.size() != reachable.size()) run->fleet = std::make_shared<FleetProvider>(answered);
   if (answered.empty()) {
     return Status::Unavailable("no host of the fleet could be observed")
         .WithErrorCode(ErrorCode::kConnectionFailed);
   }
-  if (Provider* cluster = answered.begin()->second->ceph()) {
-    StatusOr<ObservedState> images = cluster->ObserveAll();
-    if (!images.ok()) return images.status();
-    for (auto& [address, r] : images->resources) {
-      if (address.kind == Kind::kRbdImage) observed.resources[address] = std::move(r);
-    }
-  }
+  if (answered.size() != reachable.size()) run->fleet = std::make_shared<FleetProvider>(answered);
+  if (Status s = run->fleet->ObserveCluster(&observed); !s.ok()) return s;
   observed.skipped_hosts = skipped;
   run->fleet->ComputeBaseline(doc, &observed);
   run->fleet->CheckMoves(MoveCandidates(doc, observed), &observed);
@@ -191,6 +184,25 @@ StatusOr<Driver::Run> Driver::PlanDocument(const Document& doc, const std::strin
   return run;
 }
 
+namespace {
+
+// `saved` planned again against `observed`: `run` with that plan when it is the saved one and
+// applyable, an error otherwise.
+StatusOr<Driver::Run> Replanned(const SavedPlan& saved, const PlanOptions& options,
+                                const ObservedState& observed, Driver::Run run) {
+  Plan plan = ComputePlan(saved.document, observed, options);
+  if (Status same = CompareWithSaved(saved, PlanToJson(plan)); !same.ok()) return same;
+  if (!plan.applyable()) {
+    return Status::FailedPrecondition(
+               "planned again, the saved plan has errors: plan again to see them")
+        .WithErrorCode(ErrorCode::kPlanMismatch);
+  }
+  run.plan = std::move(plan);
+  return run;
+}
+
+}  // namespace
+
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
                                           bool allow_destroy, bool allow_restart, bool prune,
                                           const LockPolicy* lock) {
@@ -204,15 +216,7 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
     StatusOr<ObservedState> observed =
         ObserveFleet(saved.document, options.skip_unreachable, lock, &run);
     if (!observed.ok()) return observed.status();
-    Plan plan = ComputePlan(saved.document, *observed, options);
-    if (Status same = CompareWithSaved(saved, PlanToJson(plan)); !same.ok()) return same;
-    if (!plan.applyable()) {
-      return Status::FailedPrecondition(
-                 "planned again, the saved plan has errors: plan again to see them")
-          .WithErrorCode(ErrorCode::kPlanMismatch);
-    }
-    run.plan = std::move(plan);
-    return run;
+    return Replanned(saved, options, *observed, std::move(run));
   }
   StatusOr<Backends*> backends =
       Open(connection.empty() ? saved.connection : connection, saved.ceph);
@@ -227,15 +231,7 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
   PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
   StatusOr<ObservedState> observed = ObserveFor(saved.document, options, (*backends)->provider());
   if (!observed.ok()) return observed.status();
-  Plan plan = ComputePlan(saved.document, *observed, options);
-  if (Status same = CompareWithSaved(saved, PlanToJson(plan)); !same.ok()) return same;
-  if (!plan.applyable()) {
-    return Status::FailedPrecondition(
-               "planned again, the saved plan has errors: plan again to see them")
-        .WithErrorCode(ErrorCode::kPlanMismatch);
-  }
-  run.plan = std::move(plan);
-  return run;
+  return Replanned(saved, options, *observed, std::move(run));
 }
 
 ApplyReport Driver::Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress) {

@@ -73,23 +73,31 @@ StatusOr<ObservedState> FleetProvider::ObserveHost(const std::string& name) {
   return tagged;
 }
 
-StatusOr<ObservedState> FleetProvider::ObserveAll() {
+std::map<std::string, StatusOr<ObservedState>> FleetProvider::ObserveEachHost() {
   std::vector<std::string> names;
   for (const auto& [name, backends] : hosts_) names.push_back(name);
-  auto parts = OnEachHost<StatusOr<ObservedState>>(
+  return OnEachHost<StatusOr<ObservedState>>(
       names, [this](const std::string& name) { return ObserveHost(name); });
+}
+
+Status FleetProvider::ObserveCluster(ObservedState* observed) {
+  Provider* cluster = Cluster();
+  if (cluster == nullptr) return Status::Ok();
+  StatusOr<ObservedState> images = cluster->ObserveAll();
+  if (!images.ok()) return images.status();
+  for (auto& [address, r] : images->resources) {
+    if (address.kind == Kind::kRbdImage) observed->resources[address] = std::move(r);
+  }
+  return Status::Ok();
+}
+
+StatusOr<ObservedState> FleetProvider::ObserveAll() {
   ObservedState merged;
-  for (auto& [name, part] : parts) {
+  for (auto& [name, part] : ObserveEachHost()) {
     if (!part.ok()) return part.status();
     for (auto& [address, r] : part->resources) merged.resources.emplace(address, std::move(r));
   }
-  if (Provider* cluster = Cluster()) {
-    StatusOr<ObservedState> images = cluster->ObserveAll();
-    if (!images.ok()) return images.status();
-    for (auto& [address, r] : images->resources) {
-      if (address.kind == Kind::kRbdImage) merged.resources[address] = std::move(r);
-    }
-  }
+  if (Status s = ObserveCluster(&merged); !s.ok()) return s;
   return merged;
 }
 

@@ -38,11 +38,16 @@ class FleetProvider final : public Provider {
   /// Where migration progress lines go during apply (may be empty).
   void SetProgress(ProgressFn progress) { progress_ = std::move(progress); }
 
-  /// Observes one host: its libvirt resources tagged with `name` (no RBD images).
-  StatusOr<ObservedState> ObserveHost(const std::string& name);
+  /// Observes every host at once: each one's libvirt resources tagged with its name (no RBD
+  /// images), or why it failed, by host name.
+  std::map<std::string, StatusOr<ObservedState>> ObserveEachHost();
+
+  /// Adds the Ceph cluster's RBD images (read once, through the first host's connection).
+  Status ObserveCluster(ObservedState* observed);
 
  private:
   Backends* Host(const std::string& name) const;
+  StatusOr<ObservedState> ObserveHost(const std::string& name);
   Provider* Cluster() const;
   Status Migrate(const Step& step);
   void Say(const std::string& line);
