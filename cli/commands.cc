@@ -153,7 +153,10 @@ void AddPlanShapeOptions(po::options_description& options) {
                              "show each step's arguments in the text plan")(
       "skip-unreachable", po::bool_switch(),
       "a fleet (hosts:): plan the hosts that answer and name those that do not, instead of "
-      "failing (what is placed on a skipped host is not planned)");
+      "failing (what is placed on a skipped host is not planned)")(
+      "allow-overcommit", po::bool_switch(),
+      "a fleet (hosts:): permit a plan that takes a host over its cpu_allocation_ratio or "
+      "ram_allocation_ratio (shown as warnings instead of refused); recorded in the plan");
 }
 
 bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
@@ -162,8 +165,12 @@ bool PlanOptionsFrom(const po::variables_map& vm, PlanOptions* options) {
     PrintError("--shutdown-timeout must be between 0 and 86400 seconds");
     return false;
   }
-  *options = PlanOptions{vm["allow-destroy"].as<bool>(), vm["allow-restart"].as<bool>(),
-                         vm["prune"].as<bool>(), timeout, vm["skip-unreachable"].as<bool>()};
+  *options = PlanOptions{vm["allow-destroy"].as<bool>(),
+                         vm["allow-restart"].as<bool>(),
+                         vm["prune"].as<bool>(),
+                         timeout,
+                         vm["skip-unreachable"].as<bool>(),
+                         vm["allow-overcommit"].as<bool>()};
   return true;
 }
 

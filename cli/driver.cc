@@ -118,7 +118,8 @@ StatusOr<ObservedState> Driver::ObserveFleet(const Document& doc, bool skip_unre
     if (!skip_unreachable) {
       return backends.status().WithContext(
           "host " + name + " (" + doc.hosts.at(name).connection +
-          ") cannot be reached (--skip-unreachable plans the other hosts)");
+          ") cannot be reached (--skip-unreachable, or the option skip_unreachable, plans the "
+          "other hosts)");
     }
     skipped.emplace(name, why);
   }

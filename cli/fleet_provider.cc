@@ -70,6 +70,10 @@ StatusOr<ObservedState> FleetProvider::ObserveHost(const std::string& name) {
     r.address = a;
     tagged.resources.emplace(a, std::move(r));
   }
+  // The host itself: its CPUs, memory and KSM, for capacity and the ksm settings.
+  StatusOr<std::optional<ObservedResource>> node = ObserveOne(HostAddress(name));
+  if (!node.ok()) return node.status();
+  if (node->has_value()) tagged.resources.emplace(HostAddress(name), std::move(**node));
   return tagged;
 }
 

@@ -60,12 +60,14 @@ StatusOr<Request> DecodeRequest(const Json& json) {
       if (!value.contains("conf")) return BadField(field + ".conf", "is required");
       r.ceph = value;
     } else if (key == "allow_destroy" || key == "allow_restart" || key == "prune" ||
-               key == "text") {
+               key == "skip_unreachable" || key == "allow_overcommit" || key == "text") {
       if (!value.is_boolean()) return BadField(field, "must be true or false");
       bool b = value.get<bool>();
       if (key == "allow_destroy") r.plan_options.allow_destroy = b;
       if (key == "allow_restart") r.plan_options.allow_restart = b;
       if (key == "prune") r.plan_options.prune = b;
+      if (key == "skip_unreachable") r.plan_options.skip_unreachable = b;
+      if (key == "allow_overcommit") r.plan_options.allow_overcommit = b;
       if (key == "text") r.text = b;
     } else if (key == "parallelism") {
       if (!value.is_number_integer() || value < 1 || value > 64)

@@ -4,6 +4,8 @@ namespace vc {
 
 std::string_view KindName(Kind kind) {
   switch (kind) {
+    case Kind::kHost:
+      return "host";
     case Kind::kPool:
       return "pool";
     case Kind::kVolume:
@@ -20,6 +22,8 @@ std::string_view KindName(Kind kind) {
 
 std::string_view KindSection(Kind kind) {
   switch (kind) {
+    case Kind::kHost:
+      return "hosts";
     case Kind::kPool:
       return "pools";
     case Kind::kVolume:
@@ -35,6 +39,7 @@ std::string_view KindSection(Kind kind) {
 }
 
 std::optional<Kind> KindFromName(std::string_view name) {
+  if (name == KindName(Kind::kHost)) return Kind::kHost;
   for (Kind kind : kAllKinds) {
     if (KindName(kind) == name) return kind;
   }
@@ -42,7 +47,8 @@ std::optional<Kind> KindFromName(std::string_view name) {
 }
 
 std::string Address::ToString() const {
-  return std::string(KindName(kind)) + "." + name + (host.empty() ? "" : "@" + host);
+  const bool on_itself = kind == Kind::kHost || host.empty();
+  return std::string(KindName(kind)) + "." + name + (on_itself ? "" : "@" + host);
 }
 
 std::optional<Address> Address::Parse(std::string_view text) {
@@ -51,6 +57,10 @@ std::optional<Address> Address::Parse(std::string_view text) {
   std::optional<Kind> kind = KindFromName(text.substr(0, dot));
   if (!kind) return std::nullopt;
   std::string_view rest = text.substr(dot + 1);
+  if (*kind == Kind::kHost) {
+    if (rest.find('@') != std::string_view::npos) return std::nullopt;
+    return HostAddress(std::string(rest));
+  }
   std::size_t at = rest.rfind('@');  // names never hold '@'
   if (at == std::string_view::npos) return Address{*kind, std::string(rest), ""};
   return Address{*kind, std::string(rest.substr(0, at)), std::string(rest.substr(at + 1))};
@@ -59,5 +69,7 @@ std::optional<Address> Address::Parse(std::string_view text) {
 Address RefOn(Kind kind, std::string name, const std::string& host) {
   return Address{kind, std::move(name), kind == Kind::kRbdImage ? "" : host};
 }
+
+Address HostAddress(const std::string& name) { return Address{Kind::kHost, name, name}; }
 
 }  // namespace vc

@@ -69,6 +69,9 @@ class MemoryProvider : public Provider {
       case Step::Op::kResize:
         r.spec["capacity"] = FormatSize(step.args["bytes"].get<std::uint64_t>());
         break;
+      case Step::Op::kSetKsm:
+        r.spec["ksm"].update(step.args["settings"]);
+        break;
       case Step::Op::kBlockResize:
       case Step::Op::kUpdateFeatures:
       case Step::Op::kCreateSnapshots:

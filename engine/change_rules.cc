@@ -115,6 +115,9 @@ Change DeleteChange(const ObservedResource& observed, const ObservedState& state
       a.disruption = Disruption::kLive;
       a.reason = "its bridge is torn down";
       break;
+    case Kind::kHost:
+      a.reason = "a host's settings are never deleted";  // never planned: hosts carry no mark
+      break;
   }
   change.attributes.push_back(a);
   return change;

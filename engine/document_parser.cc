@@ -259,8 +259,8 @@ class Parser {
     return out;
   }
 
-  // hosts: {name: {connection, maintenance}}. Several documents may declare hosts; one host is
-  // declared once.
+  // hosts: {name: {connection, maintenance, limits, ksm}}. Several documents may declare hosts; one
+  // host is declared once.
   void ParseHosts(const YAML::Node& section) {
     if (!section.IsMap() || section.size() == 0) {
       Error(section.Mark(), "", "hosts", "expected a non-empty mapping of host name to host");
@@ -375,6 +375,8 @@ class Parser {
       case Kind::kRbdImage:
         if (!r.spec.contains("clone_from")) require("size", " (or give clone_from)");
         break;
+      case Kind::kHost:  // a hosts: entry, read by ParseHosts
+        break;
       case Kind::kDomain:
         require("vcpus", "");
         require("memory", "");
@@ -421,6 +423,19 @@ class Parser {
         if (n < field.min || n > field.max) {
           return fail("must be between " + std::to_string(field.min) + " and " +
                       std::to_string(field.max) + ", got " + std::to_string(n));
+        }
+        *out = n;
+        return true;
+      }
+      case FieldType::kNumber: {
+        static const std::regex kDecimal("[0-9]{1,4}(\\.[0-9]{1,6})?");
+        if (!IsPlain(value) || !std::regex_match(value.Scalar(), kDecimal)) {
+          return fail("expected a decimal number such as 4.0, got " + scalar_text());
+        }
+        double n = std::stod(value.Scalar());
+        if (n <= 0 || n > field.max) {
+          return fail("must be above 0 and at most " + std::to_string(field.max) + ", got " +
+                      value.Scalar());
         }
         *out = n;
         return true;
@@ -562,6 +577,10 @@ class Parser {
         }
         return ErrorCount() == errors_before;
       }
+      case FieldType::kKsm:
+        if (!ParseObject(value, path, ObjectFields("ksm"), {}, out)) return false;
+        if (out->empty()) return fail("expected at least one KSM setting");
+        return true;
       case FieldType::kDisks: {
         if (!ParseList(value, path, ObjectFields("disk"), {"target"}, out)) return false;
         for (std::size_t i = 0; i < out->size(); ++i) {

@@ -6,7 +6,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 23> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 24> kNames = {{
     {ErrorCode::kNone, ""},
     {ErrorCode::kInvalidDocument, "invalid_document"},
     {ErrorCode::kUnknownField, "unknown_field"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 23> kNames = {{
     {ErrorCode::kInUse, "in_use"},
     {ErrorCode::kNeedsAllowDestroy, "needs_allow_destroy"},
     {ErrorCode::kNeedsAllowRestart, "needs_allow_restart"},
+    {ErrorCode::kOverCommitted, "over_committed"},
     {ErrorCode::kChangedSincePlan, "changed_since_plan"},
     {ErrorCode::kPlanMismatch, "plan_mismatch"},
     {ErrorCode::kConnectionFailed, "connection_failed"},

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kInUse,              // cannot delete or shrink: something that stays uses it
   kNeedsAllowDestroy,  // destructive change without --allow-destroy
   kNeedsAllowRestart,  // a restart the run was not allowed to make
+  kOverCommitted,      // takes a host over its capacity limits without --allow-overcommit
   kChangedSincePlan,   // the host is not as the plan saw it
   kPlanMismatch,       // a saved plan is not what its own document gives on this host
   kConnectionFailed,   // transient: libvirtd cannot be reached

@@ -1,10 +1,12 @@
 #include "engine/export.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "engine/diff.h"
 #include "engine/domain_rules.h"
 #include "engine/plan_text.h"
+#include "engine/size.h"
 
 namespace vc {
 namespace {
@@ -41,6 +43,22 @@ void Emit(YAML::Emitter& out, const Json& value) {
 
 }  // namespace
 
+std::string HostNote(const std::string& name, const Json& facts) {
+  if (!facts.is_object()) return "host " + name + ": no node info";
+  std::string note = fmt::format("host {}: {} CPUs, {} of memory", name, facts.value("cpus", 0),
+                                 FormatSize(facts.value("memory", std::uint64_t{1})));
+  if (facts.contains("free_memory"))
+    note += ", " + FormatSize(facts["free_memory"].get<std::uint64_t>()) + " free";
+  if (facts.contains("ksm")) {
+    const Json& ksm = facts["ksm"];
+    note += fmt::format("; KSM saves {} ({} guest pages merged into {} shared pages, {})",
+                        FormatSize(ksm.value("saved_bytes", std::uint64_t{0})),
+                        ksm.value("pages_sharing", 0), ksm.value("pages_shared", 0),
+                        FormatSize(ksm.value("shared_bytes", std::uint64_t{0})));
+  }
+  return note;
+}
+
 Json ExportDocument(const ObservedState& state, const Json& ceph) {
   Json doc = {{"version", 1}};
   if (!state.connection.empty()) doc["connection"] = state.connection;
@@ -50,7 +68,8 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
       doc[std::string(KindSection(kind))] = Json::object();
   }
   for (const auto& [address, r] : state.resources) {
-    doc[std::string(KindSection(address.kind))][address.name] = r.spec;
+    if (address.kind != Kind::kHost)
+      doc[std::string(KindSection(address.kind))][address.name] = r.spec;
   }
   return doc;
 }
@@ -63,6 +82,12 @@ Json ExportFleetDocument(const ObservedState& state,
   // name → [(host, spec)] per kind, hosts in name order (the map's).
   std::map<Address, std::vector<std::pair<std::string, const Json*>>> by_name;
   for (const auto& [address, r] : state.resources) {
+    if (address.kind == Kind::kHost) {
+      if (hosts.count(address.name) == 0) continue;
+      if (r.spec.contains("ksm")) doc["hosts"][address.name]["ksm"] = r.spec["ksm"];
+      notes->push_back(HostNote(address.name, r.facts));
+      continue;
+    }
     by_name[Address{address.kind, address.name}].emplace_back(address.host, &r.spec);
   }
   for (const auto& [address, where] : by_name) {
@@ -78,6 +103,7 @@ Json ExportFleetDocument(const ObservedState& state,
     for (const std::string& h : on) list += (list.empty() ? "" : ", ") + h;
     switch (address.kind) {
       case Kind::kRbdImage:
+      case Kind::kHost:
         break;
       case Kind::kPool:
       case Kind::kNetwork:

@@ -44,6 +44,7 @@ std::optional<FieldType> NamedReader(const std::string& name) {
       {"volume_address", FieldType::kVolumeKey},
       {"absolute_path", FieldType::kPath},
       {"cpu", FieldType::kCpu},
+      {"ksm", FieldType::kKsm},
       {"uri", FieldType::kUri},
   };
   auto it = kReaders.find(name);
@@ -82,6 +83,9 @@ FieldSpec ReadField(const std::string& where, const std::string& name, const Sch
     f.values = Strings(node["enum"]);
   } else if (node.value("type", "") == "boolean") {
     type = FieldType::kBool;
+  } else if (node.value("type", "") == "number") {
+    type = FieldType::kNumber;
+    f.max = node.value("maximum", std::numeric_limits<int>::max());
   } else if (node.value("type", "") == "integer") {
     type = FieldType::kInt;
     // Unbounded where the schema says nothing (the reader still caps the digits).
@@ -131,7 +135,8 @@ const Tables& Read() {
     const Schema& defs = schema["$defs"];
     Tables t;
     for (Kind kind : kAllKinds) t.kinds[kind] = ReadObject(defs, std::string(KindName(kind)), true);
-    for (const char* object : {"disk", "interface", "cpu", "ceph", "host"}) {
+    t.kinds[Kind::kHost] = ReadObject(defs, "host", true);
+    for (const char* object : {"disk", "interface", "cpu", "ceph", "host", "ksm"}) {
       t.objects[object] = ReadObject(defs, object, false);
     }
     return t;

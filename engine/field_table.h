@@ -16,6 +16,7 @@ namespace vc {
 enum class FieldType {
   kBool,
   kInt,
+  kNumber,  // a positive decimal (capacity ratios)
   kSize,
   kEnum,
   kPath,
@@ -27,6 +28,7 @@ enum class FieldType {
   kDisks,
   kInterfaces,
   kCpu,
+  kKsm,
   kCpuModel,
   kNameList,
   kEnumList,
@@ -59,10 +61,12 @@ struct FieldSpec {
 
 using FieldTable = std::vector<FieldSpec>;
 
-/// The fields of a kind, in schema order ("ensure" is the document's, not listed).
+/// The fields of a kind, in schema order ("ensure" is the document's, not listed). kHost's are
+/// those of a `hosts:` entry ($defs/host).
 const FieldTable& FieldsOf(Kind kind);
 
-/// The fields of a sub-object the schema defines ("disk", "interface", "cpu", "ceph").
+/// The fields of a sub-object the schema defines ("disk", "interface", "cpu", "ceph", "host",
+/// "ksm").
 const FieldTable& ObjectFields(std::string_view definition);
 
 /// The field `name` of `kind`, or nullptr when the kind has no such field.

@@ -5,6 +5,7 @@
 #include "engine/document_parser.h"
 #include "engine/placement.h"
 #include "engine/planner.h"
+#include "engine/size.h"
 
 namespace vc {
 namespace {
@@ -24,6 +25,17 @@ Address At(Kind kind, const std::string& name, const std::string& host) {
 
 void Put(ObservedState* state, Address address, Json spec, Json live = nullptr) {
   state->resources[address] = ObservedResource{address, std::move(spec), std::move(live), true, {}};
+}
+
+// A host's node info, as the fleet backend observes it (the resource host.<name>).
+void PutHost(ObservedState* state, const std::string& name, int cpus, const std::string& memory,
+             Json ksm = nullptr) {
+  Address address = HostAddress(name);
+  Json spec = Json::object();
+  if (!ksm.is_null()) spec["ksm"] = ksm;
+  state->resources[address] = ObservedResource{
+      address, spec, nullptr, false,
+      Json{{"cpus", cpus}, {"memory", ParseSize(memory).value()}, {"ksm_run_switch", "local"}}};
 }
 
 Json Domain(const std::string& state, Json disks = Json::array(), bool autostart = false) {
@@ -208,10 +220,12 @@ domains:
   Put(&observed, At(Kind::kDomain, "off", "hv-a"), Domain("stopped"));
   Put(&observed, At(Kind::kDomain, "busy", "hv-c"), busy, busy);
   Put(&observed, At(Kind::kDomain, "stray", "hv-a"), Domain("running"), Domain("running"));
+  for (const char* host : {"hv-a", "hv-b", "hv-c"}) PutHost(&observed, host, 4, "8GiB");
   Plan plan = ComputePlan(doc, observed, {});
   ASSERT_TRUE(plan.applyable()) << Summaries(plan);
   // big (2GiB) goes to the empty hv-b; small then to hv-c (1GiB < 2GiB); the undeclared stray
-  // (256MiB) follows to hv-c too (1.25GiB < 2GiB); the stopped one stays.
+  // (256MiB) follows to hv-c too (1.25GiB < 2GiB): the most memory headroom left each time (the
+  // vCPUs are far from their limit); the stopped one stays.
   EXPECT_NE(Find(plan, At(Kind::kDomain, "big", "hv-b")), nullptr) << PlanToJson(plan).dump(2);
   EXPECT_NE(Find(plan, At(Kind::kDomain, "small", "hv-c")), nullptr);
   EXPECT_NE(Find(plan, At(Kind::kDomain, "stray", "hv-c")), nullptr);
@@ -235,7 +249,7 @@ domains:
       Json{{"error", "KVM is not available"}};
   Plan third = ComputePlan(doc, picky, {});
   EXPECT_FALSE(third.applyable());
-  EXPECT_NE(Summaries(third).find("cannot drain hv-a: no other host can take it (hv-b: KVM is "
+  EXPECT_NE(Summaries(third).find("cannot drain hv-a: no host can take it (hv-b: KVM is "
                                   "not available; hv-c: its CPU lacks avx512f)"),
             std::string::npos)
       << Summaries(third);

@@ -58,9 +58,13 @@ int StageOf(const Change& change) {
         return 2;
       case Kind::kPool:
         return 3;
+      case Kind::kHost:  // never deleted
+        return 0;
     }
   }
   switch (kind) {
+    case Kind::kHost:  // KSM settled before the domains it is to merge start
+      return 0;
     case Kind::kPool:
       return 4;
     case Kind::kVolume:

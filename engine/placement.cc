@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "engine/capacity.h"
 #include "engine/change_rules.h"
 #include "engine/size.h"
 
@@ -47,8 +48,9 @@ std::uint64_t MemoryOf(const Json& spec) {
 
 class Placer {
  public:
-  Placer(const Document& doc, const ObservedState& observed, Diagnostics* diags)
-      : doc_(doc), observed_(observed), diags_(diags) {
+  Placer(const Document& doc, const ObservedState& observed, bool allow_overcommit,
+         Diagnostics* diags)
+      : doc_(doc), observed_(observed), allow_overcommit_(allow_overcommit), diags_(diags) {
     placed_.ceph = doc.ceph;
     placed_.hosts = doc.hosts;
     for (const auto& [address, r] : observed.resources) {
@@ -66,6 +68,13 @@ class Placer {
       }
     }
     PlaceDomains();
+    for (const auto& [name, entry] : doc_.hosts) {
+      // A host's own settings: planned when it declares any.
+      if (entry.spec.contains("ksm"))
+        Put(DesiredResource{HostAddress(name), false, Json{{"ksm", entry.spec["ksm"]}},
+                            "hosts." + name},
+            name);
+    }
     for (const auto& [address, r] : doc_.resources) {
       switch (address.kind) {
         case Kind::kPool:
@@ -79,6 +88,7 @@ class Placer {
           Put(r, "");
           break;
         case Kind::kDomain:
+        case Kind::kHost:
           break;
       }
     }
@@ -144,12 +154,27 @@ class Placer {
     placed_.resources[out.address] = std::move(out);
   }
 
+  // The one host a domain of the document names: its host:, or the fleet's only host. "" when
+  // it lists hosts: to choose from.
+  std::string NamedHost(const DesiredResource& r) const {
+    if (r.spec.contains("host")) return r.spec["host"].get<std::string>();
+    if (!r.spec.contains("hosts") && doc_.hosts.size() == 1) return doc_.hosts.begin()->first;
+    return "";
+  }
+
+  static bool Lists(const DesiredResource& r, const std::string& host) {
+    for (const Json& h : r.spec.value("hosts", Json::array()))
+      if (h == host) return true;
+    return false;
+  }
+
   void PlaceDomains() {
-    std::vector<std::pair<std::string, std::string>> drain;  // (domain, maintenance host)
+    // Domains whose host is chosen here: (domain, the host it leaves or "").
+    std::vector<std::pair<std::string, std::string>> choose;
     for (const auto& [address, r] : doc_.resources) {
       if (address.kind != Kind::kDomain) continue;
       std::optional<std::string> on = SeenOn(address.name);
-      const std::string declared = r.spec.value("host", "");
+      const std::string declared = NamedHost(r);
       if (r.absent) {
         // Deleted wherever it is (or on its host, when it names one and is nowhere).
         if (on) {
@@ -161,14 +186,25 @@ class Placer {
       }
       const ObservedResource* there = on ? Observed(Kind::kDomain, address.name, *on) : nullptr;
       const bool running = there != nullptr && IsRunning(*there);
+      if (declared.empty()) {  // hosts: [...]
+        if (on && Lists(r, *on) && !(InMaintenance(*on) && running)) {
+          Put(r, *on);  // stays where it is
+          placed_host_[address.name] = *on;
+        } else if (!on && !observed_.skipped_hosts.empty()) {
+          NotCreated(address.name, "its hosts");
+        } else {
+          choose.emplace_back(address.name, on.value_or(""));
+        }
+        continue;
+      }
       if (on && *on != declared && InMaintenance(*on) && running &&
           (InMaintenance(declared) || Skipped(declared))) {
-        drain.emplace_back(address.name, *on);  // where it would go cannot take it either
+        choose.emplace_back(address.name, *on);  // where it would go cannot take it either
         continue;
       }
       if (InMaintenance(declared)) {
         if (on && *on == declared && running) {
-          drain.emplace_back(address.name, declared);
+          choose.emplace_back(address.name, declared);
         } else if (on) {
           Put(r, *on);  // stays where it is: maintenance moves nothing back
         } else {
@@ -181,16 +217,7 @@ class Placer {
         continue;
       }
       if (!on && !Skipped(declared) && !observed_.skipped_hosts.empty()) {
-        // It may be on a host that could not be asked: creating it here could run it twice.
-        std::vector<std::string> skipped;
-        for (const auto& [host, why] : observed_.skipped_hosts) skipped.push_back(host);
-        Diagnostic d;
-        d.severity = Diagnostic::Severity::kWarning;
-        d.code = ErrorCode::kConnectionFailed;
-        d.address = Address{Kind::kDomain, address.name, declared}.ToString();
-        d.summary = "domains." + address.name + ": not created on " + declared + ": " +
-                    Join(skipped) + " could not be asked whether it holds it";
-        diags_->push_back(std::move(d));
+        NotCreated(address.name, declared);
         continue;
       }
       if (on && Skipped(declared)) {
@@ -204,38 +231,74 @@ class Placer {
     for (const auto& [address, r] : observed_.resources) {
       if (address.kind != Kind::kDomain || !InMaintenance(address.host) || !IsRunning(r)) continue;
       if (doc_.resources.count(Address{Kind::kDomain, address.name})) continue;
-      drain.emplace_back(address.name, address.host);
+      choose.emplace_back(address.name, address.host);
     }
-    std::map<std::string, std::uint64_t> load;
-    for (const auto& [name, entry] : doc_.hosts) load[name] = 0;
+    std::set<std::string> choosing;
+    for (const auto& [name, from] : choose) choosing.insert(name);
+    // What each host commits before the chosen ones are placed: the domains placed on it, and
+    // those on it that nobody declared and that stay.
+    for (const auto& [name, entry] : doc_.hosts) {
+      HostCapacity c;
+      c.host = name;
+      c.limits = HostLimits::Of(entry);
+      if (const ObservedResource* node = Observed(Kind::kHost, name, name);
+          node != nullptr && node->facts.is_object()) {
+        c.cpus = node->facts.value("cpus", 0);
+        c.memory = node->facts.value("memory", std::uint64_t{0});
+      }
+      load_.emplace(name, std::move(c));
+    }
     for (const auto& [address, r] : placed_.resources) {
-      if (address.kind == Kind::kDomain && !r.absent) load[address.host] += MemoryOf(r.spec);
+      if (address.kind == Kind::kDomain && !r.absent) Commit(address.host, r.spec);
     }
     for (const auto& [address, r] : observed_.resources) {
       if (address.kind == Kind::kDomain &&
           !doc_.resources.count(Address{Kind::kDomain, address.name}) &&
-          !InMaintenance(address.host)) {
-        load[address.host] += MemoryOf(r.spec);
-      }
+          !choosing.count(address.name))
+        Commit(address.host, r.spec);
     }
-    std::sort(drain.begin(), drain.end());
-    for (const auto& [name, from] : drain) Drain(name, from, &load);
+    std::sort(choose.begin(), choose.end());
+    for (const auto& [name, from] : choose) Choose(name, from);
   }
 
-  void Drain(const std::string& name, const std::string& from,
-             std::map<std::string, std::uint64_t>* load) {
+  void NotCreated(const std::string& name, const std::string& where) {
+    // It may be on a host that could not be asked: creating it here could run it twice.
+    std::vector<std::string> skipped;
+    for (const auto& [host, why] : observed_.skipped_hosts) skipped.push_back(host);
+    Diagnostic d;
+    d.severity = Diagnostic::Severity::kWarning;
+    d.code = ErrorCode::kConnectionFailed;
+    d.address = Address{Kind::kDomain, name, doc_.hosts.count(where) ? where : ""}.ToString();
+    d.summary = "domains." + name + ": not created on " + where + ": " + Join(skipped) +
+                " could not be asked whether it holds it";
+    diags_->push_back(std::move(d));
+  }
+
+  void Commit(const std::string& host, const Json& spec) {
+    auto it = load_.find(host);
+    if (it == load_.end()) return;
+    it->second.after.domains += 1;
+    it->second.after.vcpus += spec.value("vcpus", 0);
+    it->second.after.memory += MemoryOf(spec);
+  }
+
+  // Places domain `name` (leaving `from`, or new when "") on the host that keeps its limits
+  // with the most headroom left: of its hosts: list, or, when it is drained, of every other.
+  void Choose(const std::string& name, const std::string& from) {
     auto declared = doc_.resources.find(Address{Kind::kDomain, name});
     DesiredResource r = declared != doc_.resources.end()
                             ? declared->second
                             : DesiredResource{Address{Kind::kDomain, name}, false, Json::object(),
                                               "(drain of " + from + ")"};
-    const ObservedResource* there = Observed(Kind::kDomain, name, from);
-    const std::uint64_t memory =
-        MemoryOf(r.spec) > 0 ? MemoryOf(r.spec) : MemoryOf(there ? there->spec : Json());
+    const ObservedResource* there = from.empty() ? nullptr : Observed(Kind::kDomain, name, from);
+    Json spec = there != nullptr ? there->spec : Json::object();
+    spec.update(r.spec);
+    const bool drained = !from.empty() && InMaintenance(from);
     std::vector<std::string> refused;
-    std::string best;
+    std::vector<std::pair<double, std::string>> fits;  // (headroom left, host)
     for (const auto& [host, entry] : doc_.hosts) {
       if (host == from) continue;
+      if (r.spec.contains("hosts") && !Lists(r, host)) continue;
       if (entry.maintenance) {
         refused.push_back(host + ": in maintenance");
         continue;
@@ -245,25 +308,42 @@ class Placer {
         continue;
       }
       auto check = observed_.cpu_checks.find(CpuCheckKey(Address{Kind::kDomain, name, from}, host));
-      if (check != observed_.cpu_checks.end() &&
+      if (!from.empty() && check != observed_.cpu_checks.end() &&
           !(check->second.is_array() && check->second.empty())) {
         refused.push_back(host + ": " + CpuRefusal(check->second));
         continue;
       }
-      if (best.empty() || (*load)[host] < (*load)[best]) best = host;
+      std::optional<double> left = Headroom(load_.at(host), spec.value("vcpus", 0), MemoryOf(spec));
+      if (!left) {
+        refused.push_back(host + ": its capacity is not known");
+        continue;
+      }
+      if (*left < 0 && !allow_overcommit_) {
+        refused.push_back(
+            fmt::format("{}: over its limits with it ({:.0f}% beyond)", host, -*left * 100));
+        continue;
+      }
+      fits.emplace_back(*left, host);
     }
-    if (best.empty()) {
-      diags_->push_back(Problem(
-          r, "host",
-          "cannot drain " + from + ": no other host can take it (" + Join(refused, "; ") + ")",
-          ErrorCode::kUnsupported));
+    const std::string leaving = drained ? "cannot drain " + from + ": " : "";
+    if (fits.empty()) {
+      diags_->push_back(Problem(r, r.spec.contains("hosts") ? "hosts" : "host",
+                                leaving + "no host can take it (" + Join(refused, "; ") + ")",
+                                ErrorCode::kUnsupported));
       return;
     }
+    std::stable_sort(fits.begin(), fits.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    const std::string& best = fits.front().second;
+    std::vector<std::string> shares;
+    for (const auto& [left, host] : fits)
+      shares.push_back(fmt::format("{} {:.0f}%", host, left * 100));
     std::string why = fmt::format(
-        "{} is in maintenance; {} is the least loaded host that can take it ({} of memory "
-        "declared there before this move)",
-        from, best, FormatSize((*load)[best]));
-    (*load)[best] += memory;
+        "{}{} keeps its capacity limits with the most headroom left once it is there "
+        "({})",
+        drained ? from + " is in maintenance; " : "", best, Join(shares));
+    if (!refused.empty()) why += "; not " + Join(refused, "; ");
+    Commit(best, spec);
     Put(r, best, why);
     placed_host_[name] = best;
   }
@@ -323,7 +403,9 @@ class Placer {
 
   const Document& doc_;
   const ObservedState& observed_;
+  const bool allow_overcommit_;
   Diagnostics* diags_;
+  std::map<std::string, HostCapacity> load_;  // each host as placed so far
   Document placed_;
   std::map<std::string, std::vector<std::string>> seen_;  // domain name → hosts it is on
   std::map<std::string, std::string> placed_host_;        // domain name → its placed host
@@ -371,11 +453,15 @@ Diagnostics CheckPlacement(const Document& doc) {
                               "hosts: section",
                               ErrorCode::kInvalidValue));
     }
-    if (doc.fleet() && address.kind == Kind::kDomain && !r.absent && !r.spec.contains("host")) {
+    if (doc.fleet() && address.kind == Kind::kDomain && !r.absent && !r.spec.contains("host") &&
+        !r.spec.contains("hosts") && doc.hosts.size() > 1) {
       diags.push_back(Problem(r, "host",
-                              "missing required field (in a fleet each domain names "
-                              "its host)",
+                              "missing required field (in a fleet of several hosts each domain "
+                              "names its host, or lists its hosts)",
                               ErrorCode::kMissingField));
+    }
+    if (address.kind == Kind::kDomain && r.spec.contains("host") && r.spec.contains("hosts")) {
+      diags.push_back(Problem(r, "hosts", "give host or hosts, not both"));
     }
   }
   return diags;
@@ -384,33 +470,53 @@ Diagnostics CheckPlacement(const Document& doc) {
 std::vector<MoveCandidate> MoveCandidates(const Document& doc, const ObservedState& observed) {
   std::vector<MoveCandidate> out;
   if (!doc.fleet()) return out;
+  auto usable = [&](const std::string& name) {
+    auto entry = doc.hosts.find(name);
+    return entry != doc.hosts.end() && !entry->second.maintenance &&
+           !observed.skipped_hosts.count(name);
+  };
   for (const auto& [address, r] : observed.resources) {
     if (address.kind != Kind::kDomain) continue;
     auto declared = doc.resources.find(Address{Kind::kDomain, address.name});
-    std::string to = declared == doc.resources.end() || declared->second.absent
-                         ? ""
-                         : declared->second.spec.value("host", "");
+    const bool present = declared != doc.resources.end() && !declared->second.absent;
+    const Json none = Json::object();
+    const Json& spec = present ? declared->second.spec : none;
+    std::string to = spec.value("host", "");
+    if (present && to.empty() && !spec.contains("hosts") && doc.hosts.size() == 1)
+      to = doc.hosts.begin()->first;
     auto host = doc.hosts.find(address.host);
-    auto declared_host = doc.hosts.find(to);
-    const bool draining = host != doc.hosts.end() && host->second.maintenance && IsRunning(r) &&
-                          (to.empty() || to == address.host ||
-                           (declared_host != doc.hosts.end() && declared_host->second.maintenance));
-    if (draining) {
-      for (const auto& [name, entry] : doc.hosts) {
-        if (name != address.host && !entry.maintenance && !observed.skipped_hosts.count(name))
-          out.push_back({address, name});
+    const bool here_in_maintenance =
+        host != doc.hosts.end() && host->second.maintenance && IsRunning(r);
+    std::vector<std::string> allowed;  // where the planner may choose to put it
+    if (spec.contains("hosts")) {
+      bool listed = false;
+      for (const Json& h : spec["hosts"]) listed = listed || h == address.host;
+      if (!listed || here_in_maintenance) {
+        for (const Json& h : spec["hosts"]) allowed.push_back(h.get<std::string>());
       }
-    } else if (!to.empty() && to != address.host && doc.hosts.count(to) &&
-               !observed.skipped_hosts.count(to)) {
-      out.push_back({address, to});
+    } else {
+      auto declared_host = doc.hosts.find(to);
+      const bool draining =
+          here_in_maintenance &&
+          (to.empty() || to == address.host ||
+           (declared_host != doc.hosts.end() && declared_host->second.maintenance));
+      if (draining) {
+        for (const auto& [name, entry] : doc.hosts) allowed.push_back(name);
+      } else if (!to.empty() && to != address.host && usable(to)) {
+        out.push_back({address, to});
+      }
+    }
+    for (const std::string& name : allowed) {
+      if (name != address.host && usable(name)) out.push_back({address, name});
     }
   }
   return out;
 }
 
-Document PlaceOnHosts(const Document& doc, const ObservedState& observed, Diagnostics* diags) {
+Document PlaceOnHosts(const Document& doc, const ObservedState& observed, bool allow_overcommit,
+                      Diagnostics* diags) {
   if (!doc.fleet()) return doc;
-  return Placer(doc, observed, diags).Run();
+  return Placer(doc, observed, allow_overcommit, diags).Run();
 }
 
 }  // namespace vc

@@ -1,8 +1,10 @@
 // Where each resource of a fleet (a document with `hosts:`) is: the document as the planner
 // plans it, every address carrying its host. Pools and networks are on every host unless they
 // list theirs; RBD images are the cluster's; a volume is on the host it names, else on the host
-// of the domain that uses it, else on its pool's only host; a domain is on its `host:`, or, when
-// that host is in maintenance and the domain runs there, on the host the drain picks.
+// of the domain that uses it, else on its pool's only host; a domain is on its `host:` (or the
+// fleet's only host), or on one of its `hosts:` (where it is, else the one the planner picks),
+// or, when its host is in maintenance and the domain runs there, on the host the drain picks.
+// A host whose entry declares ksm has its settings planned as the resource host.<name>.
 #pragma once
 
 #include <string>
@@ -37,6 +39,10 @@ std::vector<MoveCandidate> MoveCandidates(const Document& doc, const ObservedSta
 /// host it is placed on (placement fields taken out of the spec), without the hosts skipped as
 /// unreachable. Problems (an unknown host, a volume whose host cannot be told, a domain with
 /// nowhere to go in a drain, a domain defined on two hosts) are added to `diags`.
-Document PlaceOnHosts(const Document& doc, const ObservedState& observed, Diagnostics* diags);
+/// A host chosen for a domain (a drain, or a domain listing hosts:) keeps its capacity limits
+/// (engine/capacity.h), the one with the most headroom left first; with `allow_overcommit` the
+/// limits do not rule a host out.
+Document PlaceOnHosts(const Document& doc, const ObservedState& observed, bool allow_overcommit,
+                      Diagnostics* diags);
 
 }  // namespace vc

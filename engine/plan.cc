@@ -118,7 +118,8 @@ Json PlanToJson(const Plan& plan) {
                      {"allow_restart", plan.options.allow_restart},
                      {"prune", plan.options.prune},
                      {"shutdown_timeout_seconds", plan.options.shutdown_timeout_seconds},
-                     {"skip_unreachable", plan.options.skip_unreachable}}},
+                     {"skip_unreachable", plan.options.skip_unreachable},
+                     {"allow_overcommit", plan.options.allow_overcommit}}},
                    {"applyable", plan.applyable()},
                    {"changes", changes},
                    {"pending", PendingToJson(plan.pending)},
@@ -133,6 +134,7 @@ Json PlanToJson(const Plan& plan) {
           {"skipped", skipped == plan.skipped_hosts.end() ? Json(nullptr) : Json(skipped->second)}};
     }
     json["hosts"] = hosts;
+    json["capacity"] = plan.capacity.is_object() ? plan.capacity : Json::object();
   }
   json["digest"] = PlanDigest(json);
   return json;

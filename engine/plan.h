@@ -61,6 +61,7 @@ struct PlanOptions {
   bool prune = false;
   int shutdown_timeout_seconds = 60;  // how long a guest gets to shut down before it is forced off
   bool skip_unreachable = false;      // a fleet: plan the hosts that answer, name the others
+  bool allow_overcommit = false;      // a fleet: may take a host over its capacity limits
 };
 
 struct Plan {
@@ -68,6 +69,8 @@ struct Plan {
   // A fleet: every host of the document, name → URI, and those skipped as unreachable, with why.
   std::map<std::string, std::string> hosts;
   std::map<std::string, std::string> skipped_hosts;
+  // A fleet: each host the plan touches, as the plan leaves it (CapacityToJson), or null.
+  Json capacity;
   Json ceph;      // the ceph: section the plan was made with ({"conf", "user"}), or null
   Json document;  // the merged documents it was made from, canonical (DocumentToJson)
   std::string fingerprint;

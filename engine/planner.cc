@@ -4,12 +4,14 @@
 #include <map>
 #include <set>
 
+#include "engine/capacity.h"
 #include "engine/change_rules.h"
 #include "engine/diff.h"
 #include "engine/document_json.h"
 #include "engine/document_parser.h"
 #include "engine/domain_rules.h"
 #include "engine/fingerprint.h"
+#include "engine/host_rules.h"
 #include "engine/ordering.h"
 #include "engine/placement.h"
 #include "engine/plan_checks.h"
@@ -165,7 +167,7 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
   plan.options = options;
   for (const auto& [name, host] : doc.hosts) plan.hosts[name] = host.connection;
   plan.skipped_hosts = observed.skipped_hosts;
-  const Document placed = PlaceOnHosts(doc, observed, &plan.diagnostics);
+  const Document placed = PlaceOnHosts(doc, observed, options.allow_overcommit, &plan.diagnostics);
   Diagnostics references = CheckReferences(placed, observed);
   plan.diagnostics.insert(plan.diagnostics.end(), references.begin(), references.end());
 
@@ -208,8 +210,25 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       }
       continue;
     }
+    if (address.kind == Kind::kHost) {
+      if (it == view.resources.end()) {
+        plan.diagnostics.push_back(
+            ErrorDiagnostic(ErrorCode::kNotFound, address.ToString(),
+                            "hosts." + address.name + ": its settings (KSM) were not observed"));
+        continue;
+      }
+      Change change = HostSettingsChange(desired, it->second, &plan.diagnostics);
+      if (!change.attributes.empty()) plan.changes.push_back(std::move(change));
+      continue;
+    }
     if (it == view.resources.end()) {
-      plan.changes.push_back(CreateChange(desired));
+      Change create = CreateChange(desired);
+      if (!desired.placed_why.empty()) {  // a host chosen for it: say which, and why
+        create.attributes.insert(
+            create.attributes.begin(),
+            {"host", nullptr, address.host, Disruption::kNone, desired.placed_why});
+      }
+      plan.changes.push_back(std::move(create));
       continue;
     }
     Change change = UpdateChange(desired, it->second, options, doc.ceph, &plan.pending);
@@ -240,6 +259,18 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
     }
   }
   CheckPlan(view, deleted, &plan);
+  if (doc.fleet()) {
+    std::set<std::string> touched;
+    for (const Change& c : plan.changes) {
+      if (!c.address.host.empty()) touched.insert(c.address.host);
+      if (!c.from_host.empty()) touched.insert(c.from_host);
+    }
+    std::vector<HostCapacity> capacity =
+        ComputeCapacity(doc, placed, observed, view, deleted, touched);
+    Diagnostics limits = CheckCapacity(capacity, options.allow_overcommit);
+    plan.diagnostics.insert(plan.diagnostics.end(), limits.begin(), limits.end());
+    plan.capacity = CapacityToJson(capacity);
+  }
 
   std::stable_sort(plan.changes.begin(), plan.changes.end(),
                    [](const Change& a, const Change& b) { return StageOf(a) < StageOf(b); });
@@ -250,7 +281,8 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
     }
   }
   for (Change& change : plan.changes) {
-    change.steps = StepsFor(change, options, view, &macs);
+    change.steps = change.address.kind == Kind::kHost ? HostSettingsSteps(change)
+                                                      : StepsFor(change, options, view, &macs);
     if (change.action != Action::kMigrate) continue;
     // The move first, then the copied disks' sources go, then what else changes, on the new
     // host. Autostart is the host's, not the definition's: set again there.

@@ -140,9 +140,15 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   auto skip = options->find("skip_unreachable");
   if (skip == options->end() || !skip->is_boolean())
     return Bad("options.skip_unreachable", "must be true or false");
-  saved.options =
-      PlanOptions{(*options)["allow_destroy"].get<bool>(), (*options)["allow_restart"].get<bool>(),
-                  (*options)["prune"].get<bool>(), timeout->get<int>(), skip->get<bool>()};
+  auto overcommit = options->find("allow_overcommit");
+  if (overcommit == options->end() || !overcommit->is_boolean())
+    return Bad("options.allow_overcommit", "must be true or false");
+  saved.options = PlanOptions{(*options)["allow_destroy"].get<bool>(),
+                              (*options)["allow_restart"].get<bool>(),
+                              (*options)["prune"].get<bool>(),
+                              timeout->get<int>(),
+                              skip->get<bool>(),
+                              overcommit->get<bool>()};
   const Json* ceph = field("ceph");
   if (ceph == nullptr || !(ceph->is_null() || ceph->is_object()))
     return Bad("ceph", "must be null or an object");

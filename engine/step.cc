@@ -8,7 +8,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<Step::Op, std::string_view>, 21> kOps = {{
+constexpr std::array<std::pair<Step::Op, std::string_view>, 22> kOps = {{
     {Step::Op::kCreate, "create"},
     {Step::Op::kDelete, "delete"},
     {Step::Op::kWriteConfig, "write_config"},
@@ -30,6 +30,7 @@ constexpr std::array<std::pair<Step::Op, std::string_view>, 21> kOps = {{
     {Step::Op::kDetachInterfaceLive, "detach_interface_live"},
     {Step::Op::kDefineCephSecret, "define_ceph_secret"},
     {Step::Op::kMigrate, "migrate"},
+    {Step::Op::kSetKsm, "set_ksm"},
 }};
 
 std::string Text(const Json& args, const char* key) {
@@ -120,6 +121,13 @@ std::string Step::Describe() const {
       for (const Json& d : disks) copied += (copied.empty() ? "" : ", ") + d.get<std::string>();
       return "migrate " + what + " live to " + Text(args, "to") +
              (copied.empty() ? " (memory only)" : " (memory and disks " + copied + ")");
+    }
+    case Op::kSetKsm: {
+      std::string settings;
+      const Json declared = args.value("settings", Json::object());
+      for (const auto& [key, value] : declared.items())
+        settings += (settings.empty() ? "" : ", ") + key + " = " + value.dump();
+      return "set KSM on " + address.name + ": " + settings;
     }
   }
   return "?";

@@ -38,6 +38,9 @@ namespace vc {
 ///                          "copy_disks": [targets]}: live migration (local disks copied into
 ///                          volumes already made on `to`), or for a stopped domain its
 ///                          definition moved; afterwards it is on `to` only
+///   set_ksm                host: {"settings": {"enabled"?, "pages_to_scan"?,
+///                          "sleep_millisecs"?, "merge_across_nodes"?}}: the KSM settings that
+///                          differ, as declared
 struct Step {
   enum class Op {
     kCreate,
@@ -61,6 +64,7 @@ struct Step {
     kDetachInterfaceLive,
     kDefineCephSecret,
     kMigrate,
+    kSetKsm,
   };
   Op op;
   Address address;

@@ -330,6 +330,21 @@ StatusOr<Json> CpuSpecFromXml(std::string_view cpu_xml) {
   return *cpu;
 }
 
+// memory_sharing: false is <memoryBacking><nosharepages/>: QEMU then marks none of the guest's
+// memory mergeable, so KSM leaves it alone. Only a declared value is written.
+static void WriteMemorySharing(pugi::xml_node domain, const Json& desired) {
+  if (!desired.contains("memory_sharing")) return;
+  pugi::xml_node backing = domain.child("memoryBacking");
+  if (desired["memory_sharing"].get<bool>()) {
+    if (backing) {
+      backing.remove_child("nosharepages");
+      if (!backing.first_child()) domain.remove_child(backing);
+    }
+    return;
+  }
+  if (!backing.child("nosharepages")) Child(domain, "memoryBacking").append_child("nosharepages");
+}
+
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
                              bool* managed) {
   pugi::xml_document doc;
@@ -351,6 +366,7 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
   std::string type = domain.attribute("type").as_string();
   if (type == "kvm" || type == "qemu") spec["virt_type"] = type;
   if (std::optional<Json> cpu = ReadCpu(domain)) spec["cpu"] = *cpu;
+  spec["memory_sharing"] = !domain.child("memoryBacking").child("nosharepages");
   spec["disks"] = ReadDisks(domain.child("devices"), volume_by_path);
   spec["interfaces"] = ReadInterfaces(domain.child("devices"));
   *managed = HasMark(domain);
@@ -397,6 +413,7 @@ StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
   features.append_child("acpi");
   features.append_child("apic");
   if (desired.contains("cpu")) WriteCpu(domain, desired["cpu"]);
+  WriteMemorySharing(domain, desired);
   if (hotplug_memory) {
     // DIMM hot-add needs a NUMA topology; one cell holding every vCPU and the boot memory.
     pugi::xml_node cell = Child(Child(domain, "cpu"), "numa").append_child("cell");
@@ -435,6 +452,7 @@ StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desi
   }
   if (Status s = WriteCpuAndMemory(domain, desired); !s.ok()) return s;
   if (desired.contains("cpu")) WriteCpu(domain, desired["cpu"]);
+  WriteMemorySharing(domain, desired);
   pugi::xml_node devices = Child(domain, "devices");
   if (desired.contains("disks")) {
     if (Status s = WriteDisks(devices, desired["disks"], context); !s.ok()) return s;

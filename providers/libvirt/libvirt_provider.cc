@@ -15,6 +15,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_error.h"
 #include "providers/libvirt/network_xml.h"
+#include "providers/libvirt/node.h"
 #include "providers/libvirt/storage_xml.h"
 
 namespace vc::libvirt {
@@ -321,6 +322,12 @@ StatusOr<std::optional<ObservedResource>> LibvirtProvider::ObserveOneUnchecked(
   switch (address.kind) {
     case Kind::kRbdImage:
       return Status::Unsupported("RBD images are observed by the Ceph provider");
+    case Kind::kHost: {
+      StatusOr<ObservedResource> r = ReadNode(c, uri_);
+      if (!r.ok()) return r.status();
+      r->address = address;
+      return Result(*r);
+    }
     case Kind::kPool: {
       Pool pool(virStoragePoolLookupByName(c, address.name.c_str()));
       if (!pool)
@@ -387,9 +394,12 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
         case Kind::kDomain:
           return CreateDomain(step);
         case Kind::kRbdImage:
+        case Kind::kHost:
           break;
       }
       break;
+    case Step::Op::kSetKsm:
+      return SetKsm(conn_.get(), uri_, step.args.value("settings", Json::object()));
     case Step::Op::kMigrate:  // two hosts: the fleet backend calls MigrateTo
     case Step::Op::kUpdateFeatures:
     case Step::Op::kCreateSnapshots:
@@ -734,6 +744,7 @@ Status LibvirtProvider::Delete(const Step& step) {
       return Status::Ok();
     }
     case Kind::kRbdImage:
+    case Kind::kHost:
       break;
   }
   return Status::Internal("unknown kind");
@@ -796,7 +807,8 @@ Status LibvirtProvider::SetAutostart(const Step& step) {
     }
     case Kind::kVolume:
     case Kind::kRbdImage:
-      return Status::InvalidArgument("volumes and images have no autostart");
+    case Kind::kHost:
+      return Status::InvalidArgument("volumes, images and hosts have no autostart");
   }
   if (rc < 0) return LastError("setting autostart of " + step.address.ToString());
   return Status::Ok();

@@ -231,6 +231,14 @@ module PuppetX
             policy: false,
           },
           {
+            name: :memory_sharing,
+            type: 'Optional[Boolean]',
+            desc: "Whether the host's KSM may merge this guest's memory pages with others' (libvirt's " \
+                  "memoryBacking/nosharepages when false). Default true.",
+            size: false,
+            policy: false,
+          },
+          {
             name: :memory_hotplug_unit,
             type: 'Optional[Variant[Integer[1], Pattern[/\A0*[1-9][0-9]*(B|KiB|MiB|GiB|TiB)?\z/]]]',
             desc: 'DIMM size for live memory hot-add: the step is rounded up to a multiple of it (then ' \
