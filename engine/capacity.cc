@@ -125,8 +125,8 @@ Diagnostics CheckCapacity(const std::vector<HostCapacity>& capacity, bool allow_
          fmt::format("{} vCPUs on {} CPUs", c.after.vcpus, c.cpus)},
         {"memory committed per byte of host memory", c.RamRatio(c.before), c.RamRatio(c.after),
          c.limits.ram_allocation_ratio, "ram_allocation_ratio",
-         fmt::format("{} of domain memory + {} reserved on {}", FormatSize(c.after.memory),
-                     FormatSize(c.limits.reserved_memory), FormatSize(c.memory))},
+         fmt::format("{} of domain memory + {} reserved on {}", ApproximateSize(c.after.memory),
+                     ApproximateSize(c.limits.reserved_memory), ApproximateSize(c.memory))},
     };
     std::string undeclared;
     for (const std::string& name : c.after.undeclared)

@@ -46,15 +46,15 @@ void Emit(YAML::Emitter& out, const Json& value) {
 std::string HostNote(const std::string& name, const Json& facts) {
   if (!facts.is_object()) return "host " + name + ": no node info";
   std::string note = fmt::format("host {}: {} CPUs, {} of memory", name, facts.value("cpus", 0),
-                                 FormatSize(facts.value("memory", std::uint64_t{1})));
+                                 ApproximateSize(facts.value("memory", std::uint64_t{1})));
   if (facts.contains("free_memory"))
-    note += ", " + FormatSize(facts["free_memory"].get<std::uint64_t>()) + " free";
+    note += ", " + ApproximateSize(facts["free_memory"].get<std::uint64_t>()) + " free";
   if (facts.contains("ksm")) {
     const Json& ksm = facts["ksm"];
     note += fmt::format("; KSM saves {} ({} guest pages merged into {} shared pages, {})",
-                        FormatSize(ksm.value("saved_bytes", std::uint64_t{0})),
+                        ApproximateSize(ksm.value("saved_bytes", std::uint64_t{0})),
                         ksm.value("pages_sharing", 0), ksm.value("pages_shared", 0),
-                        FormatSize(ksm.value("shared_bytes", std::uint64_t{0})));
+                        ApproximateSize(ksm.value("shared_bytes", std::uint64_t{0})));
   }
   return note;
 }

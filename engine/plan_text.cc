@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "engine/size.h"
+
 namespace vc {
 namespace {
 
@@ -29,6 +31,59 @@ std::string DisruptionWords(const std::string& disruption) {
   if (disruption == "restart") return "needs restart";
   if (disruption == "destructive") return "destructive";
   return "no disruption";
+}
+
+std::string Bytes(const Json& value) {
+  return value.is_number_unsigned() ? ApproximateSize(value.get<std::uint64_t>())
+                                    : RenderValue(value);
+}
+
+std::string Ratio(const Json& value) {
+  return value.is_number() ? fmt::format("{:.2f}", value.get<double>()) : "?";
+}
+
+// Capacity: what each host the plan touches has, what its domains commit before → after the
+// plan, and the ratios against the limits of its hosts: entry. Figures over a limit in red.
+std::string RenderCapacity(const Json& capacity, const Palette& p) {
+  std::string out;
+  if (!capacity.is_object() || capacity.empty()) return out;
+  out += fmt::format("\n{}Capacity{} (domains defined on each host, before → after the plan):\n",
+                     p.bold, p.reset);
+  for (const auto& [host, c] : capacity.items()) {
+    const Json before = c.value("before", Json::object());
+    const Json after = c.value("after", Json::object());
+    auto mark = [&](const char* ratio, const char* limit) {
+      const bool over = after.value(ratio, 0.0) > c.value(limit, 0.0) + 1e-9;
+      return over ? p.red : "";
+    };
+    out += fmt::format("    {}: {} CPUs, {} of memory ({} reserved)\n", host, c.value("cpus", 0),
+                       Bytes(c.value("memory", Json())), Bytes(c.value("reserved_memory", Json())));
+    out += fmt::format("        {}vCPUs       {} → {}, {} → {} per CPU (limit {}){}\n",
+                       mark("vcpu_ratio", "cpu_allocation_ratio"), before.value("vcpus", 0),
+                       after.value("vcpus", 0), Ratio(before.value("vcpu_ratio", Json())),
+                       Ratio(after.value("vcpu_ratio", Json())),
+                       Ratio(c.value("cpu_allocation_ratio", Json())), p.reset);
+    out += fmt::format(
+        "        {}memory      {} → {}, {} → {} of the host with the reserve "
+        "(limit {}){}\n",
+        mark("ram_ratio", "ram_allocation_ratio"), Bytes(before.value("memory", Json())),
+        Bytes(after.value("memory", Json())), Ratio(before.value("ram_ratio", Json())),
+        Ratio(after.value("ram_ratio", Json())), Ratio(c.value("ram_allocation_ratio", Json())),
+        p.reset);
+    out += fmt::format(
+        "        max memory  {} → {}, {} → {} of the host (where hot-add could "
+        "take it)\n",
+        Bytes(before.value("max_memory", Json())), Bytes(after.value("max_memory", Json())),
+        Ratio(before.value("max_memory_ratio", Json())),
+        Ratio(after.value("max_memory_ratio", Json())));
+    std::string undeclared;
+    for (const Json& name : after.value("undeclared", Json::array()))
+      undeclared += (undeclared.empty() ? "" : ", ") + RenderValue(name);
+    out += fmt::format("        domains     {} → {}{}\n", before.value("domains", 0),
+                       after.value("domains", 0),
+                       undeclared.empty() ? "" : " (not in the documents: " + undeclared + ")");
+  }
+  return out;
 }
 
 }  // namespace
@@ -159,6 +214,7 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
                          RenderValue(item.at("live")), RenderValue(item.at("config")));
     }
   }
+  out += RenderCapacity(plan.value("capacity", Json()), p);
   for (const Json& d : plan.value("diagnostics", Json::array())) {
     bool error = d.at("severity") == "error";
     out += fmt::format("\n{}{}:{} {}\n", error ? p.red : p.yellow, error ? "Error" : "Warning",

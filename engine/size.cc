@@ -65,6 +65,19 @@ std::string FormatSize(std::uint64_t bytes) {
   return std::to_string(bytes) + "B";
 }
 
+std::string ApproximateSize(std::uint64_t bytes) {
+  for (const Unit& unit : kUnits) {
+    if (unit.shift == 0 || bytes < (std::uint64_t{1} << unit.shift)) continue;
+    const double value =
+        static_cast<double>(bytes) / static_cast<double>(std::uint64_t{1} << unit.shift);
+    std::string text = fmt::format("{:.1f}", value);
+    if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0)
+      text.resize(text.size() - 2);
+    return text + std::string(unit.suffix);
+  }
+  return std::to_string(bytes) + "B";
+}
+
 std::uint64_t SizeBytes(const nlohmann::json& size) {
   return size.is_string() ? ParseSize(size.get<std::string>()).value_or(0) : 0;
 }

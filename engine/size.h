@@ -25,4 +25,8 @@ std::uint64_t SizeBytes(const nlohmann::json& size);
 /// 1610612736 -> "1536MiB", 1000 -> "1000B". ParseSize(FormatSize(x)) == x.
 std::string FormatSize(std::uint64_t bytes);
 
+/// For people, not documents: the largest unit that leaves at least 1, with one decimal when it
+/// is not whole: 25276182528 -> "23.5GiB", 1073741824 -> "1GiB", 0 -> "0B". Not parseable back.
+std::string ApproximateSize(std::uint64_t bytes);
+
 }  // namespace vc

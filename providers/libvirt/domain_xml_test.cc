@@ -104,6 +104,36 @@ TEST(DomainXmlTest, NewDomainCarriesTheMarkAndHotplugHeadroom) {
   EXPECT_EQ((*back)["max_vcpus"], 4);
 }
 
+TEST(DomainXmlTest, MemorySharingOffIsNosharepagesAndBackOnRemovesItKeepingOtherBacking) {
+  bool managed = false;
+  StatusOr<std::string> off = NewDomainXml(
+      "web1", Json::parse(R"({"vcpus": 1, "memory": "64MiB", "memory_sharing": false})"),
+      Context());
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_NE(off->find("<memoryBacking>"), std::string::npos) << *off;
+  EXPECT_NE(off->find("<nosharepages"), std::string::npos) << *off;
+  StatusOr<Json> read = ReadDomainXml(*off, nullptr, &managed);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ((*read)["memory_sharing"], false);
+
+  // Undeclared: the default (sharing) and no memoryBacking written.
+  StatusOr<std::string> plain =
+      NewDomainXml("web1", Json::parse(R"({"vcpus": 1, "memory": "64MiB"})"), Context());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->find("memoryBacking"), std::string::npos) << *plain;
+  EXPECT_EQ((*ReadDomainXml(*plain, nullptr, &managed))["memory_sharing"], true);
+
+  // Back on: nosharepages goes, what else the backing holds stays.
+  std::string hugepages = *off;
+  hugepages.replace(hugepages.find("<nosharepages"), 0, "<locked/>");
+  StatusOr<std::string> on =
+      MergeDomainXml(hugepages, Json::parse(R"({"memory_sharing": true})"), Context());
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_EQ(on->find("nosharepages"), std::string::npos) << *on;
+  EXPECT_NE(on->find("<locked"), std::string::npos) << *on;
+  EXPECT_EQ((*ReadDomainXml(*on, nullptr, &managed))["memory_sharing"], true);
+}
+
 TEST(DomainXmlTest, NamesAreTextNeverMarkup) {
   // Names are validated before they get here; the XML library escapes whatever it is given.
   StatusOr<std::string> xml =
