@@ -36,6 +36,15 @@ TEST(SizeTest, FormatsWithTheLargestExactUnit) {
   EXPECT_EQ(FormatSize(3ull << 40), "3TiB");
 }
 
+TEST(SizeTest, ApproximatesForPeopleWithOneDecimal) {
+  EXPECT_EQ(ApproximateSize(25276182528ull), "23.5GiB");
+  EXPECT_EQ(ApproximateSize(1ull << 30), "1GiB");
+  EXPECT_EQ(ApproximateSize(1536ull << 20), "1.5GiB");
+  EXPECT_EQ(ApproximateSize(1023), "1023B");
+  EXPECT_EQ(ApproximateSize(0), "0B");
+  EXPECT_EQ(ApproximateSize(4096), "4KiB");
+}
+
 TEST(SizeTest, FormatAndParseRoundTrip) {
   for (std::uint64_t bytes : {std::uint64_t{1}, std::uint64_t{1023}, std::uint64_t{4096},
                               std::uint64_t{3} << 29, std::uint64_t{5} << 40, kMaxSize}) {

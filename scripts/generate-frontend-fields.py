@@ -5,13 +5,14 @@ of every resource kind's fields (issue #9, "one field table").
 
 Output: puppet/lib/puppet_x/virtconverge/fields.rb, plain Ruby data (the Puppet types load on the
 server and the agents from the module's lib/ alone, so they cannot read the schema at run time).
-For each kind (pool, network, volume, rbd_image, domain: the $defs the document's sections hold),
+For each kind (host, pool, network, volume, rbd_image, domain: the $defs the document's sections
+hold),
 its fields in schema order, each with
   type    the Puppet data type, derived from the schema node (enum -> Enum, integer bounds ->
           Integer[a, b], number -> Numeric, boolean -> Boolean, pattern -> Pattern[/\\A...\\z/],
           a size -> Variant[Integer[1], Pattern[...]], array -> Array, object -> Struct with its
-          required keys, oneOf/anyOf -> Variant), wrapped in Optional (a field left out is not
-          managed);
+          required keys, oneOf/anyOf -> Variant; an exclusiveMinimum as an inclusive bound, the
+          engine refusing the bound itself), wrapped in Optional (a field left out is not managed);
   desc    the schema's description (and its default, when the description does not say it);
   size    whether it is a size ($defs/size: bytes, or a size string such as 2GiB);
   policy  whether its x-change is 'policy' (sent to the engine, never observed, never compared).
@@ -68,12 +69,11 @@ def resolve(schema, node):
 
 
 def kinds(schema):
-    """[(kind, section)] in the document's order: each top-level section whose entries are a $def
-    (but hosts:, the fleet's hypervisors, which is not a kind of resource)."""
+    """[(kind, section)] in the document's order: each top-level section whose entries are a $def.
+    hosts: is one of them (kind host: a hypervisor's capacity limits and KSM settings, Puppet's
+    virt_host); its connection is a field there (a hosts: entry names its URI)."""
     out = []
     for section, node in schema["properties"].items():
-        if section == "hosts":
-            continue
         ref = (node.get("additionalProperties") or {}).get("$ref", "") if isinstance(node, dict) else ""
         if node.get("type") == "object" and ref.startswith("#/$defs/"):
             out.append((ref[len("#/$defs/"):], section))
@@ -186,9 +186,17 @@ def puppet_type(schema, node, path):
         return integer_type(node)
     if types == "number":
         low, high = node.get("minimum"), node.get("maximum")
-        if low is None and high is None:
+        above = node.get("exclusiveMinimum")
+        if low is None and high is None and above is None:
             return "Numeric"
-        bounds = f"{'default' if low is None else low}, {'default' if high is None else high}"
+        top = "default" if high is None else high
+        if above is not None:
+            # Puppet's ranges are inclusive: an Integer starts above the bound, a Float at it (the
+            # bound itself is left to the engine, which refuses it with the field's path).
+            if low is not None or not isinstance(above, int):
+                raise SchemaError(f"{path}: exclusiveMinimum is mapped only as an integer bound alone")
+            return f"Variant[Integer[{above + 1}, {top}], Float[{above}, {top}]]"
+        bounds = f"{'default' if low is None else low}, {top}"
         return f"Variant[Integer[{bounds}], Float[{bounds}]]"
     if types == "string":
         return string_type(node, path)

@@ -30,8 +30,8 @@ Status WriteSysfs(const char* name, unsigned long long value) {
   }
   out << value << std::flush;
   if (!out) {
-    return Status::Internal("writing " + std::to_string(value) + " to " + path + " failed: " +
-                            std::strerror(errno))
+    return Status::Internal("writing " + std::to_string(value) + " to " + path +
+                            " failed: " + std::strerror(errno))
         .WithErrorCode(ErrorCode::kOperationFailed);
   }
   return Status::Ok();
@@ -40,8 +40,9 @@ Status WriteSysfs(const char* name, unsigned long long value) {
 // Why KSM's run switch cannot be used for `uri` from here, or "" when it can.
 std::string RunSwitchUnreachable(const std::string& uri) {
   if (!IsThisMachine(uri)) {
-    return uri + " is another machine: libvirt has no parameter for KSM's run switch, and only "
-                 "this machine's /sys/kernel/mm/ksm/run is reachable";
+    return uri +
+           " is another machine: libvirt has no parameter for KSM's run switch, and only "
+           "this machine's /sys/kernel/mm/ksm/run is reachable";
   }
   if (access(SysfsPath("run").c_str(), W_OK) != 0)
     return SysfsPath("run") + " is not writable here (" + std::strerror(errno) + ")";
@@ -59,8 +60,8 @@ class NodeMemoryParameters {
     if (virNodeGetMemoryParameters(conn, nullptr, &n, 0) < 0)
       return LastError("reading the node memory parameters");
     if (n <= 0) return Status::Ok();
-    params_ = static_cast<virTypedParameterPtr>(calloc(static_cast<std::size_t>(n),
-                                                       sizeof(virTypedParameter)));
+    params_ = static_cast<virTypedParameterPtr>(
+        calloc(static_cast<std::size_t>(n), sizeof(virTypedParameter)));
     if (params_ == nullptr) return Status::Internal("out of memory");
     count_ = n;
     if (virNodeGetMemoryParameters(conn, params_, &count_, 0) < 0)
@@ -200,7 +201,8 @@ Status SetKsm(virConnectPtr conn, const std::string& uri, const Json& settings) 
     }
   }
   if (Status s = SetParameters(conn, params); !s.ok()) return s;
-  if (settings.contains("enabled")) return WriteSysfs("run", settings["enabled"].get<bool>() ? 1 : 0);
+  if (settings.contains("enabled"))
+    return WriteSysfs("run", settings["enabled"].get<bool>() ? 1 : 0);
   return Status::Ok();
 }
 
