@@ -527,7 +527,14 @@ int Observe(const Args& args) {
   if (!backends.ok()) return Fail(backends.status(), false);
   StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
   if (!observed.ok()) return Fail(observed.status(), false);
-  return PrintObserved(ExportDocument(*observed, ceph), PendingNotes(*observed),
+  std::vector<std::string> notes = PendingNotes(*observed);
+  // The host's figures (CPUs, memory, free memory, what KSM saves), as a note: not a document
+  // field, so the output still plans clean.
+  StatusOr<std::optional<ObservedResource>> node =
+      (*backends)->provider().ObserveOne(Address{Kind::kHost, "", ""});
+  if (node.ok() && node->has_value())
+    notes.push_back(HostNote(observed->connection, (*node)->facts));
+  return PrintObserved(ExportDocument(*observed, ceph), notes,
                        vm["format"].as<std::string>() == "json");
 }
 
