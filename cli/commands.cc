@@ -412,7 +412,8 @@ int ApplyCommand(const Args& args) {
   if (!ParseArgs(
           args,
           "usage: virtconverge apply FILE... [options]\n       virtconverge apply --plan PLAN.json "
-          "[--allow-destroy] [--allow-restart] [--prune]\n\nChange the host to match the "
+          "[--allow-destroy] [--allow-restart] [--prune] [--allow-overcommit]\n\nChange the host "
+          "to match the "
           "documents: "
           "plan, run the plan's steps in dependency order, observe again and report per resource.\n"
           "A saved plan needs the same allow flags it was made with: they are this run's "
@@ -462,8 +463,7 @@ int ApplyCommand(const Args& args) {
   StatusOr<SavedPlan> saved = DecodeSavedPlan(*text);
   if (!saved.ok()) return Fail(saved.status().WithContext(path), json);
   StatusOr<Driver::Run> run =
-      driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options.allow_destroy,
-                         plan_options.allow_restart, plan_options.prune, &lock);
+      driver.ReplanSaved(*saved, Text(vm, "connection"), plan_options, &lock);
   if (!run.ok()) return Fail(run.status().WithContext(path + ": nothing was changed"), json);
   return RunApply(driver, *run, vm);
 }

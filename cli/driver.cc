@@ -205,15 +205,14 @@ StatusOr<Driver::Run> Replanned(const SavedPlan& saved, const PlanOptions& optio
 }  // namespace
 
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
-                                          bool allow_destroy, bool allow_restart, bool prune,
-                                          const LockPolicy* lock) {
+                                          const PlanOptions& allows, const LockPolicy* lock) {
   if (saved.document.fleet()) {
     if (!connection.empty()) {
       return Status::InvalidArgument("--connection names one host; the saved plan is a fleet's")
           .WithErrorCode(ErrorCode::kPlanMismatch);
     }
     Run run;
-    PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
+    PlanOptions options = ReplanOptions(saved, allows);
     StatusOr<ObservedState> observed =
         ObserveFleet(saved.document, options.skip_unreachable, lock, &run);
     if (!observed.ok()) return observed.status();
@@ -229,7 +228,7 @@ StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::str
   }
   Run run{*backends, {}, {}, "", nullptr};
   if (Status s = LockOrNote(saved.connection, lock, &run); !s.ok()) return s;
-  PlanOptions options = ReplanOptions(saved, allow_destroy, allow_restart, prune);
+  PlanOptions options = ReplanOptions(saved, allows);
   StatusOr<ObservedState> observed = ObserveFor(saved.document, options, (*backends)->provider());
   if (!observed.ok()) return observed.status();
   return Replanned(saved, options, *observed, std::move(run));

@@ -51,9 +51,9 @@ class Driver {
   /// Plans `saved`'s document again, with this run's allow flags, against the host as it is now;
   /// the plan only when it is identical to the saved one (CompareWithSaved), an error otherwise.
   /// `connection`, when given, must resolve to the saved plan's.
+  /// Only `allows`' allow flags are used (ReplanOptions).
   StatusOr<Run> ReplanSaved(const SavedPlan& saved, const std::string& connection,
-                            bool allow_destroy, bool allow_restart, bool prune,
-                            const LockPolicy* lock = nullptr);
+                            const PlanOptions& allows, const LockPolicy* lock = nullptr);
 
   /// Runs the plan's steps. REQUIRES: run.plan.applyable().
   ApplyReport Apply(Run& run, const ApplyOptions& options, const ProgressFn& progress);

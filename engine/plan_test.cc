@@ -41,8 +41,7 @@ TEST(PlanTest, SavedPlanReadsBackAndPlansAgainIdentically) {
   ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(saved->connection, "test:///default");
   EXPECT_EQ(saved->document.resources.size(), 3u);
-  Plan again =
-      ComputePlan(saved->document, SampleState(), ReplanOptions(*saved, false, false, false));
+  Plan again = ComputePlan(saved->document, SampleState(), ReplanOptions(*saved, PlanOptions{}));
   Status same = CompareWithSaved(*saved, PlanToJson(again));
   EXPECT_TRUE(same.ok()) << same.message();
 }
@@ -72,6 +71,26 @@ TEST(PlanTest, SavedPlanNeedsTheAllowFlagsItWasMadeWith) {
   ASSERT_TRUE(saved.ok());
   Status same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
   EXPECT_EQ(same.error_code(), ErrorCode::kNeedsAllowDestroy) << same.message();
+
+  // --allow-overcommit is this run's permission too, both ways.
+  json = PlanToJson(SamplePlan());
+  json["options"]["allow_overcommit"] = true;
+  json["digest"] = PlanDigest(json);
+  saved = DecodeSavedPlan(json.dump());
+  ASSERT_TRUE(saved.ok());
+  same = CompareWithSaved(*saved, PlanToJson(SamplePlan()));
+  EXPECT_EQ(same.error_code(), ErrorCode::kOverCommitted) << same.message();
+  EXPECT_NE(same.message().find("apply it with --allow-overcommit too"), std::string::npos);
+  PlanOptions allowed;
+  allowed.allow_overcommit = true;
+  EXPECT_TRUE(ReplanOptions(*saved, allowed).allow_overcommit);
+  EXPECT_FALSE(ReplanOptions(*saved, PlanOptions{}).allow_overcommit);
+  json = PlanToJson(SamplePlan());
+  saved = DecodeSavedPlan(json.dump());
+  ASSERT_TRUE(saved.ok());
+  Json with_allow = PlanToJson(SamplePlan());
+  with_allow["options"]["allow_overcommit"] = true;
+  EXPECT_EQ(CompareWithSaved(*saved, with_allow).error_code(), ErrorCode::kPlanMismatch);
 }
 
 TEST(PlanTest, SavedPlanWithAHostileDocumentIsRefused) {

@@ -181,12 +181,12 @@ StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text) {
   return saved;
 }
 
-PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart,
-                          bool prune) {
+PlanOptions ReplanOptions(const SavedPlan& saved, const PlanOptions& run) {
   PlanOptions options = saved.options;
-  options.allow_destroy = allow_destroy;
-  options.allow_restart = allow_restart;
-  options.prune = prune;
+  options.allow_destroy = run.allow_destroy;
+  options.allow_restart = run.allow_restart;
+  options.prune = run.prune;
+  options.allow_overcommit = run.allow_overcommit;
   return options;
 }
 
@@ -207,6 +207,17 @@ Status CompareWithSaved(const SavedPlan& saved, const Json& replanned) {
     return Status::FailedPrecondition(
                "the plan was made with --prune, which deletes: apply it with --prune too")
         .WithErrorCode(ErrorCode::kNeedsAllowDestroy);
+  }
+  if (saved.options.allow_overcommit && !flag("allow_overcommit")) {
+    return Status::FailedPrecondition(
+               "the plan was made with --allow-overcommit: apply it with --allow-overcommit too")
+        .WithErrorCode(ErrorCode::kOverCommitted);
+  }
+  if (!saved.options.allow_overcommit && flag("allow_overcommit")) {
+    return Status::FailedPrecondition(
+               "the plan was made without --allow-overcommit: apply it without it, or plan again "
+               "with it")
+        .WithErrorCode(ErrorCode::kPlanMismatch);
   }
   if (!saved.options.allow_destroy && flag("allow_destroy")) {
     return Status::FailedPrecondition(

@@ -24,14 +24,14 @@ struct SavedPlan {
 /// type, the document valid by every document rule. InvalidArgument naming the field otherwise.
 StatusOr<SavedPlan> DecodeSavedPlan(std::string_view text);
 
-/// The options to plan again with: the allow flags of the apply run, the rest as saved.
-PlanOptions ReplanOptions(const SavedPlan& saved, bool allow_destroy, bool allow_restart,
-                          bool prune);
+/// The options to plan again with: the allow flags of the apply run (`run`'s allow_destroy,
+/// allow_restart, prune and allow_overcommit), the rest as saved.
+PlanOptions ReplanOptions(const SavedPlan& saved, const PlanOptions& run);
 
 /// Ok when `replanned` (PlanToJson of the plan made again) is the saved plan. Otherwise an error
 /// naming the first difference: changed_since_plan when the host moved (the fingerprint
-/// differs), needs_allow_destroy / needs_allow_restart when the run lacks a flag the plan was
-/// made with, plan_mismatch for any other difference in any field (the file was edited, or
+/// differs), needs_allow_destroy / needs_allow_restart / over_committed when the run lacks a
+/// flag the plan was made with, plan_mismatch for any other difference in any field (the file was edited, or
 /// another version made it).
 Status CompareWithSaved(const SavedPlan& saved, const Json& replanned);
 

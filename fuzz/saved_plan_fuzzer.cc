@@ -20,8 +20,7 @@ namespace {
 void ApplySaved(std::string_view text) {
   vc::StatusOr<vc::SavedPlan> saved = vc::DecodeSavedPlan(text);
   if (!saved.ok()) return;
-  const vc::PlanOptions options = vc::ReplanOptions(
-      *saved, saved->options.allow_destroy, saved->options.allow_restart, saved->options.prune);
+  const vc::PlanOptions options = vc::ReplanOptions(*saved, saved->options);
   vc::ObservedState empty_host;
   empty_host.connection = saved->connection;
   vc::Plan plan = vc::ComputePlan(saved->document, empty_host, options);

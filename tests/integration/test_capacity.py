@@ -146,7 +146,20 @@ domains:
         self.assertIn("cpu_allocation_ratio", out + err)
         self.assertEqual(snapshot(), before, "a refused plan must change nothing")
         self.assertNotIn("vct-cap-big", virsh("list", "--all", "--name"))
+        # A saved plan made with --allow-overcommit needs it again at apply: it is this run's
+        # permission, like --allow-destroy.
+        saved = os.path.join(WORK, "over.plan.json")
+        rc, out, err = run(["plan", path, "--allow-overcommit", "--out", saved])
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = run(["apply", "--plan", saved])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("apply it with --allow-overcommit too", out + err)
+        self.assertEqual(snapshot(), before, "a refused plan must change nothing")
         # Allowed for this run: applied, the plan saying so.
+        rc, out, err = run(["apply", "--plan", saved, "--allow-overcommit"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("vct-cap-big", virsh("list", "--all", "--name"))
+        virsh("undefine", "vct-cap-big")
         rc, out, err = run(["apply", path, "--allow-overcommit"])
         self.assertEqual(rc, 0, out + err)
         self.assertIn("allowed by --allow-overcommit", out + err)
