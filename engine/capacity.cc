@@ -55,9 +55,9 @@ double HostCapacity::VcpuRatio(const Commitment& c) const {
 }
 
 double HostCapacity::RamRatio(const Commitment& c) const {
-  return memory > 0 ? static_cast<double>(limits.reserved_memory + c.memory) /
-                          static_cast<double>(memory)
-                    : 0;
+  return memory > 0
+             ? static_cast<double>(limits.reserved_memory + c.memory) / static_cast<double>(memory)
+             : 0;
 }
 
 double HostCapacity::MaxMemoryRatio(const Commitment& c) const {
@@ -67,8 +67,7 @@ double HostCapacity::MaxMemoryRatio(const Commitment& c) const {
 }
 
 std::vector<HostCapacity> ComputeCapacity(const Document& doc, const Document& placed,
-                                          const ObservedState& observed,
-                                          const ObservedState& after,
+                                          const ObservedState& observed, const ObservedState& after,
                                           const std::set<Address>& deleted,
                                           const std::set<std::string>& hosts) {
   std::vector<HostCapacity> out;
@@ -92,8 +91,7 @@ std::vector<HostCapacity> ComputeCapacity(const Document& doc, const Document& p
         Add(&c.before, CommitOf(Fields(r)), undeclared(address.name));
     }
     for (const auto& [address, r] : after.resources) {
-      if (address.kind != Kind::kDomain || address.host != host || deleted.count(address))
-        continue;
+      if (address.kind != Kind::kDomain || address.host != host || deleted.count(address)) continue;
       Json fields = Fields(r);
       auto declared = placed.resources.find(address);
       if (declared != placed.resources.end() && !declared->second.absent)
@@ -142,9 +140,9 @@ Diagnostics CheckCapacity(const std::vector<HostCapacity>& capacity, bool allow_
       d.address = HostAddress(c.host).ToString();
       d.detail = f.detail + "; " + counted;
       if (f.after > f.limit + 1e-9 && raises) {
-        d.summary = fmt::format("host {}: the plan takes {} from {} to {}, over its {} of {}",
-                                c.host, f.what, Ratio(f.before), Ratio(f.after), f.field,
-                                Ratio(f.limit));
+        d.summary =
+            fmt::format("host {}: the plan takes {} from {} to {}, over its {} of {}", c.host,
+                        f.what, Ratio(f.before), Ratio(f.after), f.field, Ratio(f.limit));
         if (allow_overcommit) {
           d.summary += " (allowed by --allow-overcommit)";
         } else {
@@ -155,9 +153,9 @@ Diagnostics CheckCapacity(const std::vector<HostCapacity>& capacity, bool allow_
         d.summary = fmt::format("host {}: {} stays at {}, over its {} of {}", c.host, f.what,
                                 Ratio(f.after), f.field, Ratio(f.limit));
       } else if (raises && f.after >= kCloseToLimit * f.limit) {
-        d.summary = fmt::format("host {}: the plan takes {} from {} to {}, close to its {} of {}",
-                                c.host, f.what, Ratio(f.before), Ratio(f.after), f.field,
-                                Ratio(f.limit));
+        d.summary =
+            fmt::format("host {}: the plan takes {} from {} to {}, close to its {} of {}", c.host,
+                        f.what, Ratio(f.before), Ratio(f.after), f.field, Ratio(f.limit));
       } else {
         continue;
       }

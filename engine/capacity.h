@@ -39,8 +39,8 @@ struct HostLimits {
 struct Commitment {
   int domains = 0;
   std::int64_t vcpus = 0;
-  std::uint64_t memory = 0;      // current memory
-  std::uint64_t max_memory = 0;  // the ceiling memory hot-add could take them to
+  std::uint64_t memory = 0;             // current memory
+  std::uint64_t max_memory = 0;         // the ceiling memory hot-add could take them to
   std::vector<std::string> undeclared;  // domains the documents do not declare, by name
 };
 
@@ -65,8 +65,7 @@ struct HostCapacity {
 /// from (moves already made), `deleted` what the plan deletes. A host with no observed host
 /// resource (or one whose node info is missing) is left out.
 std::vector<HostCapacity> ComputeCapacity(const Document& doc, const Document& placed,
-                                          const ObservedState& observed,
-                                          const ObservedState& after,
+                                          const ObservedState& observed, const ObservedState& after,
                                           const std::set<Address>& deleted,
                                           const std::set<std::string>& hosts);
 

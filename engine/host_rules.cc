@@ -23,8 +23,9 @@ Change HostSettingsChange(const DesiredResource& desired, const ObservedResource
     if (before == value) continue;
     AttributeChange a{"ksm." + key, before, value, Disruption::kLive, ""};
     if (key == "enabled") {
-      a.reason = "KSM's run switch, written to /sys/kernel/mm/ksm/run (libvirt has no parameter "
-                 "for it)";
+      a.reason =
+          "KSM's run switch, written to /sys/kernel/mm/ksm/run (libvirt has no parameter "
+          "for it)";
       if (run_switch != "local") {
         diags->push_back(ErrorDiagnostic(
             ErrorCode::kUnsupported, desired.address.ToString(),

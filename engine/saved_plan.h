@@ -31,8 +31,8 @@ PlanOptions ReplanOptions(const SavedPlan& saved, const PlanOptions& run);
 /// Ok when `replanned` (PlanToJson of the plan made again) is the saved plan. Otherwise an error
 /// naming the first difference: changed_since_plan when the host moved (the fingerprint
 /// differs), needs_allow_destroy / needs_allow_restart / over_committed when the run lacks a
-/// flag the plan was made with, plan_mismatch for any other difference in any field (the file was edited, or
-/// another version made it).
+/// flag the plan was made with, plan_mismatch for any other difference in any field (the file was
+/// edited, or another version made it).
 Status CompareWithSaved(const SavedPlan& saved, const Json& replanned);
 
 }  // namespace vc
