@@ -332,6 +332,9 @@ domains:
                                            "headroom left"),
             std::string::npos)
       << web->attributes[0].reason;
+  const std::string text = RenderPlanText(PlanToJson(plan), {});
+  EXPECT_NE(text.find("host = hv-b  (chosen: hv-b keeps its capacity limits"), std::string::npos)
+      << text;
 
   // Where it already is (and listed): it stays, whatever the headroom elsewhere.
   ObservedState there = observed;

@@ -189,7 +189,10 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       }
       std::string how = DisruptionWords(a.at("disruption"));
       std::string reason = a.value("reason", "");
-      if (action == "create" && a.at("disruption") == "none") {
+      if (action == "create" && a.at("path") == "host" && !reason.empty()) {
+        // The host the planner chose for a new domain, and why.
+        out += fmt::format("    {}  {}(chosen: {}){}\n", row, p.dim, reason, p.reset);
+      } else if (action == "create" && a.at("disruption") == "none") {
         out += fmt::format("    {}\n", row);
       } else {
         out += fmt::format("    {}  {}({}{}){}\n", row, p.dim, how,

@@ -348,7 +348,7 @@ domains:
         self.assertEqual(sorted(moves), ["vcf-d1", "vcf-d2"])
         for change in moves.values():
             self.assertEqual((change["action"], change["host"]), ("migrate", "vcf-b"))  # vcf-c has no KVM
-            self.assertIn("vcf-a is in maintenance; vcf-b is the least loaded host that can take it",
+            self.assertIn("vcf-a is in maintenance; vcf-b keeps its capacity limits with the most headroom left",
                           change["attributes"][0]["reason"])
         self.apply(doc)
         self.assert_only_on("vcf-d1", "vcf-b")
@@ -361,7 +361,7 @@ domains:
         rc, plan, err = self.plan_json(doc)
         self.assertNotEqual(rc, 0)
         summaries = " ".join(d["summary"] for d in plan["diagnostics"])
-        self.assertIn("cannot drain vcf-b: no other host can take it (vcf-a: in maintenance; vcf-c: ", summaries)
+        self.assertIn("cannot drain vcf-b: no host can take it (vcf-a: in maintenance; vcf-c: ", summaries)
         rc, out, err = engine("apply", doc)
         self.assertNotEqual(rc, 0)
         self.assert_only_on("vcf-d1", "vcf-b")
