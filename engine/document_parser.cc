@@ -524,6 +524,10 @@ class Parser {
       case FieldType::kNameList:
       case FieldType::kEnumList: {
         if (!value.IsSequence()) return fail("expected a list");
+        if (value.size() < static_cast<std::size_t>(field.min)) {
+          return fail("expected at least " + std::to_string(field.min) + " item(s), got " +
+                      std::to_string(value.size()));
+        }
         std::set<std::string> items;
         for (std::size_t i = 0; i < value.size(); ++i) {
           const YAML::Node item = value[i];

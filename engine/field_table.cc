@@ -94,6 +94,7 @@ FieldSpec ReadField(const std::string& where, const std::string& name, const Sch
   } else if (node.value("type", "") == "array" && node.contains("items")) {
     const Schema& items = node["items"];
     const std::string item = RefName(items);
+    f.min = node.value("minItems", 0);  // kNameList, kEnumList
     if (item == "disk") type = FieldType::kDisks;
     if (item == "interface") type = FieldType::kInterfaces;
     if (item == "name") type = FieldType::kNameList;

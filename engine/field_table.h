@@ -52,7 +52,7 @@ struct FieldSpec {
   std::string name;
   FieldType type = FieldType::kName;
   std::vector<std::string> values;  // kEnum, kEnumList
-  int min = 0;                      // kInt
+  int min = 0;                      // kInt; kNameList and kEnumList: minItems
   int max = 0;
   ChangeClass change = ChangeClass::kNone;
   bool compared_running = false;  // x-compared-with: running (a running domain's live value)
