@@ -211,6 +211,16 @@ class KsmTest(RealLibvirtTest):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(read_ksm()["run"], 0)
         self.assertEqual(read_ksm()["pages_to_scan"], 1234, "only declared settings change")
+        # serve's observe gives the host's figures and KSM settings as data (what Puppet reads).
+        rc, out, err = run(["serve"], stdin=json.dumps(
+            {"id": 1, "command": "observe", "options": {"connection": URI}}) + "\n")
+        self.assertEqual(rc, 0, err)
+        host = json.loads(out.splitlines()[0])["result"]["host"]
+        self.assertEqual(host["cpus"], nodeinfo()[0])
+        self.assertEqual(host["memory"], nodeinfo()[1])
+        self.assertEqual(host["ksm_settings"], {"enabled": False, "pages_to_scan": 1234,
+                                                "sleep_millisecs": 37,
+                                                "merge_across_nodes": host["ksm_settings"]["merge_across_nodes"]})
         # observe writes back what it reads: the same settings, planning clean.
         rc, observed, err = run(["observe", off])
         self.assertEqual(rc, 0, err)
