@@ -16,6 +16,7 @@ int ApplyCommand(const Args& args);
 int Observe(const Args& args);
 int Schema(const Args& args);
 int Serve(const Args& args);
+int Server(const Args& args);
 int Show(const Args& args);
 
 }  // namespace vc::cli

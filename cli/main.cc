@@ -23,6 +23,7 @@ Commands:
   observe            print what the host holds, as a document
   schema NAME        print the JSON Schema: desired-state or plan
   serve              JSON requests on stdin, responses on stdout (for Puppet, Salt)
+  server             the HTTP API and the plan-review web page (docs/api.md)
 
 FILE may be '-' for standard input. Run 'virtconverge <command> --help' for the options of one
 command. Exit codes: 0 success and nothing to change; 2 changes present or made (with
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   if (command == "observe") return vc::cli::Observe(args);
   if (command == "schema") return vc::cli::Schema(args);
   if (command == "serve") return vc::cli::Serve(args);
+  if (command == "server") return vc::cli::Server(args);
   if (command == "show") return vc::cli::Show(args);
   std::cerr << "virtconverge: unknown command '" << command << "'\n\n" << kUsage;
   return 1;
