@@ -469,6 +469,9 @@ class ApiServer {
     auto shared_run = std::make_shared<Driver::Run>(std::move(*run));
     handed_over = true;
     std::lock_guard<std::mutex> threads(threads_mutex_);
+    // One apply at a time: the threads of earlier ones have ended (or are about to).
+    for (std::thread& t : apply_threads_) t.join();
+    apply_threads_.clear();
     apply_threads_.emplace_back(
         [this, id, driver, shared_run] { RunApply(id, *driver, *shared_run); });
     SendJson(res, 202, {{"id", id}, {"status", "applying"}});
