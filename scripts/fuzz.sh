@@ -18,7 +18,7 @@ cd "$root"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(document_fuzzer serve_request_fuzzer saved_plan_fuzzer)
+[ ${#targets[@]} -gt 0 ] || targets=(document_fuzzer serve_request_fuzzer saved_plan_fuzzer api_request_fuzzer)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 cxx=${FUZZ_CXX:-clang++}
 
