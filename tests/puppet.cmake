@@ -64,3 +64,15 @@ add_test(NAME puppet_bench_quick
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(puppet_bench_quick PROPERTIES
   LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 600)
+
+# virt_host, real `puppet apply` against the real libvirtd: KSM pages_to_scan and sleep_millisecs
+# set through the manifest and read back from /sys/kernel/mm/ksm (--noop changes nothing; second
+# run no-op; puppet resource virt_host), and the host's cpu_allocation_ratio refusing a virt_domain
+# of the catalog with the engine's over_committed (nothing defined; allow_overcommit lets it
+# through). The machine's KSM settings are restored afterwards. Objects are vcpup-*, removed.
+add_test(NAME puppet_real_host
+  COMMAND ${VC_PUPPET_RSPEC} real_host_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_real_host PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)

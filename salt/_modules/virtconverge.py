@@ -44,6 +44,7 @@ CLI examples:
     salt '*' virtconverge.validate /srv/virt/site.yaml
     salt '*' virtconverge.plan /srv/virt/site.yaml
     salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
+    salt '*' virtconverge.apply /srv/virt/site.yaml allow_overcommit=True
     salt '*' virtconverge.observe connection=qemu:///system
     salt '*' virtconverge.observe ceph_conf=/etc/ceph/ceph.conf ceph_user=libvirt
     salt-call virtconverge.plan /srv/virt/fleet.yaml          # a fleet: every host at once
@@ -322,7 +323,7 @@ def _cli_failure(out, err, rc):
     return _error(_stderr_text(err), {"code": None, "transient": False, "exit_code": rc})
 
 
-def _flags(allow_destroy=False, allow_restart=False, prune=False):
+def _flags(allow_destroy=False, allow_restart=False, prune=False, allow_overcommit=False):
     flags = []
     if allow_destroy:
         flags.append("--allow-destroy")
@@ -330,11 +331,13 @@ def _flags(allow_destroy=False, allow_restart=False, prune=False):
         flags.append("--allow-restart")
     if prune:
         flags.append("--prune")
+    if allow_overcommit:
+        flags.append("--allow-overcommit")
     return flags
 
 
 def _resolve(document, connection, allow_destroy, allow_restart, prune, ceph_conf, ceph_user,
-             shutdown_timeout=None):
+             shutdown_timeout=None, allow_overcommit=False):
     """Returns (document dict, connection, fleet) for serve. A dict gets its ceph: section (_ceph).
     Paths are read by the engine itself (``plan FILE... --format json``: the files merged, YAML
     1.2, with their file:line:column in errors): its plan records the canonical merged document and
@@ -349,8 +352,8 @@ def _resolve(document, connection, allow_destroy, allow_restart, prune, ceph_con
     files, stdin = _document_args(document)
     if connection:  # the files are read here only to refuse a connection beside a fleet
         _refuse_connection_for_fleet(_fleet_hosts(None, files), connection)
-    args = (["plan"] + files + ["--format", "json"] + _flags(allow_destroy, allow_restart, prune)
-            + ceph_args)
+    args = (["plan"] + files + ["--format", "json"]
+            + _flags(allow_destroy, allow_restart, prune, allow_overcommit) + ceph_args)
     if shutdown_timeout is not None:
         args += ["--shutdown-timeout", str(int(shutdown_timeout))]
     rc, out, err = _run(args, stdin=stdin, connection=connection)
@@ -391,7 +394,7 @@ def validate(document):
 
 
 def plan(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
-         ceph_conf=None, ceph_user=None, shutdown_timeout=None, text=False):
+         ceph_conf=None, ceph_user=None, shutdown_timeout=None, text=False, allow_overcommit=False):
     """
     Compute what ``apply`` would change, without changing anything.
 
@@ -413,6 +416,12 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
     that moves: ``action: migrate``, with ``from_host``) and ``summary.migrate`` counts the moves.
     ``connection`` must not be given with one.
 
+    Capacity: a document with ``hosts:`` (a one-entry section for one host, too) has each host's
+    limits (``cpu_allocation_ratio``, ``ram_allocation_ratio``, ``reserved_memory``) checked; the
+    plan's ``capacity`` has the figures per host, and a plan that takes a host past a limit is not
+    applyable (diagnostic code ``over_committed``, on ``host.<name>``) unless
+    ``allow_overcommit=True``.
+
     CLI example:
 
     .. code-block:: bash
@@ -420,11 +429,12 @@ def plan(document, connection=None, allow_destroy=False, allow_restart=False, pr
         salt '*' virtconverge.plan /srv/virt/site.yaml allow_destroy=True
     """
     resolved, connection, fleet = _resolve(document, connection, allow_destroy, allow_restart,
-                                           prune, ceph_conf, ceph_user, shutdown_timeout)
+                                           prune, ceph_conf, ceph_user, shutdown_timeout,
+                                           allow_overcommit)
     result = _serve("plan", resolved, {
         "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
-        "prune": bool(prune), "shutdown_timeout": shutdown_timeout, "text": True}, connection,
-        fleet)
+        "prune": bool(prune), "shutdown_timeout": shutdown_timeout, "text": True,
+        "allow_overcommit": True if allow_overcommit else None}, connection, fleet)
     if text:
         return {"plan": result["plan"], "text": result.get("text", "")}
     return result["plan"]
@@ -436,7 +446,8 @@ def _converged(report):
 
 
 def apply(document, connection=None, allow_destroy=False, allow_restart=False, prune=False,
-          parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
+          parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None,
+          allow_overcommit=False):
     """
     Change the host to match the document: plan, run the plan's steps in dependency order,
     observe again.
@@ -452,6 +463,10 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
     ``hosts:`` section (``connection`` must not be given); a domain whose ``host:`` changed is
     migrated (live when it runs), and its outcome's ``action`` is ``migrate``.
 
+    A plan that takes a host of the document's ``hosts:`` past its cpu_allocation_ratio or
+    ram_allocation_ratio is refused (nothing is changed; ``info["code"]`` is ``over_committed``)
+    unless ``allow_overcommit=True``.
+
     CLI example:
 
     .. code-block:: bash
@@ -459,12 +474,13 @@ def apply(document, connection=None, allow_destroy=False, allow_restart=False, p
         salt '*' virtconverge.apply /srv/virt/site.yaml allow_restart=True
     """
     resolved, connection, fleet = _resolve(document, connection, allow_destroy, allow_restart,
-                                           prune, ceph_conf, ceph_user, shutdown_timeout)
+                                           prune, ceph_conf, ceph_user, shutdown_timeout,
+                                           allow_overcommit)
     result = _serve("apply", resolved, {
         "allow_destroy": bool(allow_destroy), "allow_restart": bool(allow_restart),
         "prune": bool(prune), "parallelism": None if parallelism is None else int(parallelism),
         "shutdown_timeout": None if shutdown_timeout is None else int(shutdown_timeout),
-        "text": True}, connection, fleet)
+        "text": True, "allow_overcommit": True if allow_overcommit else None}, connection, fleet)
     plan_, report = result.get("plan") or {}, result.get("apply")
     errors = [d for d in plan_.get("diagnostics", []) if d.get("severity") == "error"]
     if report is None and not errors:

@@ -84,6 +84,7 @@ keyring; it never appears in a return, a comment or a log.
 """
 
 import json
+import os
 
 import salt.utils.args
 from salt.exceptions import CommandExecutionError
@@ -233,6 +234,12 @@ def _refusal(plan):
         hints.append("set allow_destroy: True to permit it")
     if "needs_allow_restart" in codes:
         hints.append("set allow_restart: True to permit it")
+    if "over_committed" in codes:
+        hosts = sorted({d.get("address", "").split(".", 1)[-1] for d in _errors(plan)
+                        if d.get("code") == "over_committed"})
+        hints.append(f"it takes host {', '.join(hosts)} past its cpu_allocation_ratio or "
+                     "ram_allocation_ratio: raise the limit in hosts:, or set allow_overcommit: True "
+                     "to permit it")
     if any(_needs_ceph(d) for d in _errors(plan)):
         hints.append("set ceph_conf (and ceph_user) on the state, or virtconverge.ceph_conf in the "
                      "minion config")
@@ -256,11 +263,14 @@ def _failure(exc):
 # --- the one state function --------------------------------------------------------------------
 
 def _converge(name, document, connection=None, allow_restart=False, allow_destroy=False, prune=False,
-              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
+              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None,
+              allow_overcommit=False):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     flags = {"connection": connection, "allow_destroy": bool(allow_destroy),
              "allow_restart": bool(allow_restart), "prune": bool(prune),
              "ceph_conf": ceph_conf, "ceph_user": ceph_user}
+    if allow_overcommit:  # passed only when asked for (an older module would not take it)
+        flags["allow_overcommit"] = True
 
     if __opts__["test"]:  # pylint: disable=undefined-variable
         try:
@@ -307,7 +317,7 @@ def _converge(name, document, connection=None, allow_restart=False, allow_destro
             hints = _refusal(plan)
             ret["comment"] = ("virtconverge refused the plan; nothing was changed"
                               + (" (" + "; ".join(hints) + ")" if hints else "")
-                              + f".\n{text}")
+                              + f".\n{_failure(exc)}\n{text}")
         else:
             ret["comment"] = f"virtconverge failed: {_failure(exc)}"
         return ret
@@ -352,7 +362,8 @@ def _refused(name, comment):
 # --- public states -----------------------------------------------------------------------------
 
 def converged(name, document, connection=None, allow_restart=False, allow_destroy=False, prune=False,
-              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None):
+              parallelism=None, shutdown_timeout=None, ceph_conf=None, ceph_user=None,
+              allow_overcommit=False):
     """
     Converge the host to a whole desired-state document in one engine call.
 
@@ -380,6 +391,12 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         The Ceph cluster for the document's RBD images, disks and pools; they override the
         document's ``ceph:`` section. A document that uses RBD without a ``ceph:`` section gets
         ``virtconverge.ceph_conf`` / ``virtconverge.ceph_user`` from the minion config.
+    allow_overcommit
+        Apply a plan that takes a host of the document's ``hosts:`` section past its
+        ``cpu_allocation_ratio`` or ``ram_allocation_ratio``. Default: such a plan is refused
+        (the engine's ``over_committed``), the state fails and nothing is changed. A document
+        without ``hosts:`` has no limits checked; a one-host document may declare a one-entry
+        ``hosts:`` section for its limits and KSM settings (its domains then need no ``host:``).
 
     .. code-block:: yaml
 
@@ -395,11 +412,12 @@ def converged(name, document, connection=None, allow_restart=False, allow_destro
         return {"name": name, "result": False, "changes": {},
                 "comment": "document must be a dict or a path (or list of paths)"}
     return _converge(name, document, connection, allow_restart, allow_destroy, prune, parallelism,
-                     shutdown_timeout, ceph_conf, ceph_user)
+                     shutdown_timeout, ceph_conf, ceph_user, allow_overcommit)
 
 
 def domain_present(name, domain_state=None, connection=None, allow_restart=False, allow_destroy=False,
-                   shutdown_timeout=None, ceph_conf=None, ceph_user=None, **fields):
+                   shutdown_timeout=None, ceph_conf=None, ceph_user=None, allow_overcommit=False,
+                   **fields):
     """
     Ensure a domain (VM) exists with these fields. Every field a domain has in the schema
     (``vcpus``, ``memory``, ``max_memory``, ``disks``, ``interfaces``, ``cpu``, ...: docs/document.md)
@@ -434,7 +452,7 @@ def domain_present(name, domain_state=None, connection=None, allow_restart=False
         fields["state"] = domain_state
     return _converge(name, _document("domains", name, fields), connection,
                      allow_restart, allow_destroy, shutdown_timeout=shutdown_timeout,
-                     ceph_conf=ceph_conf, ceph_user=ceph_user)
+                     ceph_conf=ceph_conf, ceph_user=ceph_user, allow_overcommit=allow_overcommit)
 
 
 def domain_absent(name, connection=None, allow_restart=False, allow_destroy=False, shutdown_timeout=None):
@@ -591,3 +609,58 @@ def rbd_image_absent(name, pool=None, ceph_conf=None, ceph_user=None, connection
     address = _volume_address(name, pool)
     return _converge(name, _document("rbd_images", address, {"ensure": "absent"}), connection,
                      False, allow_destroy, ceph_conf=ceph_conf, ceph_user=ceph_user)
+
+
+def _host_connection(connection):
+    """The URI a host's hosts: entry names: the argument, else ``virtconverge.connection`` from the
+    minion config, else ``$LIBVIRT_DEFAULT_URI``, else ``qemu:///system`` (the engine's own
+    precedence; a hosts: entry must name it)."""
+    if connection:
+        return str(connection)
+    try:
+        configured = __salt__["config.get"]("virtconverge.connection")  # pylint: disable=undefined-variable
+    except (NameError, KeyError, TypeError):
+        configured = None
+    return str(configured or os.environ.get("LIBVIRT_DEFAULT_URI") or "qemu:///system")
+
+
+def host_present(name, connection=None, **fields):
+    """
+    Ensure a hypervisor's host settings: its ``hosts:`` entry (docs/document.md), converged as a
+    one-host document. Every field of a host entry in the schema is an argument that goes into the
+    entry as it is; the engine checks them:
+
+    ``ksm``
+        Kernel samepage merging, ``{enabled, pages_to_scan, sleep_millisecs, merge_across_nodes}``:
+        only the settings given are compared, each change made live (through libvirt's node memory
+        parameters; ``enabled`` through /sys/kernel/mm/ksm/run, which only a host on this machine
+        allows).
+    ``cpu_allocation_ratio``, ``ram_allocation_ratio``, ``reserved_memory``
+        The host's capacity limits. They are policy (checked when a plan adds to the host, never a
+        change of their own): this state shows the host's capacity warnings, and the limits take
+        effect in documents that carry them, e.g. ``virtconverge.converged`` with the same
+        ``hosts:`` entry (pillar), where a plan past them is refused (``over_committed``) unless
+        ``allow_overcommit: True``.
+
+    ``name`` is the host's name in the engine's addresses (``host.hv-a``); ``connection`` its
+    libvirt URI (default ``virtconverge.connection`` from the minion config, then
+    ``$LIBVIRT_DEFAULT_URI``, then ``qemu:///system``), written into the entry. Test mode plans
+    and changes nothing; ``changes`` is keyed ``host.<name>``, with ``ksm.pages_to_scan``-style
+    attributes.
+
+    .. code-block:: yaml
+
+        hv-a:
+          virtconverge.host_present:
+            - cpu_allocation_ratio: 4.0
+            - ram_allocation_ratio: 1.0
+            - reserved_memory: 2GiB
+            - ksm:
+                enabled: true
+                pages_to_scan: 100
+                sleep_millisecs: 20
+    """
+    fields = salt.utils.args.clean_kwargs(**fields)  # a host has no ensure: the engine says so
+    fields["connection"] = _host_connection(connection)
+    # A one-host fleet document: hosts: names the connection, so none is passed beside it.
+    return _converge(name, _document("hosts", name, fields))

@@ -50,13 +50,15 @@ SALT_ONLY = {
     "shutdown_timeout": "an engine option of the domain's apply",
     "ceph_conf": "the document's ceph: section (conf)",
     "ceph_user": "the document's ceph: section (user)",
+    "allow_overcommit": "an engine option of the domain's plan and apply (--allow-overcommit)",
 }
 # Sample values of the schema's patterned strings, by their $def or x-type (a new kind of
 # patterned string needs one here; a new field of a known shape needs nothing).
 SAMPLE_BY_DEF = {"name": "vcs-f", "volume_address": "vcs-p/vcs-v", "size": "1GiB",
                  "absolute_path": "/srv/vcs-f"}
 SAMPLE_BY_X_TYPE = {"bridge": "vcsbr0", "target": "vda", "mac": "52:54:00:00:00:01",
-                    "cpu_model": "Skylake-Client-v4", "snapshot_spec": "rbd/vcs-golden@base"}
+                    "cpu_model": "Skylake-Client-v4", "snapshot_spec": "rbd/vcs-golden@base",
+                    "uri": TEST_URI}
 # A cluster for documents with RBD images (validate and a refused plan connect to none).
 CEPH = {"conf": "/etc/ceph/ceph.conf"}
 
@@ -93,11 +95,15 @@ def sample(node, path):
         value = True
     elif value is None and "integer" in types:
         value = node.get("minimum", 1)
+    elif value is None and "number" in types:
+        value = node.get("minimum", node.get("exclusiveMinimum", 0) + 0.5)
     elif value is None and "array" in types:
         value = [sample(node["items"], path + "[]")]
     elif value is None and "object" in types:
         # The required keys, and those of the first oneOf branch (a disk on a volume).
         keys = list(node.get("required", [])) + list((node.get("oneOf") or [{}])[0].get("required", []))
+        if len(keys) < node.get("minProperties", 0):  # ksm: {} is refused; its first settings
+            keys += [k for k in node["properties"] if k not in keys][:node["minProperties"] - len(keys)]
         value = {k: sample(node["properties"][k], f"{path}.{k}") for k in node["properties"] if k in keys}
     elif value is None and "string" in types and "pattern" not in node:
         value = "x" * max(1, node.get("minLength", 1))
@@ -252,3 +258,31 @@ def test_absent_state_declares_ensure_absent(kind):
     [entry] = [e for section in document.values() if isinstance(section, dict) for e in section.values()]
     assert entry == {"ensure": "absent"}
     assert "absent" in SCHEMA["$defs"]["ensure"]["enum"]
+
+
+# --- host_present: a hosts: entry (kind host, section hosts) ------------------------------------
+
+def test_every_host_field_reaches_the_entry_and_the_engine_accepts_it():
+    """host_present takes the host entry's fields as they are; ``connection`` is both its own
+    argument and a field of the entry (a hosts: entry names its URI)."""
+    states = states_capturing()
+    fields = samples("host")
+    assert {"connection", "cpu_allocation_ratio", "ram_allocation_ratio", "reserved_memory",
+            "ksm"} <= set(fields)
+    document = document_of(states, "host_present", {"name": "vcs-hv", **copy.deepcopy(fields)})
+    assert document == {"version": 1, "hosts": {"vcs-hv": fields}}
+    verdict = Minion().mod.validate(document)
+    assert verdict["valid"], verdict["errors"]
+    params = inspect.signature(states.host_present).parameters
+    named = {p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD}
+    assert named == {"name", "connection"}, "host_present names only its key and its connection"
+
+
+def test_an_unknown_host_field_fails_the_state_with_the_engines_unknown_field():
+    minion = Minion(extra_opts={"virtconverge.connection": TEST_URI})
+    for test in (True, False):
+        ret = minion.state("host_present", test, name="vcs-hv", cpu_allocation_ratio=4.0,
+                           overcommit_typo=2)
+        assert ret["result"] is False and ret["changes"] == {}, ret
+        assert "[unknown_field]" in ret["comment"], ret["comment"]
+        assert "hosts.vcs-hv.overcommit_typo: unknown field" in ret["comment"], ret["comment"]

@@ -797,3 +797,114 @@ def test_a_fleet_with_a_host_down_fails_the_state_naming_the_host_and_changes_no
         assert ret["result"] is False and ret["changes"] == {}, ret
         assert "[connection_failed] host hv-gone (" in ret["comment"]
         assert "(transient: a later run may succeed without a change)" in ret["comment"]
+
+
+# --- host settings and capacity (hosts: entries, allow_overcommit) ------------------------------
+
+OVER = canned.diagnostic(
+    "over_committed", "host hv-a: the plan takes vCPUs per host CPU from 0.00 to 1.00, over its "
+    "cpu_allocation_ratio of 0.50: nothing is changed (wording is the engine's)",
+    address="host.hv-a", detail="2 vCPUs on 2 CPUs; 1 domain(s) counted")
+ONE_HOST = {"version": 1, "hosts": {"hv-a": {"connection": TEST_URI, "cpu_allocation_ratio": 0.5}},
+            "domains": {"web1": {"vcpus": 2, "memory": "128MiB"}}}
+
+
+def test_allow_overcommit_reaches_serve_and_the_cli(fake_engine, tmp_path):
+    binary, recorded = fake_engine
+    m = Minion(binary)
+    m.mod.plan(ONE_HOST, allow_overcommit=True)
+    assert recorded()["request"]["options"]["allow_overcommit"] is True
+    assert "connection" not in recorded()["request"]["options"]  # a one-host fleet names it
+    m.mod.apply(ONE_HOST)
+    assert "allow_overcommit" not in recorded()["request"]["options"]  # the engine's default: refused
+    path = tmp_path / "site.yaml"
+    path.write_text("version: 1\n")
+    m.mod.plan(str(path), allow_overcommit=True)
+    assert "--allow-overcommit" in recorded(-2)["argv"]  # the CLI's plan reads the files
+
+
+def test_host_present_builds_a_one_host_fleet_document_naming_the_connection():
+    ksm = {"pages_to_scan": 150, "sleep_millisecs": 30}
+    for test in (True, False):
+        s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None})
+        s.states.__salt__["config.get"] = lambda key, default="": None
+        s.run("host_present", test, name="hv-a", ksm=ksm, cpu_allocation_ratio=4.0,
+              __pub_fun="state.single")
+        [(call, document, kw)] = s.calls
+        assert call == ("plan" if test else "apply")
+        assert document == {"version": 1, "hosts": {"hv-a": {
+            "ksm": ksm, "cpu_allocation_ratio": 4.0, "connection": "qemu:///system"}}}
+        assert kw["connection"] is None  # the entry names it
+    s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None})
+    s.states.__salt__["config.get"] = lambda key, default="": {"virtconverge.connection": TEST_URI}.get(key)
+    s.run("host_present", True, name="hv-a", ksm=ksm)
+    assert s.calls[0][1]["hosts"]["hv-a"]["connection"] == TEST_URI
+    s.run("host_present", True, name="hv-a", ksm=ksm, connection="qemu+ssh://hv-a/system")
+    assert s.calls[1][1]["hosts"]["hv-a"]["connection"] == "qemu+ssh://hv-a/system"
+
+
+def test_host_present_reports_ksm_changes_by_the_engines_paths():
+    change = canned.change("host.hv-a", "update", "live", [
+        {"path": "ksm.pages_to_scan", "before": 100, "after": 150, "disruption": "live",
+         "reason": "through libvirt's node memory parameters (shm_pages_to_scan)"}],
+        [("set_ksm", "set KSM on hv-a: pages_to_scan = 150", {"settings": {"pages_to_scan": 150}})])
+    change["host"] = "hv-a"  # as the engine gives its host change
+    plan = canned.plan([change], hosts={"hv-a": TEST_URI})
+    ret = Scripted(plan=plan).run("host_present", True, name="hv-a", connection=TEST_URI,
+                                  ksm={"pages_to_scan": 150})
+    assert ret["result"] is None
+    assert ret["changes"] == {"host.hv-a": {
+        "action": "update", "disruption": "live", "host": "hv-a",
+        "attributes": {"ksm.pages_to_scan": {
+            "old": 100, "new": 150, "disruption": "live",
+            "reason": "through libvirt's node memory parameters (shm_pages_to_scan)"}},
+        "steps": ["set KSM on hv-a: pages_to_scan = 150"]}}
+
+
+def test_converged_and_domain_present_pass_allow_overcommit_only_when_asked():
+    for fun, kwargs in (("converged", dict(name="site", document=ONE_HOST)),
+                        ("domain_present", dict(name="web1", vcpus=2, memory="1GiB"))):
+        for test in (True, False):
+            s = Scripted(plan=PLAN_NONE, apply={"plan": PLAN_NONE, "apply": None})
+            s.run(fun, test, allow_overcommit=True, **kwargs)
+            s.run(fun, test, **kwargs)
+            assert s.calls[0][2]["allow_overcommit"] is True, (fun, test)
+            assert "allow_overcommit" not in s.calls[1][2], (fun, test)
+
+
+def test_an_over_commit_fails_the_state_by_its_code_naming_the_host_and_the_flag():
+    plan = canned.plan([canned.change("domain.web1@hv-a", "create")], [OVER],
+                       hosts={"hv-a": TEST_URI})
+    ret = Scripted(plan=plan).run("converged", True, name="site", document=ONE_HOST)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "it takes host hv-a past its cpu_allocation_ratio or ram_allocation_ratio" in ret["comment"]
+    assert "set allow_overcommit: True to permit it" in ret["comment"]
+    err = CommandExecutionError(OVER["summary"])
+    err.info = {"plan": plan, "apply": None, "text": "the engine's text\n", "code": "over_committed"}
+    ret = Scripted(error=err).run("converged", False, name="site", document=ONE_HOST)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"].startswith("virtconverge refused the plan; nothing was changed (it takes host "
+                                     "hv-a past its cpu_allocation_ratio")
+    assert "[over_committed] host hv-a: the plan takes vCPUs" in ret["comment"]
+    assert "the engine's text" in ret["comment"]
+
+
+def test_a_document_with_hosts_limits_is_refused_on_the_test_driver_unless_allowed(minion):
+    """The real engine on the test driver (16 CPUs, its domain `test` of 2 vCPUs): a one-entry
+    hosts: section's cpu_allocation_ratio refuses a domain, in test and live mode, by the code."""
+    document = {"version": 1,
+                "hosts": {"hv-t": {"connection": TEST_URI, "cpu_allocation_ratio": 0.2}},
+                "domains": {"vcs-unit-big": {"vcpus": 2, "memory": "64MiB", "state": "stopped"}}}
+    plan = minion.mod.plan(document)
+    assert plan["applyable"] is False
+    assert [(d["code"], d["address"]) for d in plan["diagnostics"] if d["severity"] == "error"] == [
+        ("over_committed", "host.hv-t")]
+    assert plan["capacity"]["hv-t"]["cpus"] == 16
+    for test in (True, False):
+        ret = minion.state("converged", test, name="site", document=document)
+        assert ret["result"] is False and ret["changes"] == {}, ret
+        assert "set allow_overcommit: True" in ret["comment"]
+        assert "over its cpu_allocation_ratio of 0.20" in ret["comment"]
+    ret = minion.state("converged", False, name="site", document=document, allow_overcommit=True)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"]["domain.vcs-unit-big@hv-t"]["action"] == "create"

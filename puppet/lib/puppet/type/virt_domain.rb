@@ -57,6 +57,14 @@ Puppet::ResourceApi.register_type(
       desc: 'Seconds the guest gets to shut down (ACPI) when it is restarted or deleted, before it is forced off (engine default 60).',
       behaviour: :parameter,
     },
+    allow_overcommit: {
+      type: 'Boolean',
+      desc: "Permit a change that takes the host past the cpu_allocation_ratio or ram_allocation_ratio of the connection's " \
+            "virt_host (the engine refuses it otherwise, code over_committed, and the resource fails). Without a virt_host " \
+            'for the connection no limits are checked.',
+      default: false,
+      behaviour: :parameter,
+    },
     allow_destroy: {
       type: 'Boolean',
       desc: 'Permit destructive changes of this resource (the engine refuses them otherwise and the resource fails).',
@@ -86,4 +94,5 @@ Puppet::ResourceApi.register_type(
 require_relative '../../puppet_x/virtconverge/ceph'
 require_relative '../../puppet_x/virtconverge/relationships'
 PuppetX::Virtconverge::Relationships.add_domain_autorequires(Puppet::Type.type(:virt_domain))
+PuppetX::Virtconverge::Relationships.add_host_autorequire(Puppet::Type.type(:virt_domain))
 PuppetX::Virtconverge::Ceph.accept_sensitive(Puppet::Type.type(:virt_domain))

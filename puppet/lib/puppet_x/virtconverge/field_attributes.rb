@@ -18,6 +18,10 @@ module PuppetX
         'domain' => {
           restart: 'the Boolean parameter allow_restart: true sends restart: allowed (the provider\'s extend_entry)',
         },
+        'host' => {
+          maintenance: 'not a virt_host attribute: draining moves the domains to another host, which a fleet ' \
+                       'document of several hosts does (virtconverge apply, Salt converged), not one resource per connection',
+        },
       }.freeze
 
       module_function

@@ -13,6 +13,62 @@ module PuppetX
   module Virtconverge
     module Fields
       TABLE = {
+        'host' => [
+          {
+            name: :connection,
+            type: 'Optional[Pattern[/\A[^\s]+\z/]]',
+            desc: "The host's libvirt URI, e.g. qemu+ssh://root@hv-a.example.net/system.",
+            size: false,
+            policy: true,
+          },
+          {
+            name: :maintenance,
+            type: 'Optional[Boolean]',
+            desc: 'Drain the host: every running domain on it is planned to move live to another host that ' \
+                  'can take it: one whose CPU can run it and whose capacity limits the move keeps, the one ' \
+                  'with the most headroom first. Taking the mark away moves nothing back. Default: false.',
+            size: false,
+            policy: true,
+          },
+          {
+            name: :cpu_allocation_ratio,
+            type: 'Optional[Variant[Integer[1, 1000], Float[0, 1000]]]',
+            desc: "vCPUs the host's domains may commit per host CPU (libvirt's node info): a plan that " \
+                  "takes the committed vCPUs of every domain defined on the host, declared or not, above " \
+                  "cpus x this ratio is refused unless overcommit is allowed (--allow-overcommit). Default " \
+                  "4.0 (Nova's).",
+            size: false,
+            policy: true,
+          },
+          {
+            name: :ram_allocation_ratio,
+            type: 'Optional[Variant[Integer[1, 1000], Float[0, 1000]]]',
+            desc: "Memory the host's domains may commit per byte of host memory: a plan that takes " \
+                  "reserved_memory plus the current memory of every domain defined on the host above its " \
+                  "memory x this ratio is refused unless overcommit is allowed. Default 1.0 (Nova's); " \
+                  "above 1 counts on the balloon and KSM.",
+            size: false,
+            policy: true,
+          },
+          {
+            name: :reserved_memory,
+            type: 'Optional[Variant[Integer[1], Pattern[/\A0*[1-9][0-9]*(B|KiB|MiB|GiB|TiB)?\z/]]]',
+            desc: "Host memory kept for the host itself (kernel, libvirtd, QEMU's own overhead): counted " \
+                  "as committed. Default 512MiB (Nova's reserved_host_memory_mb).",
+            size: true,
+            policy: true,
+          },
+          {
+            name: :ksm,
+            type: 'Optional[Struct[{Optional[enabled] => Boolean, Optional[pages_to_scan] => Integer[1, ' \
+                  '100000], Optional[sleep_millisecs] => Integer[1, 100000], Optional[merge_across_nodes] ' \
+                  '=> Boolean}]]',
+            desc: "The host's kernel samepage merging, converged like a resource's fields (each setting a " \
+                  "change of its own, made live). Only the fields declared are compared.",
+            size: false,
+            policy: false,
+          },
+        ],
         'pool' => [
           {
             name: :type,

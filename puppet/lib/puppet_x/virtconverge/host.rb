@@ -1,5 +1,8 @@
 # frozen_string_literal: true
 
+require 'json'
+require 'open3'
+require 'socket'
 require_relative 'session'
 
 module PuppetX
@@ -10,6 +13,11 @@ module PuppetX
     # holds as far as this run has changed it.
     class Host
       SECTIONS = %w[pools networks volumes rbd_images domains].freeze
+      # The engine's own default when a resource names no connection (after $LIBVIRT_DEFAULT_URI).
+      DEFAULT_URI = 'qemu:///system'
+      # A virt_host's fields that are the host's capacity limits: the hosts: entry the plans of the
+      # other types on its connection carry (its ksm is the virt_host's own change).
+      LIMITS = %w[cpu_allocation_ratio ram_allocation_ratio reserved_memory].freeze
 
       class << self
         def current
@@ -25,11 +33,86 @@ module PuppetX
 
       attr_reader :session
 
+      # The URI a resource's connection means (nil: the engine's default, $LIBVIRT_DEFAULT_URI,
+      # then qemu:///system), so that equal hosts compare equal however a manifest spells them.
+      def self.resolve(connection, env = ENV)
+        return connection.to_s unless connection.nil? || connection.to_s.empty?
+        default = env['LIBVIRT_DEFAULT_URI']
+        default.nil? || default.empty? ? DEFAULT_URI : default
+      end
+
+      # A name for the host a URI reaches when nothing declares one (`puppet resource virt_host`):
+      # the URI's host part up to its first dot, or this machine's short host name for a local URI.
+      def self.default_name(connection)
+        remote = connection.to_s[%r{\A[^:]+://(?:[^@/]*@)?([^/:?]+)}, 1]
+        name = (remote.nil? || %w[localhost 127.0.0.1 ::1].include?(remote) ? Socket.gethostname : remote).split('.').first.to_s
+        name = name.gsub(%r{[^A-Za-z0-9_.+-]}, '-').sub(%r{\A[^A-Za-z0-9]+}, '')[0, 64]
+        name.empty? ? 'localhost' : name
+      end
+
       def initialize(session)
         @session = session
         @observed = {}
         @images = {}
         @declared = {}
+        @hosts = {}         # resolved URI -> { name:, entry: } of the catalog's virt_host
+        @host_settings = {} # resolved URI -> the observed hosts: entry ({ 'ksm' => {...} })
+      end
+
+      # A virt_host of the catalog: `entry` (a hosts: entry: connection and the limits it declares)
+      # is what the plans of the other types on that connection carry. One virt_host per connection:
+      # a second name for the same URI raises ArgumentError.
+      def declare_host(name, entry)
+        uri = Host.resolve(entry['connection'])
+        known = @hosts[uri]
+        if known && known[:name] != name
+          raise ArgumentError, "virt_host[#{name}] and virt_host[#{known[:name]}] both manage #{uri}: " \
+                               'declare one virt_host per libvirt connection'
+        end
+        @hosts[uri] = { name: name, entry: entry.merge('connection' => uri) }
+      end
+
+      # { name:, entry: } of the virt_host the catalog declares for `connection`, or nil.
+      def declared_host(connection)
+        @hosts[Host.resolve(connection)]
+      end
+
+      # The names of the catalog's virt_hosts by URI (for `puppet resource virt_host`).
+      def declared_hosts
+        @hosts.transform_values { |h| h[:name] }
+      end
+
+      # What the engine observes of the host `connection` reaches: its hosts: entry without the
+      # connection ({ 'ksm' => { 'enabled' =>, 'pages_to_scan' =>, ... } }, ksm left out where the
+      # driver has none). serve's `observe` reports no host settings (docs/serve.md), so this is the
+      # CLI's `virtconverge observe --format json -` of a one-host fleet document on its stdin,
+      # once per connection per run; argv only, the document on stdin.
+      def host_settings(connection)
+        uri = Host.resolve(connection)
+        @host_settings[uri] ||= begin
+          document = { 'version' => 1, 'hosts' => { 'observed' => { 'connection' => uri } } }
+          out, err, status = Open3.capture3(@session.binary, 'observe', '--format', 'json', '-',
+                                            stdin_data: JSON.generate(document))
+          unless status.success?
+            message = err.lines.map(&:strip).reject(&:empty?).reject { |l| l.start_with?('note:') }.join('; ')
+            raise EngineError, "virtconverge: observe of #{uri} failed: #{message.sub(%r{\Aerror: }, '')}"
+          end
+          begin
+            observed = JSON.parse(out).fetch('hosts', {}).fetch('observed', {})
+          rescue JSON::ParserError => e
+            raise EngineError, "virtconverge: unreadable observation of #{uri} (#{e.message[0, 200]})"
+          end
+          observed.reject { |k, _| k == 'connection' }
+        end
+      end
+
+      # Records what an apply did to a host's settings (merged over the observed ones).
+      def record_host(connection, spec)
+        uri = Host.resolve(connection)
+        return unless @host_settings.key?(uri)
+        ksm = spec['ksm']
+        return unless ksm.is_a?(Hash)
+        @host_settings[uri] = @host_settings[uri].merge('ksm' => (@host_settings[uri]['ksm'] || {}).merge(ksm))
       end
 
       # The observation of `connection` (nil: the engine's default URI), with the RBD images of

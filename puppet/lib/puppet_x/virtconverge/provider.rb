@@ -9,10 +9,11 @@ require_relative 'values'
 
 module PuppetX
   module Virtconverge
-    # What the providers share (virt_pool, virt_network, virt_volume, virt_domain, rbd_image): the
-    # Resource API's get / canonicalize / insync? / set, mapped onto the engine's observe / plan /
-    # apply. A subclass says which document section it manages and which of its attributes are
-    # document fields.
+    # What the providers share (virt_pool, virt_network, virt_volume, virt_domain, rbd_image,
+    # virt_host): the Resource API's get / canonicalize / insync? / set, mapped onto the engine's
+    # observe / plan / apply. A subclass says which document section it manages and which of its
+    # attributes are document fields; a domain's documents carry the hosts: entry of the catalog's
+    # virt_host of its connection (fleet_host), so the engine checks that host's limits.
     #
     # - get: one `observe` per connection (and Ceph cluster) per run (Host), answered from memory
     #   for every resource.
@@ -40,6 +41,8 @@ module PuppetX
       ALLOW_HINTS = {
         'needs_allow_destroy' => '; set allow_destroy => true on this resource to permit it',
         'needs_allow_restart' => '; set allow_restart => true on this resource to permit it',
+        'over_committed' => "; raise the limit on the connection's virt_host, or set allow_overcommit => true " \
+                            'on this resource to permit it',
       }.freeze
 
       def initialize(host: nil)
@@ -143,7 +146,7 @@ module PuppetX
         name = name_of(title)
         if attribute == :ensure
           return true if is_hash[:ensure].to_s == should_hash[:ensure].to_s
-          return [false, ensure_message(context, name, is_hash, should_hash)]
+          return [false, ensure_message(context, name, is_hash, should_hash, target_of(should_hash))]
         end
         field = attribute.to_s
         desired = Values.stringify(should_hash[attribute])
@@ -157,13 +160,16 @@ module PuppetX
         end
         plan = plan_of(name, is_hash, should_hash)
         change = plan[:change]
-        index = change && change['attributes'].index { |a| a['path'] == field }
-        if index.nil?
+        # The engine's rows of the attribute: its own path, or the paths inside it (ksm.pages_to_scan).
+        indices = change ? change['attributes'].each_index.select { |i| within?(change['attributes'][i]['path'], field) } : []
+        if indices.empty?
           return true if plan[:errors].empty?
-          message = "#{field} differs from the host, and the engine refuses the plan of #{address(name)} (see the error)"
+          message = "#{field} differs from the host, and the engine refuses the plan of #{address(name, target)} (see the error)"
         else
-          message = plan[:text].row(address(name), index) ||
-                    "#{field} differs from the host (#{change['attributes'][index]['disruption']})"
+          message = indices.map do |index|
+            plan[:text].row(address(name, target), index) ||
+              "#{change['attributes'][index]['path']} differs from the host (#{change['attributes'][index]['disruption']})"
+          end.join('; ')
         end
         message = redact(name, message)
         announce_noop(context, name, field, message, plan)
@@ -186,12 +192,10 @@ module PuppetX
         end
         groups = prepared.group_by { |_name, should, _spec, ceph| [target_of(should), request_options(should), ceph] }
         groups.each do |(target, options, ceph), group|
-          document = { 'version' => 1 }
-          document['ceph'] = ceph unless ceph.nil?
-          document[section] = group.to_h { |name, _should, spec, _ceph| [name, spec] }
+          document = document_for(target, group.to_h { |name, _should, spec, _ceph| [name, spec] }, ceph)
           names = document[section].keys
           begin
-            result = host.session.request('apply', document: document, options: host.options_for(target.connection, **options))
+            result = host.session.request('apply', document: document, options: options_for(target, **options))
             failures.concat(report_apply(context, target, document[section], result).map { |f| redact(names, f) })
           rescue EngineError => e
             failures << redact(names, e.message + (e.transient? ? TRANSIENT : ''))
@@ -266,8 +270,48 @@ module PuppetX
         { allow_destroy: should[:allow_destroy] == true }
       end
 
-      def address(name)
-        "#{kind}.#{name}"
+      # The engine's address of a resource: `domain.web1`, or `domain.web1@hv-a` when its documents
+      # carry the hosts: entry of the catalog's virt_host (a one-host fleet, whose addresses name it).
+      def address(name, target = target_for(name))
+        fleet = fleet_host(target)
+        fleet ? "#{kind}.#{name}@#{fleet[:name]}" : "#{kind}.#{name}"
+      end
+
+      # The virt_host whose hosts: entry the plans of this resource carry ({ name:, entry: }), or
+      # nil. Only domains commit a host's vCPUs and memory, so only their plans carry the limits
+      # (VirtDomain); the other kinds are planned as one host.
+      def fleet_host(_target)
+        nil
+      end
+
+      # The addresses of the hosts a plan of this resource may name in its diagnostics (the capacity
+      # refusal, over_committed, is the host's: `host.hv-a`).
+      def host_addresses(target)
+        fleet = fleet_host(target)
+        fleet ? ["host.#{fleet[:name]}"] : []
+      end
+
+      # The plan or apply document of `entries` ({ name => spec } of this section) at `target`:
+      # with the catalog's virt_host entry of that connection as its hosts: section, when
+      # fleet_host says so, and the `ceph:` section when given.
+      def document_for(target, entries, ceph)
+        document = { 'version' => 1 }
+        document['ceph'] = ceph unless ceph.nil?
+        fleet = fleet_host(target)
+        document['hosts'] = { fleet[:name] => fleet[:entry] } if fleet
+        document[section] = entries
+        document
+      end
+
+      # The request options at `target`: its connection, unless the document names it in hosts:
+      # (the engine refuses both).
+      def options_for(target, **options)
+        host.options_for(fleet_host(target) ? nil : target.connection, **options)
+      end
+
+      # Whether the engine's attribute path `path` is the attribute `field` or inside it.
+      def within?(path, field)
+        path == field || path.to_s.start_with?("#{field}.")
       end
 
       # The document entry for one resource: the declared fields, canonical, plus the required
@@ -318,13 +362,10 @@ module PuppetX
         @plans[name] ||= begin
           target = target_of(should_hash)
           spec = entry(name, is_hash, should_hash)
-          document = { 'version' => 1 }
-          ceph = document_ceph(name, should_hash, spec)
-          document['ceph'] = ceph unless ceph.nil?
-          document[section] = { name => spec }
-          options = host.options_for(target.connection, **request_options(should_hash), text: true)
+          document = document_for(target, { name => spec }, document_ceph(name, should_hash, spec))
+          options = options_for(target, **request_options(should_hash), text: true)
           result = host.session.request('plan', document: document, options: options)
-          interpret_plan(result, name)
+          interpret_plan(result, name, target)
         rescue EngineError => e
           raise Puppet::ResourceError, redact(name, e.message + (e.transient? ? TRANSIENT : ''))
         end
@@ -332,14 +373,14 @@ module PuppetX
 
       # { change: the plan's change of `name` or nil, errors: [its error diagnostics],
       #   text: the engine's text plan (PlanText) }.
-      def interpret_plan(result, name)
+      def interpret_plan(result, name, target = target_for(name))
         if result.key?('valid')
           return { change: nil, errors: result.fetch('diagnostics', []), text: PlanText.new(nil) }
         end
         plan = result.fetch('plan')
         {
-          change: plan.fetch('changes', []).find { |c| c['address'] == address(name) },
-          errors: errors_of(plan, [address(name)]),
+          change: plan.fetch('changes', []).find { |c| c['address'] == address(name, target) },
+          errors: errors_of(plan, [address(name, target)] + host_addresses(target)),
           text: PlanText.new(result['text']),
         }
       end
@@ -360,11 +401,11 @@ module PuppetX
         text
       end
 
-      def ensure_message(context, name, is_hash, should_hash)
+      def ensure_message(context, name, is_hash, should_hash, target = target_of(should_hash))
         plan = plan_of(name, is_hash, should_hash)
         change = plan[:change]
         head = should_hash[:ensure].to_s == 'present' ? "defined 'ensure' as 'present'" : "undefined 'ensure' from 'present'"
-        lines = change ? plan[:text].change(address(name)) : nil
+        lines = change ? plan[:text].change(address(name, target)) : nil
         message = if lines
                     # The header, and the rows that say more than a created value.
                     shown = change['attributes'].each_index.reject do |i|
@@ -407,6 +448,7 @@ module PuppetX
       def made_earlier_in_the_run?(diagnostic, change)
         kind, other = diagnostic['related'].to_s.split('.', 2)
         return false if other.nil? || other.empty?
+        other = other.split('@', 2).first unless kind == 'rbd_image' # domain.web1@hv-a: the host's name
         case diagnostic['code']
         when 'missing_reference'
           if kind == 'rbd_image' && other.include?('@')
@@ -434,11 +476,16 @@ module PuppetX
 
       # Logs the engine's steps and pending restarts; returns failure messages.
       def report_apply(context, target, entries, result)
-        names_by_address = entries.keys.to_h { |n| [address(n), n] }
+        names_by_address = entries.keys.to_h { |n| [address(n, target), n] }
         return result.fetch('diagnostics', []).map { |d| describe(d) } if result.key?('valid')
         plan = result.fetch('plan')
         apply = result['apply']
-        failures = errors_of(plan, names_by_address.keys).map { |d| describe(d) }
+        failures = errors_of(plan, names_by_address.keys + host_addresses(target)).map { |d| describe(d) }
+        # A host that stays over its limit (the plan does not take it further): the engine's warning.
+        plan.fetch('diagnostics', []).each do |d|
+          next unless d['severity'] == 'warning' && host_addresses(target).include?(d['address'])
+          context.warning(entries.keys.first, redact(entries.keys, describe(d)))
+        end
         if apply.nil?
           # Nothing was changed: refused (the errors above), or already converged.
           entries.each { |name, spec| record(target, name, spec) } if failures.empty?

@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require_relative 'host'
 require_relative 'values'
 
 module PuppetX
@@ -24,6 +25,22 @@ module PuppetX
         add(type, :virt_volume) { |r| Relationships.domain_references(r, 'disks', 'volume') }
         add(type, :rbd_image) { |r| Relationships.domain_references(r, 'disks', 'rbd') }
         add(type, :virt_network) { |r| Relationships.domain_references(r, 'interfaces', 'network') }
+      end
+
+      # A domain requires the catalog's virt_host of its connection: the host's KSM settings are
+      # converged first, and its limits checked by the domain's plans (a failed virt_host skips them).
+      def add_host_autorequire(type)
+        type.autorequire(:virt_host) { Relationships.hosts_of(self) }
+      end
+
+      # The titles of the catalog's virt_host resources on the connection of `resource`.
+      def hosts_of(resource)
+        catalog = resource.catalog
+        return [] if catalog.nil?
+        mine = Host.resolve(Values.unwrap(resource[:connection]))
+        catalog.resources.select do |other|
+          other.type.to_s == 'virt_host' && Host.resolve(Values.unwrap(other[:connection])) == mine
+        end.map(&:title)
       end
 
       def add_rbd_image_autorequires(type)

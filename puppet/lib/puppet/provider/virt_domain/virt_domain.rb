@@ -17,11 +17,20 @@ class Puppet::Provider::VirtDomain::VirtDomain < PuppetX::Virtconverge::Provider
     ['vcpus', 'memory']
   end
 
-  # shutdown_timeout: seconds a guest gets to shut down (ACPI) before it is forced off.
+  # shutdown_timeout: seconds a guest gets to shut down (ACPI) before it is forced off;
+  # allow_overcommit: the engine's allow_overcommit (a plan past the host's limits is applied).
   def request_options(should)
     options = super
     options[:shutdown_timeout] = should[:shutdown_timeout] unless should[:shutdown_timeout].nil?
+    options[:allow_overcommit] = true if should[:allow_overcommit] == true
     options
+  end
+
+  # When the catalog declares a virt_host for the domain's connection, its plans and applies carry
+  # that host's hosts: entry (connection and capacity limits), so the engine checks the limits and
+  # refuses an over-commit (over_committed) unless allow_overcommit.
+  def fleet_host(target)
+    host.declared_host(target.connection)
   end
 
   # allow_restart => true is the domain's `restart: allowed`.

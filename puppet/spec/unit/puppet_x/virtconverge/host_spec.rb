@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'spec_helper'
+require 'tmpdir'
 require 'puppet_x/virtconverge/host'
 
 RSpec.describe PuppetX::Virtconverge::Host do
@@ -63,5 +64,70 @@ RSpec.describe PuppetX::Virtconverge::Host do
     expect(host.live(nil, 'web1', 'disks')).to eq([{ 'rbd' => 'rbd/a', 'target' => 'vdb' }])
     expect(host.live(nil, 'web1', 'vcpus')).to be_nil
     expect(host.live(nil, 'web2', 'disks')).to be_nil
+  end
+
+  describe 'hosts (virt_host)' do
+    it 'resolves a connection as the engine does: the URI given, else $LIBVIRT_DEFAULT_URI, else qemu:///system' do
+      expect(described_class.resolve('test:///default', {})).to eq('test:///default')
+      expect(described_class.resolve(nil, 'LIBVIRT_DEFAULT_URI' => 'qemu+ssh://hv-b/system')).to eq('qemu+ssh://hv-b/system')
+      expect(described_class.resolve(nil, {})).to eq('qemu:///system')
+      expect(described_class.resolve('', 'LIBVIRT_DEFAULT_URI' => '')).to eq('qemu:///system')
+    end
+
+    it "names an undeclared host after its URI's host part, or this machine for a local URI" do
+      expect(described_class.default_name('qemu+ssh://root@hv-b.example.net/system')).to eq('hv-b')
+      expect(described_class.default_name('qemu+tcp://10.0.0.7:16509/system')).to eq('10')
+      expect(described_class.default_name('qemu:///system')).to eq(Socket.gethostname.split('.').first)
+    end
+
+    it 'keeps one virt_host per resolved connection' do
+      host.declare_host('hv-a', 'connection' => 'qemu:///system', 'cpu_allocation_ratio' => 2)
+      expect(host.declared_host(nil)).to eq(name: 'hv-a', entry: { 'connection' => 'qemu:///system', 'cpu_allocation_ratio' => 2 })
+      expect(host.declared_host('test:///default')).to be_nil
+      expect(host.declared_hosts).to eq('qemu:///system' => 'hv-a')
+      expect { host.declare_host('hv-b', 'connection' => 'qemu:///system') }.to raise_error(ArgumentError, %r{both manage qemu:///system})
+    end
+
+    context 'with a stand-in engine binary' do
+      around(:each) do |example|
+        Dir.mktmpdir do |dir|
+          @dir = dir
+          example.run
+        end
+      end
+
+      let(:engine) do
+        path = File.join(@dir, 'engine')
+        File.write(path, <<~SH)
+          #!/bin/sh
+          printf '%s\n' "$*" >> "#{@dir}/argv"
+          cat > "#{@dir}/stdin"
+          if [ -n "$FAIL" ]; then echo 'error: cannot connect to qemu+ssh://hv-b/system' >&2; exit 1; fi
+          echo 'note: host observed' >&2
+          echo '{"version": 1, "hosts": {"observed": {"connection": "qemu:///system", "ksm": {"enabled": false, "pages_to_scan": 100}}}}'
+        SH
+        File.chmod(0o755, path)
+        path
+      end
+
+      before(:each) { allow(session).to receive(:binary).and_return(engine) }
+
+      it "observes a host's settings once per connection with the CLI's observe of a one-host fleet on stdin (argv only)" do
+        2.times { expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 100 }) }
+        expect(File.read(File.join(@dir, 'argv'))).to eq("observe --format json -\n")
+        expect(JSON.parse(File.read(File.join(@dir, 'stdin'))))
+          .to eq('version' => 1, 'hosts' => { 'observed' => { 'connection' => 'qemu:///system' } })
+        host.record_host('qemu:///system', 'connection' => 'qemu:///system', 'ksm' => { 'pages_to_scan' => 150 })
+        expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 150 })
+      end
+
+      it "raises the engine's error" do
+        ENV['FAIL'] = '1'
+        expect { host.host_settings('qemu+ssh://hv-b/system') }
+          .to raise_error(PuppetX::Virtconverge::EngineError, 'virtconverge: observe of qemu+ssh://hv-b/system failed: cannot connect to qemu+ssh://hv-b/system')
+      ensure
+        ENV.delete('FAIL')
+      end
+    end
   end
 end
