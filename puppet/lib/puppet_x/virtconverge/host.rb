@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
 require 'json'
-require 'open3'
 require 'socket'
 require_relative 'session'
 
@@ -84,25 +83,15 @@ module PuppetX
 
       # What the engine observes of the host `connection` reaches: its hosts: entry without the
       # connection ({ 'ksm' => { 'enabled' =>, 'pages_to_scan' =>, ... } }, ksm left out where the
-      # driver has none). serve's `observe` reports no host settings (docs/serve.md), so this is the
-      # CLI's `virtconverge observe --format json -` of a one-host fleet document on its stdin,
-      # once per connection per run; argv only, the document on stdin.
+      # driver has none), from the run's serve session: observe's `host.ksm_settings`
+      # (docs/serve.md), once per connection per run.
       def host_settings(connection)
         uri = Host.resolve(connection)
         @host_settings[uri] ||= begin
-          document = { 'version' => 1, 'hosts' => { 'observed' => { 'connection' => uri } } }
-          out, err, status = Open3.capture3(@session.binary, 'observe', '--format', 'json', '-',
-                                            stdin_data: JSON.generate(document))
-          unless status.success?
-            message = err.lines.map(&:strip).reject(&:empty?).reject { |l| l.start_with?('note:') }.join('; ')
-            raise EngineError, "virtconverge: observe of #{uri} failed: #{message.sub(%r{\Aerror: }, '')}"
-          end
-          begin
-            observed = JSON.parse(out).fetch('hosts', {}).fetch('observed', {})
-          rescue JSON::ParserError => e
-            raise EngineError, "virtconverge: unreadable observation of #{uri} (#{e.message[0, 200]})"
-          end
-          observed.reject { |k, _| k == 'connection' }
+          result = @session.request('observe', options: options_for(uri))
+          host = result['host']
+          ksm = host.is_a?(Hash) ? host['ksm_settings'] : nil
+          ksm.is_a?(Hash) ? { 'ksm' => ksm } : {}
         end
       end
 

@@ -88,46 +88,25 @@ RSpec.describe PuppetX::Virtconverge::Host do
       expect { host.declare_host('hv-b', 'connection' => 'qemu:///system') }.to raise_error(ArgumentError, %r{both manage qemu:///system})
     end
 
-    context 'with a stand-in engine binary' do
-      around(:each) do |example|
-        Dir.mktmpdir do |dir|
-          @dir = dir
-          example.run
-        end
-      end
+    it "observes a host's settings once per connection through serve's observe (host.ksm_settings)" do
+      expect(session).to receive(:request).with('observe', options: { 'connection' => 'qemu:///system' }).once
+        .and_return('document' => document, 'pending' => [],
+                    'host' => { 'cpus' => 2, 'ksm_settings' => { 'enabled' => false, 'pages_to_scan' => 100 } })
+      2.times { expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 100 }) }
+      host.record_host('qemu:///system', 'connection' => 'qemu:///system', 'ksm' => { 'pages_to_scan' => 150 })
+      expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 150 })
+    end
 
-      let(:engine) do
-        path = File.join(@dir, 'engine')
-        File.write(path, <<~SH)
-          #!/bin/sh
-          printf '%s\n' "$*" >> "#{@dir}/argv"
-          cat > "#{@dir}/stdin"
-          if [ -n "$FAIL" ]; then echo 'error: cannot connect to qemu+ssh://hv-b/system' >&2; exit 1; fi
-          echo 'note: host observed' >&2
-          echo '{"version": 1, "hosts": {"observed": {"connection": "qemu:///system", "ksm": {"enabled": false, "pages_to_scan": 100}}}}'
-        SH
-        File.chmod(0o755, path)
-        path
-      end
+    it 'reports no ksm for a driver without it' do
+      allow(session).to receive(:request).and_return('document' => document, 'pending' => [], 'host' => nil)
+      expect(host.host_settings('test:///default')).to eq({})
+    end
 
-      before(:each) { allow(session).to receive(:binary).and_return(engine) }
-
-      it "observes a host's settings once per connection with the CLI's observe of a one-host fleet on stdin (argv only)" do
-        2.times { expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 100 }) }
-        expect(File.read(File.join(@dir, 'argv'))).to eq("observe --format json -\n")
-        expect(JSON.parse(File.read(File.join(@dir, 'stdin'))))
-          .to eq('version' => 1, 'hosts' => { 'observed' => { 'connection' => 'qemu:///system' } })
-        host.record_host('qemu:///system', 'connection' => 'qemu:///system', 'ksm' => { 'pages_to_scan' => 150 })
-        expect(host.host_settings(nil)).to eq('ksm' => { 'enabled' => false, 'pages_to_scan' => 150 })
-      end
-
-      it "raises the engine's error" do
-        ENV['FAIL'] = '1'
-        expect { host.host_settings('qemu+ssh://hv-b/system') }
-          .to raise_error(PuppetX::Virtconverge::EngineError, 'virtconverge: observe of qemu+ssh://hv-b/system failed: cannot connect to qemu+ssh://hv-b/system')
-      ensure
-        ENV.delete('FAIL')
-      end
+    it "raises the engine's error" do
+      allow(session).to receive(:request)
+        .and_raise(PuppetX::Virtconverge::EngineError, 'virtconverge: cannot connect to qemu+ssh://hv-b/system')
+      expect { host.host_settings('qemu+ssh://hv-b/system') }
+        .to raise_error(PuppetX::Virtconverge::EngineError, /cannot connect to qemu\+ssh:\/\/hv-b\/system/)
     end
   end
 end
