@@ -360,17 +360,18 @@ class ApiServer {
       diagnostics.insert(diagnostics.end(), placement.begin(), placement.end());
     }
     if (HasErrors(diagnostics)) {
-      std::string first;
+      // The answer's code is the first error's (unknown_field, invalid_value, ...), as in a plan.
+      const Diagnostic* first = nullptr;
       for (const Diagnostic& d : diagnostics) {
         if (d.severity == Diagnostic::Severity::kError) {
-          first = d.summary;
+          first = &d;
           break;
         }
       }
       return SendJson(res, 422,
                       {{"error",
-                        {{"code", "invalid_document"},
-                         {"message", EscapeInvalidUtf8(first)},
+                        {{"code", ErrorCodeName(first->code)},
+                         {"message", EscapeInvalidUtf8(first->summary)},
                          {"transient", false}}},
                        {"diagnostics", DiagnosticsToJson(diagnostics)}});
     }
@@ -434,7 +435,8 @@ class ApiServer {
     std::optional<PlanRecord> record = store_.Get(id);
     if (!record) return SendError(res, 404, "not_found", "no plan " + id);
     if (record->status != PlanStatus::kPlanned && record->status != PlanStatus::kRefused) {
-      return SendError(res, 409, "busy",
+      // Not "busy": waiting does not help, planning again does.
+      return SendError(res, 409, "already_applied",
                        "plan " + id + " is " + std::string(PlanStatusName(record->status)) +
                            ": a plan is applied once (propose the document again)");
     }
@@ -464,7 +466,7 @@ class ApiServer {
       return SendStatus(res, run.status());
     }
     if (!store_.StartApply(id)) {
-      return SendError(res, 409, "busy", "plan " + id + " is already being applied");
+      return SendError(res, 409, "already_applied", "plan " + id + " is already being applied");
     }
     auto shared_run = std::make_shared<Driver::Run>(std::move(*run));
     handed_over = true;
@@ -526,7 +528,9 @@ class ApiServer {
             const std::string status(PlanStatusName(tail->status));
             if (tail->status != PlanStatus::kApplying) {
               out += SseEvent("status", {{"status", status}});
-              out += SseEvent("done", {{"status", status}, {"apply", tail->apply}});
+              // `done` ends an apply; a plan never applied has only its status.
+              if (tail->status != PlanStatus::kPlanned)
+                out += SseEvent("done", {{"status", status}, {"apply", tail->apply}});
               if (!sink.write(out.data(), out.size())) return false;
               sink.done();
               return true;

@@ -217,7 +217,8 @@ domains:
         self.assertEqual(virsh("vcpucount", "vct-srv1", "--current", "--live"), "2")
         self.assertEqual(qemu_pid("vct-srv1"), pid, "the guest must not be restarted")
         # Applied once: a second apply of the same plan is refused.
-        self.call("POST", f"/v1/plans/{plan['id']}/apply", {}, expect=409)
+        _, again = self.call("POST", f"/v1/plans/{plan['id']}/apply", {}, expect=409)
+        self.assertEqual(again["error"]["code"], "already_applied")
         self.assertNotIn(TOKEN, self.server.output())
 
     def test_no_token_or_a_wrong_one_is_401_and_nothing_changes(self):
@@ -305,7 +306,7 @@ domains:
             ("POST", "/v1/plans", '{"document": "version: 1\\n", "options": {"parallelism": 4}}', "application/json", 400, "unknown_field"),
             ("POST", "/v1/plans", '[' * 100000, "application/json", 400, "invalid_document"),
             ("POST", "/v1/plans", "version: 1\n", "text/plain", 400, "invalid_document"),
-            ("POST", "/v1/plans", '{"document": "version: 1\\ndomains:\\n  ../x: {vcpus: 1, memory: 1MiB}\\n"}', "application/json", 422, "invalid_document"),
+            ("POST", "/v1/plans", '{"document": "version: 1\\ndomains:\\n  ../x: {vcpus: 1, memory: 1MiB}\\n"}', "application/json", 422, "invalid_value"),
             ("POST", "/v1/plans", '{"document": "version: 1\\n\\u00e9\\udcff"}', "application/json", 400, "invalid_document"),
             ("POST", "/v1/plans", "x" * (17 << 20), "application/json", 413, "too_large"),
             ("POST", "/v1/plans/p-00000000000000000000000000000000/apply", "{}", "application/json", 404, "not_found"),
