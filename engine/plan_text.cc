@@ -49,7 +49,10 @@ std::string RenderCapacity(const Json& capacity, const Palette& p) {
   if (!capacity.is_object() || capacity.empty()) return out;
   out += fmt::format("\n{}Capacity{} (domains defined on each host, before → after the plan):\n",
                      p.bold, p.reset);
-  for (const auto& [host, c] : capacity.items()) {
+  for (const auto& item : capacity.items()) {
+    // Not a structured binding: clang 14 (the fuzzers' compiler) cannot capture one in a lambda.
+    const std::string& host = item.key();
+    const Json& c = item.value();
     const Json before = c.value("before", Json::object());
     const Json after = c.value("after", Json::object());
     auto mark = [&](const char* ratio, const char* limit) {
