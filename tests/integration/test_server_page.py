@@ -6,7 +6,8 @@ page; the page shows it classed live (in colour and in words) and arms Apply wit
 applied, the progress and the verification are shown, the guest converges and keeps running (same
 QEMU process). A restart-class change shows a tick box and Apply stays disabled until it is ticked.
 A stale plan is refused (412) on the page, a bad document shows its diagnostics (422), and a wrong
-token shows the 401 with nothing changed. The screenshot docs/review-page.png is taken here.
+token shows the 401 with nothing changed. The screenshot of docs/review-page.png is taken here
+(VC_SCREENSHOT=docs/review-page.png to refresh it).
 
 Needs scripts/install-deps-web.sh (Selenium lives in /opt/virtconverge-web-venv; CMake runs this
 file with that venv's python)."""
@@ -35,7 +36,10 @@ except ImportError:  # reported in setUpClass, with what to run
 
 CHROMIUM = os.environ.get("VC_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("VC_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../docs/review-page.png")
+# Into the test's work directory; VC_SCREENSHOT=docs/review-page.png refreshes the one in docs/
+# (the suite never writes into the source tree by itself).
+SCREENSHOT = os.environ.get("VC_SCREENSHOT") or os.path.join(
+    os.environ.get("VC_WEB_WORK", "/tmp/vct-web-shots"), "review-page.png")
 
 NAME = "vct-web1"
 HOST = "local"  # the document's one-entry hosts: section, so the plan carries capacity figures
@@ -259,7 +263,9 @@ class ServerPageTest(RealLibvirtTest):
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(1400, min(max(height + 140, 900), 2400))
         time.sleep(0.3)
-        self.driver.save_screenshot(SCREENSHOT)
+        os.makedirs(os.path.dirname(os.path.abspath(SCREENSHOT)), exist_ok=True)
+        self.assertTrue(self.driver.save_screenshot(SCREENSHOT), SCREENSHOT)
+        self.assertGreater(os.path.getsize(SCREENSHOT), 10000, "a blank screenshot")
         self.driver.set_window_size(1400, 1000)
 
     # ---- the scenarios ----
