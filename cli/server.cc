@@ -303,10 +303,14 @@ class ApiServer {
   httplib::Server::HandlerResponse Gate(const httplib::Request& req, httplib::Response& res) {
     using R = httplib::Server::HandlerResponse;
     if (req.has_header("Origin")) {
+      // The server's own origins only, whatever Host says (a rebound DNS name is not one).
       const std::string origin = req.get_header_value("Origin");
-      const std::string self = std::string(config_.tls_cert.empty() ? "http://" : "https://") +
-                               req.get_header_value("Host");
-      if (origin != self) {
+      const std::string scheme = config_.tls_cert.empty() ? "http://" : "https://";
+      const std::string port = ":" + std::to_string(config_.port);
+      const std::string host =
+          config_.host.find(':') != std::string::npos ? "[" + config_.host + "]" : config_.host;
+      if (origin != scheme + host + port && origin != scheme + "localhost" + port &&
+          origin != scheme + "127.0.0.1" + port) {
         SendError(res, 403, "forbidden_origin", "requests from another origin are refused");
         return R::Handled;
       }

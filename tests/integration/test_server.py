@@ -235,6 +235,12 @@ domains:
         # A page elsewhere cannot drive it: a foreign Origin is refused, even with the token.
         status, _ = self.call("POST", "/v1/plans", body, headers={"Origin": "http://evil.example"})
         self.assertEqual(status, 403)
+        # A rebound DNS name whose Host header matches its Origin is still another origin.
+        status, _ = self.call("POST", "/v1/plans", body, headers={
+            "Origin": f"http://evil.example:{self.server.port}", "Host": f"evil.example:{self.server.port}"})
+        self.assertEqual(status, 403)
+        status, _ = self.call("GET", "/v1/health", headers={"Origin": f"http://127.0.0.1:{self.server.port}"})
+        self.assertEqual(status, 200)
         status, ctype, page = self.server.request("GET", "/", token=None)
         self.assertEqual(status, 200)
         self.assertTrue(ctype.startswith("text/html"))
