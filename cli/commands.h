@@ -18,5 +18,7 @@ int Schema(const Args& args);
 int Serve(const Args& args);
 int Server(const Args& args);
 int Show(const Args& args);
+int BackupCommand(const Args& args);   // cli/backup.cc
+int RestoreCommand(const Args& args);  // cli/backup.cc
 
 }  // namespace vc::cli

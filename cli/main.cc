@@ -24,6 +24,8 @@ Commands:
   schema NAME        print the JSON Schema: desired-state or plan
   serve              JSON requests on stdin, responses on stdout (for Puppet, Salt)
   server             the HTTP API and the plan-review web page (docs/api.md)
+  backup DOMAIN      back up a running guest's disks (--to DIR, --incremental)
+  restore            restore a disk of a backup into a new volume (docs/backup.md)
 
 FILE may be '-' for standard input. Run 'virtconverge <command> --help' for the options of one
 command. Exit codes: 0 success and nothing to change; 2 changes present or made (with
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
   if (command == "serve") return vc::cli::Serve(args);
   if (command == "server") return vc::cli::Server(args);
   if (command == "show") return vc::cli::Show(args);
+  if (command == "backup") return vc::cli::BackupCommand(args);
+  if (command == "restore") return vc::cli::RestoreCommand(args);
   std::cerr << "virtconverge: unknown command '" << command << "'\n\n" << kUsage;
   return 1;
 }
