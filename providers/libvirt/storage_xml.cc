@@ -100,7 +100,11 @@ std::string NewVolumeXml(const std::string& name, const Json& desired,
           ? std::to_string(ParseSize(desired["capacity"].get<std::string>()).value()).c_str()
           : "0";
   pugi::xml_node target = volume.append_child("target");
-  target.append_child("format").append_attribute("type") = desired.value("format", "qcow2").c_str();
+  const std::string format = desired.value("format", "qcow2");
+  target.append_child("format").append_attribute("type") = format.c_str();
+  // qcow2 v3: libvirt's default is v2 (0.10), which cannot hold the dirty bitmap a backup
+  // checkpoint needs (docs/backup.md).
+  if (format == "qcow2") target.append_child("compat").text() = "1.1";
   target.append_child("permissions").append_child("mode").text() = "0644";
   if (!backing_path.empty()) {
     pugi::xml_node backing = volume.append_child("backingStore");

@@ -144,8 +144,14 @@ class BackupTest(unittest.TestCase):
         self.refused(r"domain vcb-nobody: Domain not found", "backup", "vcb-nobody", "--to", self.backups)
 
         image = os.path.join(WORK, "images", "data")
-        # The engine makes qcow2 volumes as libvirt does by default, compat 0.10 (v2), which
-        # cannot store a checkpoint's bitmap: refused, with the fix named, nothing left.
+        # The engine makes qcow2 volumes v3 (compat 1.1), which can hold a checkpoint's bitmap.
+        info = json.loads(subprocess.run(["qemu-img", "info", "--output", "json", image], check=True,
+                                         capture_output=True, text=True, timeout=60).stdout)
+        self.assertEqual(info["format-specific"]["data"]["compat"], "1.1")
+        # A v2 image (libvirt's own default, or made by another tool) cannot: refused, with the
+        # fix named, nothing left.
+        subprocess.run(["qemu-img", "amend", "-f", "qcow2", "-o", "compat=0.10", image],
+                       check=True, timeout=60)
         self.apply("running")
         self.refused(r"qcow2 v3.*qemu-img amend", "backup", DOMAIN, "--to", self.backups)
         self.assertFalse(os.path.exists(self.backups))  # made for the backup, removed again
