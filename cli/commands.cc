@@ -530,10 +530,8 @@ int Observe(const Args& args) {
   std::vector<std::string> notes = PendingNotes(*observed);
   // The host's figures (CPUs, memory, free memory, what KSM saves), as a note: not a document
   // field, so the output still plans clean.
-  StatusOr<std::optional<ObservedResource>> node =
-      (*backends)->provider().ObserveOne(Address{Kind::kHost, "", ""});
-  if (node.ok() && node->has_value())
-    notes.push_back(HostNote(observed->connection, (*node)->facts));
+  const Json figures = HostFigures((*backends)->provider());
+  if (figures.is_object()) notes.push_back(HostNote(observed->connection, figures));
   return PrintObserved(ExportDocument(*observed, ceph), notes,
                        vm["format"].as<std::string>() == "json");
 }

@@ -4,19 +4,9 @@
 
 #include "cli/driver.h"
 #include "engine/document_parser.h"
+#include "engine/utc_time.h"
 
 namespace vc::cli {
-namespace {
-
-std::string Rfc3339(std::time_t t) {
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-}  // namespace
 
 Json DriftReportToJson(const DriftReport& report) {
   Json documents = Json::array();
@@ -107,7 +97,7 @@ void DriftMonitor::Loop() {
       pass.documents.push_back(PlanDrift(file, connection_));
     }
     const std::time_t now = std::time(nullptr);
-    pass.last_run = Rfc3339(now);
+    pass.last_run = Rfc3339Utc(now);
     pass.last_run_unix = static_cast<double>(now);
     std::unique_lock<std::mutex> lock(mutex_);
     report_ = std::move(pass);

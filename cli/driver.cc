@@ -204,6 +204,15 @@ StatusOr<Driver::Run> Replanned(const SavedPlan& saved, const PlanOptions& optio
 
 }  // namespace
 
+Json HostFigures(Provider& provider) {
+  StatusOr<std::optional<ObservedResource>> node =
+      provider.ObserveOne(Address{Kind::kHost, "", ""});
+  if (!node.ok() || !node->has_value()) return nullptr;
+  Json figures = (*node)->facts;
+  figures["ksm_settings"] = (*node)->spec.value("ksm", Json(nullptr));
+  return figures;
+}
+
 StatusOr<Driver::Run> Driver::ReplanSaved(const SavedPlan& saved, const std::string& connection,
                                           const PlanOptions& allows, const LockPolicy* lock) {
   if (saved.document.fleet()) {

@@ -26,6 +26,11 @@ struct LockPolicy {
   std::chrono::milliseconds wait = kDefaultLockWait;
 };
 
+/// The figures of the host `provider` reaches (its node info as facts: CPUs, memory, free
+/// memory, KSM savings) with its KSM settings as "ksm_settings" (docs/capacity.md); null when
+/// its driver reports none. Never fails: a host that cannot say is null.
+Json HostFigures(Provider& provider);
+
 class Driver {
  public:
   struct Run {

@@ -13,6 +13,8 @@
 #include <ctime>
 #include <thread>
 
+#include "engine/utc_time.h"
+
 namespace vc::cli {
 namespace {
 
@@ -66,15 +68,6 @@ std::string ReadHolder(int fd) {
   std::string text(buffer, static_cast<std::size_t>(n));
   while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
   return text.empty() ? "another run" : text;
-}
-
-std::string Now() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  ::gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 StatusOr<int> OpenLockFile(const std::string& uri) {
@@ -132,7 +125,7 @@ StatusOr<HostLock> HostLock::Acquire(const std::string& uri, const std::string& 
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   // Held: say who holds it, for the run that waits and for plans.
-  std::string note = fmt::format("pid {}, {}, since {}\n", ::getpid(), purpose, Now());
+  std::string note = fmt::format("pid {}, {}, since {}\n", ::getpid(), purpose, Rfc3339UtcNow());
   if ((::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
       (::ftruncate(fd, 0) != 0 || ::pwrite(fd, note.data(), note.size(), 0) < 0)) {
     // The lock holds without the note; a waiting run then says "another run".

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "engine/utc_time.h"
+
 namespace vc::cli {
 namespace {
 
@@ -24,15 +26,6 @@ std::string NewId() {
     id += kHex[b & 15];
   }
   return id;
-}
-
-std::string Now() {
-  std::time_t t = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 }  // namespace
@@ -66,7 +59,7 @@ std::string PlanStore::Add(Json plan, std::string text) {
   }
   Entry entry;
   entry.record.id = NewId();
-  entry.record.created = Now();
+  entry.record.created = Rfc3339UtcNow();
   entry.record.plan = std::move(plan);
   entry.record.text = std::move(text);
   entry.sequence = next_sequence_++;

@@ -82,19 +82,11 @@ class Session {
     if (!backends.ok()) return Error(backends.status());
     StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
     if (!observed.ok()) return Error(observed.status());
-    Json result = {{"document", ExportDocument(*observed, request.ceph)},
-                   {"pending", PendingNotes(*observed)},
-                   {"pending_changes", PendingToJson(PendingChanges(*observed))},
-                   {"host", nullptr}};
-    // The host's figures and KSM (docs/capacity.md): its node info as facts, and the KSM
-    // settings in a hosts: entry's form. Not part of the document: they are the host's.
-    StatusOr<std::optional<ObservedResource>> node =
-        (*backends)->provider().ObserveOne(Address{Kind::kHost, "", ""});
-    if (node.ok() && node->has_value()) {
-      result["host"] = (*node)->facts;
-      result["host"]["ksm_settings"] = (*node)->spec.value("ksm", Json(nullptr));
-    }
-    return Ok(result);
+    // The host's figures and KSM are not part of the document: they are the host's.
+    return Ok({{"document", ExportDocument(*observed, request.ceph)},
+               {"pending", PendingNotes(*observed)},
+               {"pending_changes", PendingToJson(PendingChanges(*observed))},
+               {"host", HostFigures((*backends)->provider())}});
   }
 
   Driver driver_;

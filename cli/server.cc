@@ -339,16 +339,10 @@ class ApiServer {
     if (!backends.ok()) return SendStatus(res, backends.status());
     StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
     if (!observed.ok()) return SendStatus(res, observed.status());
-    Json body = {{"document", ExportDocument(*observed, nullptr)},
-                 {"pending", PendingNotes(*observed)},
-                 {"host", nullptr}};
-    StatusOr<std::optional<ObservedResource>> node =
-        (*backends)->provider().ObserveOne(Address{Kind::kHost, "", ""});
-    if (node.ok() && node->has_value()) {
-      body["host"] = (*node)->facts;
-      body["host"]["ksm_settings"] = (*node)->spec.value("ksm", Json(nullptr));
-    }
-    SendJson(res, 200, body);
+    SendJson(res, 200,
+             {{"document", ExportDocument(*observed, nullptr)},
+              {"pending", PendingNotes(*observed)},
+              {"host", HostFigures((*backends)->provider())}});
   }
 
   void ProposePlan(const httplib::Request& req, httplib::Response& res) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/json_reader.h"
+#include "engine/utc_time.h"
 #include "providers/libvirt/libvirt_error.h"
 #include "providers/libvirt/libvirt_handles.h"
 #include "providers/libvirt/process.h"
@@ -80,15 +81,6 @@ class JobStats {
   virTypedParameterPtr params_ = nullptr;
   int count_ = 0;
 };
-
-std::string UtcNow(const char* format) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, format, &tm);
-  return buffer;
-}
 
 // Refuses a connection to another machine: the backup directory, the manifest and qemu-img are
 // on this one.
@@ -424,7 +416,7 @@ StatusOr<BackupManifest> PlanBackup(virDomainPtr domain, const std::string& name
     manifest.domain = name;
     manifest.domain_uuid = uuid;
   }
-  const std::string stamp = UtcNow("%Y%m%dT%H%M%SZ");
+  const std::string stamp = FormatUtc(std::time(nullptr), "%Y%m%dT%H%M%SZ");
   record->kind = options.incremental ? "incremental" : "full";
   record->name = (options.incremental ? "inc-" : "full-") + stamp;
   for (int n = 2; true; ++n) {
@@ -434,7 +426,7 @@ StatusOr<BackupManifest> PlanBackup(virDomainPtr domain, const std::string& name
     record->name = (options.incremental ? "inc-" : "full-") + stamp + "-" + std::to_string(n);
   }
   record->checkpoint = "vc-" + record->name;
-  record->started = UtcNow("%Y-%m-%dT%H:%M:%SZ");
+  record->started = Rfc3339UtcNow();
   if (options.incremental) {
     if (manifest.backups.empty())
       return Failed("--incremental: backup directory " + options.dir + " holds no backup of " +
@@ -545,7 +537,7 @@ StatusOr<BackupRecord> BackupInto(virConnectPtr conn, const std::string& name,
     std::string left = Undo(domain.get(), options.dir, record);
     return left.empty() ? waited : waited.WithContext("backup" + left);
   }
-  record.completed = UtcNow("%Y-%m-%dT%H:%M:%SZ");
+  record.completed = Rfc3339UtcNow();
   for (BackupDisk& d : record.disks) {
     std::error_code ec;
     d.file_size = fs::file_size(fs::path(options.dir) / d.file, ec);
