@@ -1,6 +1,7 @@
 // The document directories a `virtconverge server` is given (--documents DIR): the documents the
 // review page can pick and drift is computed for. Only plain *.yaml, *.yml and *.json files
-// directly in a directory count; a name found in two directories is the first one's.
+// directly in a directory count, named with letters, digits and _ . + - (the API puts the name in
+// a URL path); a name found in two directories is the first one's.
 #pragma once
 
 #include <string>

@@ -89,12 +89,16 @@ void DriftMonitor::Loop() {
   for (;;) {
     DriftReport pass;
     pass.interval_seconds = static_cast<int>(interval_.count());
-    for (const DocumentFile& file : ListDocuments(directories_)) {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stop_) return;
+    try {  // the thread's guard: a failing pass is reported as empty, the next one tries again
+      for (const DocumentFile& file : ListDocuments(directories_)) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (stop_) return;
+        }
+        pass.documents.push_back(PlanDrift(file, connection_));
       }
-      pass.documents.push_back(PlanDrift(file, connection_));
+    } catch (const std::exception&) {
+      pass.documents.clear();
     }
     const std::time_t now = std::time(nullptr);
     pass.last_run = Rfc3339Utc(now);

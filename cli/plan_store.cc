@@ -75,14 +75,18 @@ std::optional<PlanRecord> PlanStore::Get(const std::string& id) const {
   return it->second.record;
 }
 
-std::vector<PlanRecord> PlanStore::List() const {
+std::vector<PlanStore::Summary> PlanStore::List() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<const Entry*> entries;
   for (const auto& [id, entry] : plans_) entries.push_back(&entry);
   std::sort(entries.begin(), entries.end(),
             [](const Entry* a, const Entry* b) { return a->sequence > b->sequence; });
-  std::vector<PlanRecord> out;
-  for (const Entry* e : entries) out.push_back(e->record);
+  std::vector<Summary> out;
+  for (const Entry* e : entries) {
+    const PlanRecord& r = e->record;
+    out.push_back({r.id, r.created, r.status, r.plan.value("applyable", false),
+                   r.plan.value("summary", Json::object())});
+  }
   return out;
 }
 
@@ -115,7 +119,7 @@ void PlanStore::AppendLog(const std::string& id, const std::string& line) {
 void PlanStore::Finish(const std::string& id, PlanStatus status, Json apply) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = plans_.find(id);
-  if (it == plans_.end()) return;
+  if (it == plans_.end() || it->second.record.status != PlanStatus::kApplying) return;
   it->second.record.status = status;
   it->second.record.apply = std::move(apply);
   changed_.notify_all();

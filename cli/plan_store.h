@@ -44,8 +44,16 @@ class PlanStore {
 
   std::optional<PlanRecord> Get(const std::string& id) const;
 
+  /// What a listing shows of a plan (not the plan itself: a listing stays small).
+  struct Summary {
+    std::string id;
+    std::string created;
+    PlanStatus status;
+    bool applyable;
+    Json summary;  // the plan's `summary`
+  };
   /// Every plan, newest first.
-  std::vector<PlanRecord> List() const;
+  std::vector<Summary> List() const;
 
   std::size_t Size() const;
 
@@ -56,6 +64,7 @@ class PlanStore {
   void AppendLog(const std::string& id, const std::string& line);
 
   /// Ends an apply: `status` (applied, failed or refused) and the report (null when refused).
+  /// Only a plan that is applying changes.
   void Finish(const std::string& id, PlanStatus status, Json apply);
 
   /// The log lines of `id` from index `from` on, waiting up to `wait` for one when there is none

@@ -3,6 +3,7 @@
 // planned again first and refused when the hosts changed. One apply at a time; every API request
 // needs the bearer token; loopback only unless TLS is configured. Every handler turns whatever
 // goes wrong into an error response: the server goes on serving.
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -38,6 +40,8 @@ namespace {
 namespace po = boost::program_options;
 
 constexpr std::chrono::seconds kApplyLockWait{10};  // the host lock, before the request answers
+constexpr std::size_t kWorkers = 32;                // request threads
+constexpr int kMaxEventStreams = 8;                 // open /events streams; more get 503
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
@@ -54,8 +58,14 @@ struct ServerConfig {
 
 // ---------------------------------------------------------------- configuration
 
+// A loopback address, parsed (not a name that merely starts with "127."): 127.0.0.0/8, ::1, or
+// "localhost".
 bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 // "HOST:PORT" or "[V6]:PORT".
@@ -81,6 +91,7 @@ Status ParseListen(const std::string& text, ServerConfig* config) {
   }
   config->host = host;
   config->port = std::stoi(port);
+  if (config->port == 0) return Status::InvalidArgument("--listen: the port must be 1 to 65535");
   return Status::Ok();
 }
 
@@ -188,7 +199,9 @@ class ApiServer {
 
   void Install() {
     http_.set_payload_max_length(config_.max_body);
-    http_.set_read_timeout(30, 0);
+    http_.set_read_timeout(5, 0);  // a client that trickles its request loses its thread soon
+    // More workers than the library's 8: event streams hold theirs for a whole apply.
+    http_.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
     http_.set_write_timeout(30, 0);
     http_.set_keep_alive_timeout(5);
     http_.set_pre_routing_handler(
@@ -223,8 +236,8 @@ class ApiServer {
         ++requests_by_code_[res.status];
       }
       // Method, path and status only: never a header (the token) nor a body (documents).
-      std::cerr << "server: " << req.method << " " << EscapeInvalidUtf8(req.path) << " "
-                << res.status << "\n";
+      std::cerr << "server: " << Quote(req.method) << " " << Quote(req.path) << " " << res.status
+                << "\n";
     });
     http_.set_default_headers({{"Cache-Control", "no-store"},
                                {"X-Content-Type-Options", "nosniff"},
@@ -309,7 +322,11 @@ class ApiServer {
       const std::string port = ":" + std::to_string(config_.port);
       const std::string host =
           config_.host.find(':') != std::string::npos ? "[" + config_.host + "]" : config_.host;
-      if (origin != scheme + host + port && origin != scheme + "localhost" + port &&
+      // Under TLS the name the browser used is the certificate's, so a rebound name fails
+      // there: the Host it sent is then the server's own too.
+      const bool tls_host =
+          !config_.tls_cert.empty() && origin == scheme + req.get_header_value("Host");
+      if (!tls_host && origin != scheme + host + port && origin != scheme + "localhost" + port &&
           origin != scheme + "127.0.0.1" + port) {
         SendError(res, 403, "forbidden_origin", "requests from another origin are refused");
         return R::Handled;
@@ -325,7 +342,35 @@ class ApiServer {
       SendError(res, 401, "unauthorized", "a valid bearer token is required");
       return R::Handled;
     }
+    if (req.method == "POST") return Framing(req, res) ? R::Unhandled : R::Handled;
     return R::Unhandled;
+  }
+
+  // A body is read only when it says its length, within the limit, and is not compressed
+  // (the library checks only Content-Length, reads chunked or length-less bodies to the end, and
+  // inflates gzip after its check). Answered before a byte of it is read.
+  bool Framing(const httplib::Request& req, httplib::Response& res) {
+    auto refuse = [&](int status, const char* code, const std::string& message) {
+      res.set_header("Connection", "close");
+      SendError(res, status, code, message);
+      return false;
+    };
+    if (req.has_header("Transfer-Encoding"))
+      return refuse(411, "bad_request", "a chunked body is not taken: send Content-Length");
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity")
+      return refuse(415, "bad_request", "a compressed body is not taken");
+    if (!req.has_header("Content-Length"))
+      return refuse(411, "bad_request", "the body's Content-Length is required");
+    const std::string length = req.get_header_value("Content-Length");
+    if (length.empty() || length.size() > 19 ||
+        length.find_first_not_of("0123456789") != std::string::npos)
+      return refuse(400, "bad_request", "Content-Length is not a number");
+    if (std::stoull(length) > config_.max_body) {
+      return refuse(413, "too_large",
+                    "the body is larger than " + std::to_string(config_.max_body) + " bytes");
+    }
+    return true;
   }
 
   // The host documents without their own connection are planned on.
@@ -387,12 +432,12 @@ class ApiServer {
 
   void ListPlans(httplib::Response& res) {
     Json list = Json::array();
-    for (const PlanRecord& r : store_.List()) {
+    for (const PlanStore::Summary& r : store_.List()) {
       list.push_back({{"id", r.id},
                       {"created", r.created},
                       {"status", PlanStatusName(r.status)},
-                      {"applyable", r.plan.value("applyable", false)},
-                      {"summary", r.plan.value("summary", Json::object())}});
+                      {"applyable", r.applyable},
+                      {"summary", r.summary}});
     }
     SendJson(res, 200, {{"plans", list}});
   }
@@ -413,6 +458,11 @@ class ApiServer {
   void ShowDocument(const std::string& name, httplib::Response& res) {
     for (const DocumentFile& f : ListDocuments(config_.documents)) {
       if (f.name != name) continue;
+      std::error_code error;
+      const std::uintmax_t size = std::filesystem::file_size(f.path, error);
+      if (error) return SendError(res, 500, "internal", "cannot read " + name);
+      if (size > kMaxDocumentBytes)
+        return SendError(res, 413, "too_large", name + " is larger than a document may be");
       std::ifstream in(f.path, std::ios::binary);
       std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (!in.good() && !in.eof()) return SendError(res, 500, "internal", "cannot read " + name);
@@ -453,9 +503,16 @@ class ApiServer {
         if (!handed_over) flag = false;
       }
     } release{applying_, handed_over};
-
+    // Reserved before planning again: no other request can apply or refuse it meanwhile.
+    if (!store_.StartApply(id)) {
+      if (!store_.Get(id)) return SendError(res, 404, "not_found", "no plan " + id);
+      return SendError(res, 409, "already_applied", "plan " + id + " is already applied");
+    }
     StatusOr<SavedPlan> saved = DecodeSavedPlan(record->plan.dump());
-    if (!saved.ok()) return SendStatus(res, saved.status());
+    if (!saved.ok()) {
+      Refuse(id, saved.status());
+      return SendStatus(res, saved.status());
+    }
     auto driver = std::make_shared<Driver>();
     LockPolicy lock{"server apply", kApplyLockWait};
     StatusOr<Driver::Run> run = driver->ReplanSaved(*saved, "", *allows, &lock);
@@ -463,17 +520,21 @@ class ApiServer {
       Refuse(id, run.status());
       return SendStatus(res, run.status());
     }
-    if (!store_.StartApply(id)) {
-      return SendError(res, 409, "already_applied", "plan " + id + " is already being applied");
-    }
     auto shared_run = std::make_shared<Driver::Run>(std::move(*run));
-    handed_over = true;
-    std::lock_guard<std::mutex> threads(threads_mutex_);
-    // One apply at a time: the threads of earlier ones have ended (or are about to).
-    for (std::thread& t : apply_threads_) t.join();
-    apply_threads_.clear();
-    apply_threads_.emplace_back(
-        [this, id, driver, shared_run] { RunApply(id, *driver, *shared_run); });
+    {
+      std::lock_guard<std::mutex> threads(threads_mutex_);
+      // One apply at a time: the threads of earlier ones have ended (or are about to).
+      for (std::thread& t : apply_threads_) t.join();
+      apply_threads_.clear();
+      try {
+        apply_threads_.emplace_back(
+            [this, id, driver, shared_run] { RunApply(id, *driver, *shared_run); });
+      } catch (const std::exception& e) {  // no thread: nothing ran, and the next may try
+        Refuse(id, Status::Internal(std::string("cannot start the apply: ") + e.what()));
+        return SendError(res, 503, "internal", "cannot start the apply", true);
+      }
+      handed_over = true;  // the thread clears applying_ when it ends
+    }
     SendJson(res, 202, {{"id", id}, {"status", "applying"}});
   }
 
@@ -508,10 +569,16 @@ class ApiServer {
   // Server-sent events: the log so far, then live lines until the apply ends.
   void Events(const std::string& id, httplib::Response& res) {
     if (!store_.Get(id)) return SendError(res, 404, "not_found", "no plan " + id);
+    // Each stream holds a request thread until its apply ends: a few only.
+    if (++event_streams_ > kMaxEventStreams) {
+      --event_streams_;
+      return SendError(res, 503, "busy", "too many event streams are open", true);
+    }
     auto sent = std::make_shared<std::size_t>(0);
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
-        "text/event-stream", [this, id, sent](std::size_t, httplib::DataSink& sink) {
+        "text/event-stream",
+        [this, id, sent](std::size_t, httplib::DataSink& sink) {
           try {
             std::optional<PlanStore::Tail> tail =
                 store_.WaitForLog(id, *sent, std::chrono::seconds(2));
@@ -526,7 +593,8 @@ class ApiServer {
             const std::string status(PlanStatusName(tail->status));
             if (tail->status != PlanStatus::kApplying) {
               out += SseEvent("status", {{"status", status}});
-              // `done` ends an apply; a plan never applied has only its status.
+              // `done` ends an apply (applied, failed or refused); a plan never applied has only
+              // its status.
               if (tail->status != PlanStatus::kPlanned)
                 out += SseEvent("done", {{"status", status}, {"apply", tail->apply}});
               if (!sink.write(out.data(), out.size())) return false;
@@ -538,7 +606,8 @@ class ApiServer {
           } catch (const std::exception&) {
             return false;
           }
-        });
+        },
+        [this](bool) { --event_streams_; });
   }
 
   void Metrics(httplib::Response& res) {
@@ -609,6 +678,7 @@ class ApiServer {
   PlanStore store_;
   DriftMonitor drift_;
   std::atomic<bool> applying_{false};
+  std::atomic<int> event_streams_{0};
   std::mutex threads_mutex_;
   std::vector<std::thread> apply_threads_;
   std::mutex metrics_mutex_;

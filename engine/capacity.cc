@@ -3,12 +3,21 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/change_rules.h"
 #include "engine/size.h"
 
 namespace vc {
 namespace {
+
+// Sizes are each below 2^63, but a sum of several is not: it stops at the largest value rather
+// than wrap to a small one that would pass every limit.
+std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
 
 // What one domain commits, from its fields (a running one's live values when observed).
 Commitment CommitOf(const Json& spec) {
@@ -21,15 +30,11 @@ Commitment CommitOf(const Json& spec) {
   return c;
 }
 
-const Json& Fields(const ObservedResource& r) {
-  return IsRunning(r) && r.live.is_object() ? r.live : r.spec;
-}
-
 void Add(Commitment* total, const Commitment& one, const std::string& undeclared_name) {
   total->domains += one.domains;
   total->vcpus += one.vcpus;
-  total->memory += one.memory;
-  total->max_memory += one.max_memory;
+  total->memory = SaturatingAdd(total->memory, one.memory);
+  total->max_memory = SaturatingAdd(total->max_memory, one.max_memory);
   if (!undeclared_name.empty()) total->undeclared.push_back(undeclared_name);
 }
 
@@ -38,6 +43,10 @@ double Rounded(double x) { return std::round(x * 1000) / 1000; }
 std::string Ratio(double x) { return fmt::format("{:.2f}", x); }
 
 }  // namespace
+
+const Json& CommittedFields(const ObservedResource& domain) {
+  return IsRunning(domain) && domain.live.is_object() ? domain.live : domain.spec;
+}
 
 HostLimits HostLimits::Of(const HostEntry& entry) {
   HostLimits limits;
@@ -56,14 +65,16 @@ double HostCapacity::VcpuRatio(const Commitment& c) const {
 
 double HostCapacity::RamRatio(const Commitment& c) const {
   return memory > 0
-             ? static_cast<double>(limits.reserved_memory + c.memory) / static_cast<double>(memory)
+             ? (static_cast<double>(limits.reserved_memory) + static_cast<double>(c.memory)) /
+                   static_cast<double>(memory)
              : 0;
 }
 
 double HostCapacity::MaxMemoryRatio(const Commitment& c) const {
-  return memory > 0 ? static_cast<double>(limits.reserved_memory + c.max_memory) /
-                          static_cast<double>(memory)
-                    : 0;
+  return memory > 0
+             ? (static_cast<double>(limits.reserved_memory) + static_cast<double>(c.max_memory)) /
+                   static_cast<double>(memory)
+             : 0;
 }
 
 std::vector<HostCapacity> ComputeCapacity(const Document& doc, const Document& placed,
@@ -88,11 +99,11 @@ std::vector<HostCapacity> ComputeCapacity(const Document& doc, const Document& p
     };
     for (const auto& [address, r] : observed.resources) {
       if (address.kind == Kind::kDomain && address.host == host)
-        Add(&c.before, CommitOf(Fields(r)), undeclared(address.name));
+        Add(&c.before, CommitOf(CommittedFields(r)), undeclared(address.name));
     }
     for (const auto& [address, r] : after.resources) {
       if (address.kind != Kind::kDomain || address.host != host || deleted.count(address)) continue;
-      Json fields = Fields(r);
+      Json fields = CommittedFields(r);
       auto declared = placed.resources.find(address);
       if (declared != placed.resources.end() && !declared->second.absent)
         fields.update(declared->second.spec);
@@ -194,7 +205,7 @@ std::optional<double> Headroom(const HostCapacity& host, std::int64_t extra_vcpu
   if (host.cpus <= 0 || host.memory == 0) return std::nullopt;
   Commitment c = host.after;
   c.vcpus += extra_vcpus;
-  c.memory += extra_memory;
+  c.memory = SaturatingAdd(c.memory, extra_memory);
   const double cpu = 1 - host.VcpuRatio(c) / host.limits.cpu_allocation_ratio;
   const double ram = 1 - host.RamRatio(c) / host.limits.ram_allocation_ratio;
   return cpu < ram ? cpu : ram;

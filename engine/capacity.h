@@ -60,6 +60,10 @@ struct HostCapacity {
   double MaxMemoryRatio(const Commitment& c) const;
 };
 
+/// The fields a domain commits with: a running one's live values (vCPUs online, the balloon's
+/// memory), else its definition's. Placement and the capacity check count alike.
+const Json& CommittedFields(const ObservedResource& domain);
+
 /// The capacity of each host in `hosts` as the plan leaves it. `placed` is the placed document,
 /// `observed` the host as observed, `after` the observed state the plan's domains are planned
 /// from (moves already made), `deleted` what the plan deletes. A host with no observed host

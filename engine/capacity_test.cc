@@ -10,6 +10,7 @@
 #include "engine/placement.h"
 #include "engine/plan_text.h"
 #include "engine/planner.h"
+#include "engine/saved_plan.h"
 #include "engine/schemas.h"
 #include "engine/size.h"
 
@@ -199,6 +200,24 @@ domains:
   EXPECT_NE(d->summary.find("stays at 2.00, over its cpu_allocation_ratio of 1.00"),
             std::string::npos)
       << d->summary;
+}
+
+TEST(CapacityTest, AGuestDefinedOnTheHostSinceASavedPlanIsAChangeSincePlan) {
+  Document doc = Load(R"(version: 1
+hosts:
+  hv-a: {connection: "qemu:///system"}
+domains:
+  web: {vcpus: 1, memory: 256MiB}
+)");
+  ObservedState observed;
+  PutHost(&observed, "hv-a", 4, "8GiB");
+  StatusOr<SavedPlan> saved = DecodeSavedPlan(PlanToJson(ComputePlan(doc, observed, {})).dump());
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  PutDomain(&observed, "other", "hv-a", 2, "1GiB");  // not in the plan's changes
+  Json again = PlanToJson(ComputePlan(saved->document, observed, ReplanOptions(*saved, {})));
+  Status same = CompareWithSaved(*saved, again);
+  EXPECT_EQ(same.error_code(), ErrorCode::kChangedSincePlan) << same.message();
+  EXPECT_NE(same.message().find("capacity.hv-a"), std::string::npos) << same.message();
 }
 
 TEST(CapacityTest, TheDefaultLimitsAreTheSchemas) {

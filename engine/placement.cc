@@ -255,7 +255,7 @@ class Placer {
       if (address.kind == Kind::kDomain &&
           !doc_.resources.count(Address{Kind::kDomain, address.name}) &&
           !choosing.count(address.name))
-        Commit(address.host, r.spec);
+        Commit(address.host, CommittedFields(r));
     }
     std::sort(choose.begin(), choose.end());
     for (const auto& [name, from] : choose) Choose(name, from);

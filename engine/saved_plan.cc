@@ -249,6 +249,14 @@ Status CompareWithSaved(const SavedPlan& saved, const Json& replanned) {
   const Json& theirs = saved.json;
   std::string diff = FirstDifference(theirs, mine, "");
   if (diff.empty()) return Status::Ok();
+  if (diff.rfind("capacity.", 0) == 0) {
+    // What the hosts commit is observed, not declared: a guest started, defined or ballooned
+    // there since the plan (the fingerprint covers only what the plan changes).
+    return Status::FailedPrecondition("the hosts changed since the plan was made: " + diff +
+                                      " is " + Shown(At(theirs, diff)) + " in the plan but " +
+                                      Shown(At(mine, diff)) + " now: plan again")
+        .WithErrorCode(ErrorCode::kChangedSincePlan);
+  }
   return Status::FailedPrecondition(
              "the saved plan is not what its document gives on this host: " + diff + " is " +
              Shown(At(theirs, diff)) + " in the file but " + Shown(At(mine, diff)) +

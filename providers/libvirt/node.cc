@@ -1,5 +1,6 @@
 #include "providers/libvirt/node.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -116,6 +117,14 @@ Status SetParameters(virConnectPtr conn, const Json& settings) {
 bool IsThisMachine(const std::string& uri) {
   const std::size_t scheme = uri.find("://");
   if (scheme == std::string::npos) return false;  // an alias: where it leads is not known here
+  // A transport that may lead elsewhere even from a loopback address (an ssh port forward, an
+  // external command) is not this machine; unix sockets and tcp/tls to loopback are.
+  const std::string driver = uri.substr(0, scheme);
+  if (const std::size_t plus = driver.find('+'); plus != std::string::npos) {
+    const std::string transport = driver.substr(plus + 1);
+    if (transport != "unix" && transport != "tcp" && transport != "tls") return false;
+  }
+  if (uri.find("command=") != std::string::npos) return false;
   std::string authority = uri.substr(scheme + 3, uri.find('/', scheme + 3) - (scheme + 3));
   if (std::size_t at = authority.rfind('@'); at != std::string::npos)
     authority = authority.substr(at + 1);
@@ -125,7 +134,11 @@ bool IsThisMachine(const std::string& uri) {
   } else if (std::size_t colon = host.find(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
   }
-  return host.empty() || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host.empty() || host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 StatusOr<ObservedResource> ReadNode(virConnectPtr conn, const std::string& uri) {
@@ -190,11 +203,22 @@ Status SetKsm(virConnectPtr conn, const std::string& uri, const Json& settings) 
                    unreachable)
             .WithErrorCode(ErrorCode::kUnsupported);
       }
-      const unsigned long long run = ReadSysfs("run").value_or(0);
-      if (Status s = WriteSysfs("run", 2); !s.ok()) return s;  // returns once unmerged
-      Json merge = {{"merge_across_nodes", params["merge_across_nodes"]}};
-      Status set = SetParameters(conn, merge);
-      Status back = WriteSysfs("run", run == 2 ? 0 : run);
+      const std::optional<unsigned long long> run = ReadSysfs("run");
+      if (!run) {
+        return Status::Unavailable("cannot read " + SysfsPath("run") +
+                                   ": the run switch could not be restored after unmerging")
+            .WithErrorCode(ErrorCode::kOperationFailed);
+      }
+      // The switch goes back to what it was whatever happens: the kernel stops KSM when an
+      // unmerge fails, which must not outlive this step.
+      Status unmerged = WriteSysfs("run", 2);  // returns once unmerged
+      Status set = Status::Ok();
+      if (unmerged.ok()) {
+        Json merge = {{"merge_across_nodes", params["merge_across_nodes"]}};
+        set = SetParameters(conn, merge);
+      }
+      Status back = WriteSysfs("run", *run == 2 ? 0 : *run);
+      if (!unmerged.ok()) return unmerged;
       if (!set.ok()) return set;
       if (!back.ok()) return back;
       params.erase("merge_across_nodes");

@@ -16,8 +16,9 @@ namespace vc::libvirt {
 /// Where KSM's sysfs files are; a test may point it elsewhere.
 inline constexpr const char* kKsmSysfs = "/sys/kernel/mm/ksm";
 
-/// True when `uri` reaches a libvirtd on this machine: no host part, or a loopback one
-/// (localhost, 127.0.0.0/8, ::1). Then this process shares that host's kernel and its sysfs.
+/// True when `uri` reaches a libvirtd on this machine: no host part, or a loopback address
+/// (localhost, 127.0.0.0/8, ::1), over no transport, unix, tcp or tls (not ssh or ext, which may
+/// lead elsewhere from loopback too). Then this process shares that host's kernel and its sysfs.
 bool IsThisMachine(const std::string& uri);
 
 /// The host resource (address {kHost, "", ""}): spec {"ksm": {pages_to_scan, sleep_millisecs,

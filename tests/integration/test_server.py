@@ -326,6 +326,21 @@ domains:
             self.assertEqual(json.loads(data)["error"]["code"], code, (path, (body or "")[:80], data[:300]))
             if not path.startswith("/v1/plans/..") and not path.startswith("/v1/nope") and "%2F" not in path:
                 self.openapi.check(method, path, status, ctype_out, data)
+        # Bodies the library would read without its limit: refused before they are read.
+        for headers, expected in (({"Transfer-Encoding": "chunked"}, 411),
+                                  ({"Content-Encoding": "gzip", "Content-Length": "10"}, 415)):
+            conn = self.server.connection()
+            conn.putrequest("POST", "/v1/plans")
+            conn.putheader("Authorization", "Bearer " + TOKEN)
+            conn.putheader("Content-Type", "application/json")
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            if "Transfer-Encoding" in headers:
+                conn.send(b"5\r\n{\"a\":\r\n")  # and never the rest
+            r = conn.getresponse()
+            self.assertEqual(r.status, expected, r.read())
+            conn.close()
         invalid = self.propose("version: 1\ndomains:\n  vct-x: {vcpus: 0, memory: 1MiB}\n", expect=422)
         self.assertIn("domains.vct-x.vcpus", json.dumps(invalid["diagnostics"]))
         plan = self.propose("version: 1\n")
