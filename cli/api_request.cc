@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "engine/json_reader.h"
+#include "engine/names.h"
 
 namespace vc::cli {
 namespace {
@@ -118,6 +119,29 @@ StatusOr<PlanOptions> DecodeApplyRequest(std::string_view body, std::string_view
     SetAllow(key, value.get<bool>(), &allows);
   }
   return allows;
+}
+
+StatusOr<BackupApiRequest> DecodeBackupRequest(std::string_view body,
+                                               std::string_view content_type) {
+  StatusOr<Json> json = JsonObject(body, content_type);
+  if (!json.ok()) return json.status();
+  BackupApiRequest r;
+  for (const auto& [key, value] : json->items()) {
+    if (key == "domain" || key == "name") {
+      if (!value.is_string()) return BadField(key, "must be a string");
+      if (Status s = CheckName(value.get<std::string>()); !s.ok())
+        return BadField(key, s.message());
+      (key == "domain" ? r.domain : r.name) = value.get<std::string>();
+    } else if (key == "incremental") {
+      if (!value.is_boolean()) return BadField(key, "must be true or false");
+      r.incremental = value.get<bool>();
+    } else {
+      return BadField(key, "unknown (known: domain, name, incremental)", ErrorCode::kUnknownField);
+    }
+  }
+  if (r.domain.empty()) return BadField("domain", "is required");
+  if (r.name.empty()) return BadField("name", "is required (the backup directory's name)");
+  return r;
 }
 
 }  // namespace vc::cli

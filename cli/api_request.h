@@ -28,6 +28,16 @@ StatusOr<PlanRequest> DecodePlanRequest(std::string_view body, std::string_view 
 /// Only the allow flags of the result are set.
 StatusOr<PlanOptions> DecodeApplyRequest(std::string_view body, std::string_view content_type);
 
+/// POST /v1/backups: {"domain", "name" (the backup directory under the server's --backup-dir, a
+/// plain name), "incremental"?}. Both names are checked like resource names (no '/', no "..").
+struct BackupApiRequest {
+  std::string domain;
+  std::string name;
+  bool incremental = false;
+};
+StatusOr<BackupApiRequest> DecodeBackupRequest(std::string_view body,
+                                               std::string_view content_type);
+
 /// The media type of a Content-Type header: lower case, without parameters or spaces.
 std::string MediaType(std::string_view content_type);
 

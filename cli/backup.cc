@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/backup_runner.h"
 #include "cli/commands.h"
 #include "cli/driver.h"
 #include "engine/names.h"
@@ -204,6 +205,21 @@ int RestoreCommand(const Args& args) {
   std::printf("  path: %s\n", result->volume_path.c_str());
   for (const std::string& image : result->chain) std::printf("  from: %s\n", image.c_str());
   return kExitOk;
+}
+
+StatusOr<Json> RunBackup(const std::string& uri, const BackupRequest& request) {
+  libvirt::SilenceDefaultErrorPrinting();
+  StatusOr<libvirt::Connection> conn =
+      libvirt::ConnectWithDeadline(uri, libvirt::kDefaultDaemonTimeout);
+  if (!conn.ok()) return conn.status();
+  libvirt::BackupOptions options;
+  options.dir = request.dir;
+  options.incremental = request.incremental;
+  options.deadline = std::chrono::seconds(request.timeout_seconds);
+  StatusOr<libvirt::BackupRecord> record =
+      libvirt::BackupDomain(conn->get(), request.domain, options);
+  if (!record.ok()) return record.status();
+  return libvirt::BackupRecordToJson(*record);
 }
 
 }  // namespace vc::cli

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/backup_runner.h"
 #include "cli/commands.h"
 #include "cli/driver.h"
 #include "cli/serve_request.h"
@@ -38,6 +39,10 @@ class Session {
   Json Handle(const Request& request, int line) {
     if (request.command == "version") return Ok({{"version", kVersion}});
     if (request.command == "observe") return Observe(request);
+    if (request.command == "backup") {
+      StatusOr<Json> backup = RunBackup(ResolveConnection(request.connection, ""), request.backup);
+      return backup.ok() ? Ok({{"backup", *backup}}) : Error(backup.status());
+    }
     Document doc;
     Diagnostics diagnostics =
         ParseDocument(request.document.dump(), "<request " + std::to_string(line) + ">", &doc);
@@ -141,7 +146,10 @@ int Serve(const Args& args) {
            "                \"skip_unreachable\": false, \"allow_overcommit\": false}}\n"
            "  {\"id\": 2, \"command\": \"observe\", \"options\": {\"connection\": URI,\n"
            "                                     \"ceph\": {\"conf\": PATH, \"user\": NAME}}}\n"
-           "  {\"id\": 3, \"command\": \"version\"}\n"
+           "  {\"id\": 3, \"command\": \"backup\", \"backup\": {\"domain\": NAME, \"to\": DIR,\n"
+           "                                    \"incremental\": false, \"timeout\": 3600},\n"
+           "   \"options\": {\"connection\": URI}}\n"
+           "  {\"id\": 4, \"command\": \"version\"}\n"
            "Responses: {\"id\": ..., \"ok\": true, \"result\": {...}} or {\"id\": ..., \"ok\": "
            "false, "
            "\"error\": \"...\", \"code\": \"...\", \"transient\": bool}.\nSee docs/serve.md.\n";

@@ -19,8 +19,9 @@ StatusOr<Request> DecodeRequest(const Json& json) {
     r.id = *id;
   }
   for (const auto& [key, value] : json.items()) {
-    if (key != "id" && key != "command" && key != "document" && key != "options") {
-      return BadField(key, "unknown (known: id, command, document, options)")
+    if (key != "id" && key != "command" && key != "document" && key != "options" &&
+        key != "backup") {
+      return BadField(key, "unknown (known: id, command, document, options, backup)")
           .WithErrorCode(ErrorCode::kUnknownField);
     }
   }
@@ -29,8 +30,36 @@ StatusOr<Request> DecodeRequest(const Json& json) {
     return BadField("command", "must be a string");
   r.command = command->get<std::string>();
   if (r.command != "version" && r.command != "validate" && r.command != "plan" &&
-      r.command != "apply" && r.command != "observe") {
-    return BadField("command", "unknown command (validate, plan, apply, observe, version)");
+      r.command != "apply" && r.command != "observe" && r.command != "backup") {
+    return BadField("command", "unknown command (validate, plan, apply, observe, backup, version)");
+  }
+  auto backup = json.find("backup");
+  if (r.command == "backup") {
+    if (backup == json.end() || !backup->is_object())
+      return BadField("backup", "must be an object {\"domain\", \"to\", \"incremental\"?}");
+    for (const auto& [key, value] : backup->items()) {
+      const std::string field = "backup." + key;
+      if (key == "domain" || key == "to") {
+        if (!value.is_string() || value.get<std::string>().empty())
+          return BadField(field, "must be a non-empty string");
+        (key == "domain" ? r.backup.domain : r.backup.dir) = value.get<std::string>();
+      } else if (key == "incremental") {
+        if (!value.is_boolean()) return BadField(field, "must be true or false");
+        r.backup.incremental = value.get<bool>();
+      } else if (key == "timeout") {
+        if (!value.is_number_integer() || value < 1 || value > 604800)
+          return BadField(field, "must be an integer from 1 to 604800 (seconds)");
+        r.backup.timeout_seconds = value.get<int>();
+      } else {
+        return BadField(field, "unknown (known: domain, to, incremental, timeout)")
+            .WithErrorCode(ErrorCode::kUnknownField);
+      }
+    }
+    if (r.backup.domain.empty()) return BadField("backup.domain", "is required");
+    if (r.backup.dir.empty() || r.backup.dir.front() != '/')
+      return BadField("backup.to", "is required, an absolute path");
+  } else if (backup != json.end()) {
+    return BadField("backup", "not taken by " + r.command);
   }
   const bool takes_document =
       r.command == "validate" || r.command == "plan" || r.command == "apply";

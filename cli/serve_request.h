@@ -11,6 +11,16 @@
 
 namespace vc::cli {
 
+/// A backup request's fields (command "backup"): the running domain, the backup directory (an
+/// absolute path: serve runs with its caller's rights, like the CLI), and whether to copy only
+/// the blocks changed since its last backup.
+struct BackupRequest {
+  std::string domain;
+  std::string dir;
+  bool incremental = false;
+  int timeout_seconds = 3600;
+};
+
 struct Request {
   Json id;  // echoed back as given (null when absent)
   std::string command;
@@ -20,7 +30,8 @@ struct Request {
   PlanOptions plan_options;
   int parallelism = 4;
   int lock_wait_seconds = static_cast<int>(kDefaultLockWait.count());  // apply: for the host lock
-  bool text = false;  // also return the plan rendered for people
+  bool text = false;     // also return the plan rendered for people
+  BackupRequest backup;  // command "backup" only
 };
 
 /// Decodes a request object; every field's type and range is checked. InvalidArgument

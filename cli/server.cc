@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/api_request.h"
+#include "cli/backup_runner.h"
 #include "cli/commands.h"
 #include "cli/document_dirs.h"
 #include "cli/drift.h"
@@ -54,6 +55,7 @@ struct ServerConfig {
   std::chrono::seconds drift_interval{300};
   std::size_t max_body = kMaxDocumentBytes;
   std::size_t plans = 100;
+  std::string backup_dir;  // --backup-dir: where POST /v1/backups writes; "" refuses backups
 };
 
 // ---------------------------------------------------------------- configuration
@@ -289,6 +291,8 @@ class ApiServer {
     Guarded("GET", "/v1/drift", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, DriftReportToJson(drift_.Report()));
     });
+    Guarded("POST", "/v1/backups",
+            [this](const httplib::Request& req, httplib::Response& res) { Backup(req, res); });
     Guarded("GET", "/metrics",
             [this](const httplib::Request&, httplib::Response& res) { Metrics(res); });
   }
@@ -538,6 +542,22 @@ class ApiServer {
     SendJson(res, 202, {{"id", id}, {"status", "applying"}});
   }
 
+  // A backup of a running domain into a directory under --backup-dir, answered when it ends.
+  void Backup(const httplib::Request& req, httplib::Response& res) {
+    if (config_.backup_dir.empty())
+      return SendError(res, 404, "not_found", "backups are not enabled (--backup-dir)");
+    StatusOr<BackupApiRequest> request =
+        DecodeBackupRequest(req.body, req.get_header_value("Content-Type"));
+    if (!request.ok()) return SendStatus(res, request.status());
+    BackupRequest backup;
+    backup.domain = request->domain;
+    backup.dir = config_.backup_dir + "/" + request->name;
+    backup.incremental = request->incremental;
+    StatusOr<Json> record = RunBackup(ResolveConnection(config_.connection, ""), backup);
+    if (!record.ok()) return SendStatus(res, record.status());
+    SendJson(res, 201, {{"backup", *record}, {"name", request->name}});
+  }
+
   void Refuse(const std::string& id, const Status& why) {
     store_.AppendLog(id, "refused: " + why.message());
     store_.Finish(id, PlanStatus::kRefused, nullptr);
@@ -705,7 +725,9 @@ int Server(const Args& args) {
       "seconds between drift passes over --documents (0: none)")(
       "max-body", po::value<std::size_t>()->default_value(kMaxDocumentBytes),
       "largest request body in bytes (larger: 413 before it is read)")(
-      "plans", po::value<std::size_t>()->default_value(100), "plans kept for review");
+      "plans", po::value<std::size_t>()->default_value(100), "plans kept for review")(
+      "backup-dir", po::value<std::string>(),
+      "enable POST /v1/backups, each backup directory a plain name under this directory");
   const char* usage =
       "usage: virtconverge server --token-file FILE [--listen 127.0.0.1:8470] [options]\n\n"
       "Serve the engine over HTTP: propose a document, review its plan (JSON, or the review page "
@@ -762,6 +784,13 @@ int Server(const Args& args) {
   config.drift_interval = std::chrono::seconds(interval);
   config.max_body = vm["max-body"].as<std::size_t>();
   config.plans = std::max<std::size_t>(1, vm["plans"].as<std::size_t>());
+  if (vm.count("backup-dir")) {
+    config.backup_dir = vm["backup-dir"].as<std::string>();
+    if (config.backup_dir.empty() || config.backup_dir.front() != '/') {
+      std::cerr << "error: --backup-dir must be an absolute path\n";
+      return 1;
+    }
+  }
 
   // SIGINT and SIGTERM stop the server from a thread of its own (stop() is not signal-safe);
   // blocked before any thread starts, so they all inherit the mask.

@@ -707,4 +707,6 @@ StatusOr<RestoreResult> RestoreVolume(virConnectPtr conn, const RestoreOptions& 
   return result;
 }
 
+Json BackupRecordToJson(const BackupRecord& record) { return RecordToJson(record); }
+
 }  // namespace vc::libvirt

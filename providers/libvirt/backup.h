@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/resource.h"
 #include "engine/status.h"
 
 namespace vc::libvirt {
@@ -99,6 +100,11 @@ struct BackupOptions {
 /// REQUIRES: `conn` is a read-write connection to a local libvirtd (ConnectWithDeadline).
 StatusOr<BackupRecord> BackupDomain(virConnectPtr conn, const std::string& domain,
                                     const BackupOptions& options);
+
+/// One backup as the manifest records it (and `serve` and the HTTP API answer it): {"name",
+/// "kind", "started", "completed", "checkpoint", "parent", "parent_checkpoint", "processed",
+/// "seconds", "disks": [{"target", "file", "mode", "checkpoint", "virtual_size", "file_size"}]}.
+Json BackupRecordToJson(const BackupRecord& record);
 
 /// The manifest of `dir`. NotFound when there is none; InvalidArgument (naming the file and the
 /// field) when it cannot be read.

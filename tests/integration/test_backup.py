@@ -236,5 +236,95 @@ class BackupTest(unittest.TestCase):
                      "--to", f"{POOL}/vcb-x")
 
 
+class FrontEndBackupTest(BackupTest):
+    """The same backup through `serve` and the HTTP server (docs/backup.md)."""
+
+    test_full_incremental_and_restore_of_both_points = None  # BackupTest's, run there once
+
+    def test_serve_and_the_http_api_take_backups_and_refuse_what_they_must(self):
+        self.apply("running")
+        self.guest_write("0xab", 0, "4M")
+        # serve: a full, then an incremental backup, each answered with its record.
+        target = os.path.join(WORK, "serve-backups")
+        lines = [{"id": 1, "command": "backup", "backup": {"domain": DOMAIN, "to": target},
+                  "options": {"connection": URI}},
+                 {"id": 2, "command": "backup", "backup": {"domain": DOMAIN, "to": target,
+                                                           "incremental": True}},
+                 {"id": 3, "command": "backup", "backup": {"domain": DOMAIN, "to": "relative/dir"}},
+                 {"id": 4, "command": "backup", "backup": {"domain": DOMAIN, "to": target, "bogus": 1}},
+                 {"id": 5, "command": "plan", "backup": {"domain": DOMAIN, "to": target}},
+                 {"id": 6, "command": "version"}]
+        rc, out, err = run(["serve"], stdin="".join(json.dumps(l) + "\n" for l in lines), timeout=300)
+        self.assertEqual(rc, 0, err)
+        answers = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual([a["id"] for a in answers], [1, 2, 3, 4, 5, 6])
+        self.assertTrue(answers[0]["ok"], answers[0])
+        self.assertEqual(answers[0]["result"]["backup"]["kind"], "full")
+        self.assertTrue(answers[1]["ok"], answers[1])
+        self.assertEqual(answers[1]["result"]["backup"]["kind"], "incremental")
+        self.assertEqual(answers[1]["result"]["backup"]["parent"], answers[0]["result"]["backup"]["name"])
+        for bad in answers[2:5]:
+            self.assertFalse(bad["ok"], bad)
+        self.assertIn("backup.to", answers[2]["error"])
+        self.assertEqual(answers[3]["code"], "unknown_field")
+        self.assertTrue(answers[5]["ok"], "the session goes on")
+        with open(os.path.join(target, "virtconverge-backup.json")) as f:
+            self.assertEqual(len(json.load(f)["backups"]), 2)
+
+        # The HTTP server: only under --backup-dir, a plain name, with the token.
+        import http.client
+        import socket
+        token = "vcb-token-" + os.urandom(8).hex()
+        token_file = os.path.join(WORK, "token")
+        with open(token_file, "w") as f:
+            f.write(token + "\n")
+        os.chmod(token_file, 0o600)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        root = os.path.join(WORK, "http-backups")
+        os.makedirs(root)
+        log = open(os.path.join(WORK, "server.log"), "w")
+        server = subprocess.Popen([os.environ.get("VC_BINARY", "../../build/virtconverge"), "server",
+                                   "--listen", f"127.0.0.1:{port}", "--token-file", token_file,
+                                   "--connection", URI, "--backup-dir", root, "--drift-interval", "0"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def post(body, auth=token):
+                for _ in range(100):
+                    try:
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                        conn.request("POST", "/v1/backups", body=json.dumps(body),
+                                     headers={"Authorization": "Bearer " + auth,
+                                              "Content-Type": "application/json"})
+                        r = conn.getresponse()
+                        answer = r.status, json.loads(r.read())
+                        conn.close()
+                        return answer
+                    except ConnectionRefusedError:
+                        import time
+                        time.sleep(0.1)
+                raise AssertionError("the server did not answer")
+            status, answer = post({"domain": DOMAIN, "name": "nightly"}, auth="wrong-" + token)
+            self.assertEqual(status, 401)
+            self.assertEqual(os.listdir(root), [])
+            status, answer = post({"domain": DOMAIN, "name": "../escape"})
+            self.assertEqual(status, 400, answer)
+            self.assertIn("name", answer["error"]["message"])
+            status, answer = post({"domain": DOMAIN, "name": "nightly"})
+            self.assertEqual(status, 201, answer)
+            self.assertEqual(answer["backup"]["kind"], "full")
+            status, answer = post({"domain": DOMAIN, "name": "nightly", "incremental": True})
+            self.assertEqual(status, 201, answer)
+            self.assertEqual(answer["backup"]["kind"], "incremental")
+            self.assertEqual(sorted(os.listdir(root)), ["nightly"])
+            status, answer = post({"domain": "vcb-nobody", "name": "other"})
+            self.assertEqual(status, 404, answer)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+
+
 if __name__ == "__main__":
     unittest.main()
