@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libvirt-dev libyaml-cpp-dev nlohmann-json3-dev libboost-program-options-dev libpugixml-dev
-  libfmt-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
+  libfmt-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev libisofs-dev
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-storage-rbd qemu-system-x86 qemu-utils qemu-block-extra
   dnsmasq-base iproute2 lvm2
   ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev libradospp-dev bc
