@@ -72,6 +72,7 @@ class MemoryProvider : public Provider {
       case Step::Op::kSetKsm:
         r.spec["ksm"].update(step.args["settings"]);
         break;
+      case Step::Op::kWriteSeed:  // the seed is in the spec create and write_config set
       case Step::Op::kBlockResize:
       case Step::Op::kUpdateFeatures:
       case Step::Op::kCreateSnapshots:

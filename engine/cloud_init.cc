@@ -125,6 +125,12 @@ std::string RedactText(std::string_view text) {
         } else {
           shown = m[1].str() + "(redacted)";
         }
+      } else {
+        // Inside flow collections and key=value lists: each secret-looking key's value.
+        static const std::regex kInline(
+            R"re(([A-Za-z0-9_.-]*(password|passwd|secret|token|key)[A-Za-z0-9_.-]*"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^,}\]\s][^,}\]]*))re",
+            std::regex::icase);
+        shown = std::regex_replace(line, kInline, "$1(redacted)");
       }
     }
     out += shown + "\n";

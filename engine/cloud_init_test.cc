@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/document_parser.h"
+#include "engine/plan_text.h"
+#include "engine/planner.h"
+
 namespace vc {
 namespace {
 
@@ -40,6 +44,8 @@ TEST(CloudInitTest, RedactsSecretValuesAndBlocks) {
             "chpasswd:\n  (redacted)\n    (redacted)\nafter: 1\n");
   EXPECT_EQ(RedactText("ssh_authorized_keys:\n  - ssh-ed25519 AAAA\nhostname: x\n"),
             "ssh_authorized_keys:\n  (redacted)\nhostname: x\n");
+  EXPECT_EQ(RedactText("users: [{name: ops, passwd: x1}]"),
+            "users: [{name: ops, passwd: (redacted)}]");
   EXPECT_EQ(RedactText("hostname: web1\n"), "hostname: web1\n");
 }
 
@@ -79,6 +85,123 @@ TEST(CloudInitTest, SplitsAChangeIntoSubFieldsWithARedactedDiff) {
 TEST(CloudInitTest, TextDiffShowsOnlyWhatChanged) {
   EXPECT_EQ(TextDiff("a\nb\nc\n", "a\nB\nc\nd\n"), "-b\n+B\n+d");
   EXPECT_EQ(TextDiff("same\n", "same\n"), "");
+}
+
+const char* kDoc = R"(version: 1
+pools:
+  p: {type: dir, path: /srv/p}
+domains:
+  web1:
+    vcpus: 1
+    memory: 256MiB
+    state: stopped
+    cloud_init:
+      pool: p
+      user_data:
+        users: [{name: ops, passwd: "$6$topsecret"}]
+        packages: [htop]
+      meta_data: {instance_id: i-1, local_hostname: web1}
+)";
+
+Document ParseDoc(const std::string& yaml) {
+  Document doc;
+  Diagnostics diags = ParseDocument(yaml, "test.yaml", &doc);
+  EXPECT_FALSE(HasErrors(diags)) << (diags.empty() ? "" : diags[0].summary);
+  return doc;
+}
+
+TEST(CloudInitPlanTest, TheCanonicalUserDataIsTheCloudConfigText) {
+  Document doc = ParseDoc(kDoc);
+  const Json& seed = doc.resources.at(Address{Kind::kDomain, "web1"}).spec["cloud_init"];
+  const std::string text = seed["user_data"];
+  EXPECT_EQ(text.rfind("#cloud-config\n", 0), 0u) << text;
+  EXPECT_NE(text.find("packages:"), std::string::npos) << text;
+  EXPECT_EQ(seed["meta_data"]["local_hostname"], "web1");
+  EXPECT_EQ(seed["pool"], "p");
+}
+
+TEST(CloudInitPlanTest, RefusesAnIncompleteSeed) {
+  Document doc;
+  Diagnostics diags = ParseDocument(R"(version: 1
+domains:
+  web1: {vcpus: 1, memory: 256MiB, cloud_init: {pool: p, user_data: "", meta_data: {hostname: x}}}
+)",
+                                    "t.yaml", &doc);
+  ASSERT_TRUE(HasErrors(diags));
+  EXPECT_NE(diags[0].summary.find("meta_data.hostname: unknown field"), std::string::npos)
+      << diags[0].summary;
+}
+
+TEST(CloudInitPlanTest, ANewDomainWritesItsSeedFirstAndNoSecretLeavesThePlan) {
+  Plan plan = ComputePlan(ParseDoc(kDoc), ObservedState{}, {});
+  ASSERT_EQ(plan.changes.size(), 2u);
+  EXPECT_EQ(plan.changes[0].address.ToString(), "pool.p");  // the seed's pool comes first
+  const std::vector<Step>& steps = plan.changes[1].steps;
+  ASSERT_GE(steps.size(), 2u);
+  EXPECT_EQ(steps[0].op, Step::Op::kWriteSeed);
+  EXPECT_EQ(steps[0].args["volume"], "web1-cidata.iso");
+  EXPECT_EQ(steps[0].args["seed"], SeedHash(SeedFiles(steps[0].args["cloud_init"])));
+  EXPECT_EQ(steps[1].op, Step::Op::kCreate);
+  const Json json = PlanToJson(plan);
+  EXPECT_EQ(json.dump().find("topsecret"), std::string::npos) << json.dump(2);
+  EXPECT_EQ(RenderPlanText(json, TextStyle{}).find("topsecret"), std::string::npos);
+}
+
+TEST(CloudInitPlanTest, AChangedSeedIsARestartPerSubFieldAndTheSameSeedNoChange) {
+  Document doc = ParseDoc(kDoc);
+  Json observed_seed = doc.resources.at(Address{Kind::kDomain, "web1"}).spec["cloud_init"];
+  auto state_with = [&](const Json& seed, const std::string& state) {
+    ObservedState s;
+    s.connection = "test:///default";
+    Json spec = {{"vcpus", 1},
+                 {"max_vcpus", 1},
+                 {"memory", "256MiB"},
+                 {"max_memory", "256MiB"},
+                 {"state", state},
+                 {"autostart", false},
+                 {"disks", Json::array()},
+                 {"interfaces", Json::array()},
+                 {"cloud_init", seed}};
+    s.resources[Address{Kind::kDomain, "web1"}] = ObservedResource{
+        {Kind::kDomain, "web1"}, spec, state == "running" ? spec : Json(), true, {}};
+    s.resources[Address{Kind::kPool, "p"}] = ObservedResource{
+        {Kind::kPool, "p"}, {{"type", "dir"}, {"path", "/srv/p"}}, nullptr, true, {}};
+    return s;
+  };
+  EXPECT_TRUE(ComputePlan(doc, state_with(observed_seed, "stopped"), {}).empty());
+
+  Json old_seed = observed_seed;
+  old_seed["user_data"] = "#cloud-config\nusers:\n  - name: ops\n    passwd: $6$oldsecret\n";
+  old_seed["meta_data"]["local_hostname"] = "old";
+  Document running = ParseDoc(
+      std::string(kDoc).replace(std::string(kDoc).find("state: stopped"), 14, "state: running"));
+  Plan plan = ComputePlan(running, state_with(old_seed, "running"), {});
+  ASSERT_EQ(plan.changes.size(), 1u) << PlanToJson(plan).dump(2);
+  const Change& c = plan.changes[0];
+  ASSERT_EQ(c.attributes.size(), 2u) << PlanToJson(plan).dump(2);
+  EXPECT_EQ(c.attributes[0].path, "cloud_init.user_data");
+  EXPECT_EQ(c.attributes[0].disruption, Disruption::kRestart);
+  EXPECT_EQ(c.attributes[1].path, "cloud_init.meta_data");
+  EXPECT_EQ(c.attributes[1].disruption, Disruption::kRestart);
+  ASSERT_EQ(c.steps.size(), 2u);
+  EXPECT_EQ(c.steps[0].op, Step::Op::kWriteSeed);
+  EXPECT_EQ(c.steps[1].op, Step::Op::kWriteConfig);
+  const std::string text = RenderPlanText(PlanToJson(plan), TextStyle{});
+  EXPECT_NE(text.find("cloud_init.user_data"), std::string::npos) << text;
+  EXPECT_NE(text.find("+packages:"), std::string::npos) << text;
+  EXPECT_NE(text.find("(redacted)"), std::string::npos) << text;
+  for (const char* secret : {"topsecret", "oldsecret"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << text;
+    EXPECT_EQ(PlanToJson(plan).dump().find(secret), std::string::npos);
+  }
+  // With the restart allowed, the guest is restarted after the seed is written.
+  PlanOptions allow;
+  allow.allow_restart = true;
+  Plan restart = ComputePlan(running, state_with(old_seed, "running"), allow);
+  ASSERT_EQ(restart.changes.size(), 1u);
+  ASSERT_EQ(restart.changes[0].steps.size(), 4u);
+  EXPECT_EQ(restart.changes[0].steps[2].op, Step::Op::kShutdown);
+  EXPECT_EQ(restart.changes[0].steps[3].op, Step::Op::kStart);
 }
 
 }  // namespace

@@ -581,6 +581,8 @@ class Parser {
         }
         return ErrorCount() == errors_before;
       }
+      case FieldType::kCloudInit:
+        return ParseCloudInit(value, path, out);
       case FieldType::kKsm:
         if (!ParseObject(value, path, ObjectFields("ksm"), {}, out)) return false;
         if (out->empty()) return fail("expected at least one KSM setting");
@@ -605,6 +607,115 @@ class Parser {
         return ParseList(value, path, ObjectFields("interface"), {"network"}, out);
     }
     return false;
+  }
+
+  // `node` with every collection in block style, so a seed's text reads (and diffs) by line.
+  static YAML::Node BlockStyle(YAML::Node node) {
+    if (node.IsMap() || node.IsSequence()) {
+      node.SetStyle(YAML::EmitterStyle::Block);
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        BlockStyle(node.IsMap() ? it->second : *it);
+      }
+    }
+    return node;
+  }
+
+  // A seed's text: a mapping becomes the YAML text written into the seed (user-data with the
+  // "#cloud-config" header cloud-init needs), a string is taken as it is.
+  bool SeedText(const YAML::Node& value, const std::string& path, const char* header, Json* out) {
+    constexpr std::size_t kMaxText = 65536;
+    std::string text;
+    if (value.IsMap()) {
+      YAML::Emitter emitter;
+      emitter << BlockStyle(YAML::Clone(value));
+      if (!emitter.good()) {
+        Error(value.Mark(), path, "",
+              std::string("cannot be written as YAML: ") + emitter.GetLastError());
+        return false;
+      }
+      text = std::string(header) + emitter.c_str() + "\n";
+    } else if (value.IsScalar()) {
+      text = value.Scalar();
+    } else {
+      Error(value.Mark(), path, "", "expected a mapping or a text");
+      return false;
+    }
+    if (text.size() > kMaxText) {
+      Error(value.Mark(), path, "", "longer than 65536 characters");
+      return false;
+    }
+    *out = text;
+    return true;
+  }
+
+  // cloud_init: {pool, user_data, meta_data: {instance_id, local_hostname?}, network_config?},
+  // canonical with user_data and network_config as the texts the seed holds.
+  bool ParseCloudInit(const YAML::Node& value, const std::string& path, Json* out) {
+    static const std::regex kHostname("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?");
+    if (!value.IsMap()) {
+      Error(value.Mark(), path, "", "expected a mapping");
+      return false;
+    }
+    const std::size_t errors_before = ErrorCount();
+    const std::vector<std::string_view> known = {"pool", "user_data", "meta_data",
+                                                 "network_config"};
+    *out = Json::object();
+    for (const auto& [key, v] : Entries(value, path)) {
+      const std::string where = path + "." + key;
+      if (key == "pool") {
+        Status ok =
+            v.IsScalar() ? CheckName(v.Scalar()) : Status::InvalidArgument("expected a name");
+        if (!ok.ok()) {
+          Error(v.Mark(), where, "", ok.message());
+          continue;
+        }
+        (*out)["pool"] = v.Scalar();
+      } else if (key == "user_data" || key == "network_config") {
+        Json text;
+        if (SeedText(v, where, key == "user_data" ? "#cloud-config\n" : "", &text)) {
+          (*out)[key] = text;
+        }
+      } else if (key == "meta_data") {
+        if (!v.IsMap()) {
+          Error(v.Mark(), where, "", "expected a mapping");
+          continue;
+        }
+        Json meta = Json::object();
+        for (const auto& [mkey, mv] : Entries(v, where)) {
+          const bool id = mkey == "instance_id";
+          if (!id && mkey != "local_hostname") {
+            Error(mv.Mark(), where, mkey,
+                  "unknown field; known fields: instance_id, local_hostname",
+                  ErrorCode::kUnknownField);
+            continue;
+          }
+          if (!mv.IsScalar() || mv.Scalar().empty() || mv.Scalar().size() > 255 ||
+              (!id && !std::regex_match(mv.Scalar(), kHostname))) {
+            Error(mv.Mark(), where, mkey,
+                  id ? "expected a text of 1-255 characters"
+                     : "expected a hostname (letters, digits, '-' and '.')");
+            continue;
+          }
+          meta[mkey] = mv.Scalar();
+        }
+        if (!meta.contains("instance_id") && ErrorCount() == errors_before) {
+          Error(v.Mark(), where, "instance_id", "missing required field", ErrorCode::kMissingField);
+        }
+        (*out)["meta_data"] = meta;
+      } else {
+        std::string hint = ClosestMatch(key, known);
+        Error(v.Mark(), path, key,
+              "unknown field" + (hint.empty() ? "; known fields: " + Join(known)
+                                              : ", did you mean '" + hint + "'?"),
+              ErrorCode::kUnknownField);
+      }
+    }
+    for (const char* required : {"pool", "user_data", "meta_data"}) {
+      if (!out->contains(required) && ErrorCount() == errors_before) {
+        Error(value.Mark(), path, required, "missing required field", ErrorCode::kMissingField);
+      }
+    }
+    return ErrorCount() == errors_before;
   }
 
   bool ParseList(const YAML::Node& value, const std::string& path, const FieldTable& fields,

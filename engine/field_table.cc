@@ -45,6 +45,7 @@ std::optional<FieldType> NamedReader(const std::string& name) {
       {"absolute_path", FieldType::kPath},
       {"cpu", FieldType::kCpu},
       {"ksm", FieldType::kKsm},
+      {"cloud_init", FieldType::kCloudInit},
       {"uri", FieldType::kUri},
   };
   auto it = kReaders.find(name);

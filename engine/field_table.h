@@ -29,6 +29,7 @@ enum class FieldType {
   kInterfaces,
   kCpu,
   kKsm,
+  kCloudInit,  // a cloud-init seed: {pool, user_data, meta_data, network_config?}
   kCpuModel,
   kNameList,
   kEnumList,

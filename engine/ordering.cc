@@ -28,6 +28,9 @@ std::vector<Address> Dependencies(const Change& change) {
     for (const Json& nic : d.value("interfaces", Json::array())) {
       deps.push_back(RefOn(Kind::kNetwork, nic.value("network", ""), host));
     }
+    if (d.contains("cloud_init")) {  // the pool its seed volume is written to
+      deps.push_back(RefOn(Kind::kPool, d["cloud_init"].value("pool", ""), host));
+    }
   }
   return deps;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/cloud_init.h"
 #include "engine/names.h"
 #include "engine/version.h"
 
@@ -89,7 +90,9 @@ Json PlanToJson(const Plan& plan) {
     }
     Json steps = Json::array();
     for (const Step& step : c.steps) steps.push_back(StepToJson(step));
-    changes.push_back({{"address", c.address.ToString()},
+    // Secrets in a cloud-init seed (its user-data) never leave the engine in a plan.
+    changes.push_back(
+        RedactSecrets({{"address", c.address.ToString()},
                        {"kind", KindName(c.address.kind)},
                        {"name", c.address.name},
                        {"host", c.address.host.empty() ? Json(nullptr) : Json(c.address.host)},
@@ -99,7 +102,7 @@ Json PlanToJson(const Plan& plan) {
                        {"attributes", attributes},
                        {"steps", steps},
                        {"before", c.before},
-                       {"desired", c.desired}});
+                       {"desired", c.desired}}));
     std::string action(ActionName(c.action));
     summary[action] = summary[action].get<int>() + 1;
     if (c.disruption() != Disruption::kNone) {
@@ -111,7 +114,7 @@ Json PlanToJson(const Plan& plan) {
                    {"tool_version", kVersion},
                    {"connection", plan.connection},
                    {"ceph", plan.ceph},
-                   {"document", plan.document},
+                   {"document", RedactSecrets(plan.document)},
                    {"fingerprint", plan.fingerprint},
                    {"options",
                     {{"allow_destroy", plan.options.allow_destroy},

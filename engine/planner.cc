@@ -6,6 +6,7 @@
 
 #include "engine/capacity.h"
 #include "engine/change_rules.h"
+#include "engine/cloud_init.h"
 #include "engine/diff.h"
 #include "engine/document_json.h"
 #include "engine/document_parser.h"
@@ -39,6 +40,7 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
     PlanRunningHardware(desired, actual, RestartAllowed(options, desired.spec), &change, pending);
   }
   if (replace) change.action = Action::kReplace;
+  if (desired.address.kind == Kind::kDomain) SplitCloudInitAttributes(&change.attributes);
   // A secret a declared RBD disk authenticates with, removed behind our back: the guest could
   // not start or attach the disk any more, so it is defined again with the ceph: section's key
   // (only for the section's own user: another user's secret holds another key).

@@ -8,7 +8,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<Step::Op, std::string_view>, 22> kOps = {{
+constexpr std::array<std::pair<Step::Op, std::string_view>, 23> kOps = {{
     {Step::Op::kCreate, "create"},
     {Step::Op::kDelete, "delete"},
     {Step::Op::kWriteConfig, "write_config"},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<Step::Op, std::string_view>, 22> kOps = {{
     {Step::Op::kDefineCephSecret, "define_ceph_secret"},
     {Step::Op::kMigrate, "migrate"},
     {Step::Op::kSetKsm, "set_ksm"},
+    {Step::Op::kWriteSeed, "write_seed"},
 }};
 
 std::string Text(const Json& args, const char* key) {
@@ -129,6 +130,9 @@ std::string Step::Describe() const {
         settings += (settings.empty() ? "" : ", ") + key + " = " + value.dump();
       return "set KSM on " + address.name + ": " + settings;
     }
+    case Op::kWriteSeed:
+      return "write the cloud-init seed of " + what + " to volume " + Text(args, "pool") + "/" +
+             Text(args, "volume") + " (" + Text(args, "seed") + ")";
   }
   return "?";
 }

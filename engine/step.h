@@ -41,6 +41,9 @@ namespace vc {
 ///   set_ksm                host: {"settings": {"enabled"?, "pages_to_scan"?,
 ///                          "sleep_millisecs"?, "merge_across_nodes"?}}: the KSM settings that
 ///                          differ, as declared
+///   write_seed             domain: {"pool", "volume", "seed": "sha256:<hex>", "cloud_init": the
+///                          declared value}: the cidata image built from cloud_init (it must hash
+///                          to `seed`, else nothing is written) into the volume, made if missing
 struct Step {
   enum class Op {
     kCreate,
@@ -65,6 +68,7 @@ struct Step {
     kDefineCephSecret,
     kMigrate,
     kSetKsm,
+    kWriteSeed,
   };
   Op op;
   Address address;

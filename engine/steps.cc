@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/change_rules.h"
+#include "engine/cloud_init.h"
 #include "engine/domain_rules.h"
 #include "engine/size.h"
 
@@ -62,6 +63,17 @@ void RbdCreateSteps(const Change& change, const ObservedState& state, std::vecto
   }
 }
 
+// The write_seed step of a domain declaring cloud_init: the plan records the seed's hash, apply
+// builds the image again from the document and writes it only when it hashes the same.
+Step WriteSeedStep(const Address& address, const Json& cloud_init) {
+  return {Step::Op::kWriteSeed,
+          address,
+          {{"pool", cloud_init.value("pool", "")},
+           {"volume", SeedVolumeName(address.name)},
+           {"seed", SeedHash(SeedFiles(cloud_init))},
+           {"cloud_init", cloud_init}}};
+}
+
 }  // namespace
 
 std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
@@ -81,6 +93,9 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
     if (address.kind != Kind::kDomain) {
       steps.push_back({Step::Op::kCreate, address, change.desired});
       return;
+    }
+    if (change.desired.contains("cloud_init")) {
+      steps.push_back(WriteSeedStep(address, change.desired["cloud_init"]));
     }
     steps.push_back({Step::Op::kCreate, address,
                      WithChosenMacs(change.desired, address.name, nullptr, taken_macs)});
@@ -116,6 +131,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
     case Action::kUpdate: {
       bool hardware = false;
       bool restart_needed = false;
+      bool seed = false;
       std::optional<std::string> new_state;
       std::vector<const AttributeChange*> live_hardware;
       for (const AttributeChange& a : change.attributes) {
@@ -154,6 +170,12 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
         if (address.kind == Kind::kRbdImage && a.path == "flatten" && a.after == true) {
           steps.push_back({Step::Op::kFlatten, address, Json::object()});
         }
+        if (address.kind == Kind::kDomain && a.path.starts_with("cloud_init")) {
+          // The seed volume is written, and the CD-ROM (re)attached in the persistent config.
+          seed = true;
+          hardware = true;
+          restart_needed = restart_needed || a.disruption == Disruption::kRestart;
+        }
         if (address.kind == Kind::kDomain && IsDomainHardware(a.path)) {
           hardware = true;
           restart_needed = restart_needed || a.disruption == Disruption::kRestart;
@@ -164,6 +186,9 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
                          ? WithChosenMacs(change.desired, address.name, observed, taken_macs)
                          : change.desired;
       if (new_state == "stopped") steps.push_back({Step::Op::kShutdown, address, shutdown});
+      if (seed && change.desired.contains("cloud_init")) {
+        steps.push_back(WriteSeedStep(address, change.desired["cloud_init"]));
+      }
       if (hardware) steps.push_back({Step::Op::kWriteConfig, address, desired});
       if (restart_needed && RestartAllowed(options, change.desired)) {
         // The restart boots the new config; live steps would be redundant.

@@ -143,6 +143,8 @@ def struct_type(schema, node, path, required, excluded=()):
 
 
 def object_type(schema, node, path):
+    if node.get("additionalProperties") is True and "properties" not in node:
+        return "Hash[String, Data]"  # free-form data passed through (a cloud-config mapping)
     if node.get("additionalProperties", True) is not False:
         raise SchemaError(f"{path}: an object must say additionalProperties: false (a Struct is closed)")
     required = set(node.get("required", []))

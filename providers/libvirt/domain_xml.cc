@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/cloud_init.h"
 #include "engine/domain_rules.h"
 #include "engine/size.h"
 #include "providers/libvirt/xml_util.h"
@@ -345,6 +346,73 @@ static void WriteMemorySharing(pugi::xml_node domain, const Json& desired) {
   if (!backing.child("nosharepages")) Child(domain, "memoryBacking").append_child("nosharepages");
 }
 
+// The cloud-init seed CD-ROM of domain `name`: a cdrom disk whose source is the volume
+// <pool>/<name>-cidata.iso (as a volume source, or as that volume's file).
+static std::optional<std::string> SeedPool(pugi::xml_node devices, const std::string& name,
+                                           const VolumeByPath& volume_by_path) {
+  const std::string volume = SeedVolumeName(name);
+  for (pugi::xml_node disk : devices.children("disk")) {
+    if (std::string_view(disk.attribute("device").as_string()) != "cdrom") continue;
+    pugi::xml_node source = disk.child("source");
+    if (std::string_view(disk.attribute("type").as_string()) == "volume" &&
+        volume == source.attribute("volume").as_string()) {
+      return std::string(source.attribute("pool").as_string());
+    }
+    if (source.attribute("file") && volume_by_path) {
+      std::optional<std::string> key = volume_by_path(source.attribute("file").as_string());
+      if (key && key->size() > volume.size() && key->ends_with("/" + volume)) {
+        return key->substr(0, key->size() - volume.size() - 1);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Writes the seed CD-ROM of `desired`'s cloud_init (read-only, SATA, raw), replacing the one the
+// domain has; removes it when cloud_init is no longer declared but the domain has one.
+static void WriteSeedCdrom(pugi::xml_node devices, const std::string& name, const Json& desired,
+                           const VolumeByPath& volume_by_path) {
+  const std::string volume = SeedVolumeName(name);
+  std::set<std::string> taken;
+  std::vector<pugi::xml_node> remove;
+  for (pugi::xml_node disk : devices.children("disk")) {
+    bool ours = false;
+    if (std::string_view(disk.attribute("device").as_string()) == "cdrom") {
+      pugi::xml_node source = disk.child("source");
+      ours = volume == source.attribute("volume").as_string();
+      if (!ours && source.attribute("file") && volume_by_path) {
+        std::optional<std::string> key = volume_by_path(source.attribute("file").as_string());
+        ours = key && key->ends_with("/" + volume);
+      }
+    }
+    if (ours) {
+      remove.push_back(disk);
+    } else {
+      taken.insert(disk.child("target").attribute("dev").as_string());
+    }
+  }
+  if (!desired.contains("cloud_init")) return;  // not declared: what the domain has stays
+  for (pugi::xml_node disk : remove) devices.remove_child(disk);
+  for (const Json& disk : desired.value("disks", Json::array())) {
+    taken.insert(disk.value("target", ""));
+  }
+  std::string target = "sda";
+  while (taken.count(target) && target[2] < 'z') ++target[2];
+  pugi::xml_node node = devices.append_child("disk");
+  node.append_attribute("type") = "volume";
+  node.append_attribute("device") = "cdrom";
+  pugi::xml_node driver = node.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  driver.append_attribute("type") = "raw";
+  pugi::xml_node source = node.append_child("source");
+  source.append_attribute("pool") = desired["cloud_init"].value("pool", "").c_str();
+  source.append_attribute("volume") = volume.c_str();
+  pugi::xml_node t = node.append_child("target");
+  t.append_attribute("dev") = target.c_str();
+  t.append_attribute("bus") = "sata";
+  node.append_child("readonly");
+}
+
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
                              bool* managed) {
   pugi::xml_document doc;
@@ -369,6 +437,11 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
   spec["memory_sharing"] = !domain.child("memoryBacking").child("nosharepages");
   spec["disks"] = ReadDisks(domain.child("devices"), volume_by_path);
   spec["interfaces"] = ReadInterfaces(domain.child("devices"));
+  // Only where the seed is: its content is the volume's, which the provider reads.
+  if (std::optional<std::string> pool = SeedPool(
+          domain.child("devices"), domain.child("name").text().as_string(), volume_by_path)) {
+    spec["cloud_init"] = {{"pool", *pool}};
+  }
   *managed = HasMark(domain);
   return spec;
 }
@@ -431,6 +504,7 @@ StatusOr<std::string> NewDomainXml(const std::string& name, const Json& desired,
     return s;
   }
   WriteInterfaces(devices, desired.value("interfaces", Json::array()));
+  WriteSeedCdrom(devices, name, desired, context.volume_by_path);
   if (context.virt_type != "test") {
     pugi::xml_node usb = devices.append_child("controller");
     usb.append_attribute("type") = "usb";
@@ -458,6 +532,7 @@ StatusOr<std::string> MergeDomainXml(std::string_view existing, const Json& desi
     if (Status s = WriteDisks(devices, desired["disks"], context); !s.ok()) return s;
   }
   if (desired.contains("interfaces")) WriteInterfaces(devices, desired["interfaces"]);
+  WriteSeedCdrom(devices, domain.child("name").text().as_string(), desired, context.volume_by_path);
   return ToString(doc);
 }
 

@@ -28,6 +28,9 @@ struct NetworkDeleter {
 struct SecretDeleter {
   void operator()(virSecretPtr p) const noexcept { virSecretFree(p); }
 };
+struct StreamDeleter {
+  void operator()(virStreamPtr p) const noexcept { virStreamFree(p); }
+};
 struct CharDeleter {
   void operator()(char* p) const noexcept { std::free(p); }
 };
@@ -38,6 +41,7 @@ using Pool = std::unique_ptr<virStoragePool, PoolDeleter>;
 using Volume = std::unique_ptr<virStorageVol, VolumeDeleter>;
 using Network = std::unique_ptr<virNetwork, NetworkDeleter>;
 using Secret = std::unique_ptr<virSecret, SecretDeleter>;
+using Stream = std::unique_ptr<virStream, StreamDeleter>;
 using CString = std::unique_ptr<char, CharDeleter>;
 
 /// Takes ownership of an array libvirt allocated (virConnectListAll*) and of each element in it.

@@ -10,12 +10,14 @@
 #include <set>
 #include <thread>
 
+#include "engine/cloud_init.h"
 #include "engine/size.h"
 #include "providers/libvirt/connect.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_error.h"
 #include "providers/libvirt/network_xml.h"
 #include "providers/libvirt/node.h"
+#include "providers/libvirt/seed_image.h"
 #include "providers/libvirt/storage_xml.h"
 
 namespace vc::libvirt {
@@ -194,6 +196,9 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   if (!spec.ok()) return spec.status().WithContext("domain " + name);
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
+  if (spec->contains("cloud_init")) {
+    (*spec)["cloud_init"] = ReadSeed((*spec)["cloud_init"].value("pool", ""), name);
+  }
   ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
   // Each of these parses the XML again: only when it holds what they look for (a no-op plan of
   // many domains must cost little more than reading them).
@@ -221,6 +226,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     if (!live.ok()) return live.status().WithContext("domain " + name);
     (*live)["state"] = state;
     (*live)["autostart"] = autostart != 0;
+    live->erase("cloud_init");  // the seed is compared as the volume holds it
     r.live = *live;
     StatusOr<Json> facts = ReadDomainFacts(live_xml);
     if (!facts.ok()) return facts.status().WithContext("domain " + name);
@@ -398,6 +404,8 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
           break;
       }
       break;
+    case Step::Op::kWriteSeed:
+      return WriteSeed(step);
     case Step::Op::kSetKsm:
       return SetKsm(conn_.get(), uri_, step.args.value("settings", Json::object()));
     case Step::Op::kMigrate:  // two hosts: the fleet backend calls MigrateTo
@@ -686,6 +694,96 @@ Status LibvirtProvider::CreateDomain(const Step& step) {
   return Status::Ok();
 }
 
+namespace {
+
+int ReceiveInto(virStreamPtr, const char* data, size_t n, void* opaque) {
+  auto* out = static_cast<std::string*>(opaque);
+  constexpr std::size_t kMostSeedBytes = 16 * 1024 * 1024;  // a seed is a few hundred KiB
+  if (out->size() + n > kMostSeedBytes) return -1;
+  out->append(data, n);
+  return static_cast<int>(n);
+}
+
+struct Upload {
+  const std::string* data;
+  std::size_t offset = 0;
+};
+
+int SendFrom(virStreamPtr, char* data, size_t n, void* opaque) {
+  auto* up = static_cast<Upload*>(opaque);
+  std::size_t left = up->data->size() - up->offset;
+  std::size_t chunk = std::min(left, n);
+  std::memcpy(data, up->data->data() + up->offset, chunk);
+  up->offset += chunk;
+  return static_cast<int>(chunk);
+}
+
+}  // namespace
+
+Json LibvirtProvider::ReadSeed(const std::string& pool, const std::string& domain) {
+  Json out = {{"pool", pool}};
+  StatusOr<Volume> volume = LookupVolume(pool + "/" + SeedVolumeName(domain));
+  if (!volume.ok()) return out;
+  Stream stream(virStreamNew(conn_.get(), 0));
+  if (!stream) return out;
+  std::string bytes;
+  if (virStorageVolDownload(volume->get(), stream.get(), 0, 0, 0) < 0) return out;
+  if (virStreamRecvAll(stream.get(), ReceiveInto, &bytes) < 0) {
+    virStreamAbort(stream.get());
+    return out;
+  }
+  if (virStreamFinish(stream.get()) < 0) return out;
+  StatusOr<std::vector<SeedFile>> files = ReadSeedImage(bytes);
+  if (!files.ok()) return out;
+  StatusOr<Json> seed = CloudInitFromSeedFiles(*files);
+  if (!seed.ok()) return out;
+  out.update(*seed);
+  return out;
+}
+
+Status LibvirtProvider::WriteSeed(const Step& step) {
+  const Json cloud_init = step.args.value("cloud_init", Json::object());
+  const std::string pool_name = step.args.value("pool", "");
+  const std::string key = pool_name + "/" + step.args.value("volume", "");
+  const std::vector<SeedFile> files = SeedFiles(cloud_init);
+  if (SeedHash(files) != step.args.value("seed", "")) {
+    return Status::FailedPrecondition("the cloud-init seed of domain " + step.address.name +
+                                      " built from the document does not hash to the plan's " +
+                                      step.args.value("seed", "") +
+                                      ": nothing written (plan again)");
+  }
+  StatusOr<std::string> image = BuildSeedImage(files);
+  if (!image.ok()) return image.status();
+  Pool pool(virStoragePoolLookupByName(conn_.get(), pool_name.c_str()));
+  if (!pool) return LastError("looking up pool " + pool_name + " for the cloud-init seed");
+  Volume volume(virStorageVolLookupByName(pool.get(), step.args.value("volume", "").c_str()));
+  if (!volume) {
+    Json raw = {{"format", "raw"}, {"capacity", FormatSize(image->size())}};
+    std::string xml = NewVolumeXml(step.args.value("volume", ""), raw, "", "", false);
+    volume.reset(virStorageVolCreateXML(pool.get(), xml.c_str(), 0));
+    if (!volume) return LastError("creating the cloud-init seed volume " + key);
+  } else {
+    virStorageVolInfo info{};
+    if (virStorageVolGetInfo(volume.get(), &info) < 0) return LastError("reading volume " + key);
+    if (info.capacity < image->size() && virStorageVolResize(volume.get(), image->size(), 0) < 0) {
+      return LastError("growing the cloud-init seed volume " + key);
+    }
+  }
+  Stream stream(virStreamNew(conn_.get(), 0));
+  if (!stream) return LastError("uploading the cloud-init seed " + key);
+  if (virStorageVolUpload(volume.get(), stream.get(), 0, image->size(), 0) < 0) {
+    return LastError("uploading the cloud-init seed " + key);
+  }
+  Upload up{&*image};
+  if (virStreamSendAll(stream.get(), SendFrom, &up) < 0) {
+    Status s = LastError("uploading the cloud-init seed " + key);
+    virStreamAbort(stream.get());
+    return s;
+  }
+  if (virStreamFinish(stream.get()) < 0) return LastError("uploading the cloud-init seed " + key);
+  return Status::Ok();
+}
+
 Status LibvirtProvider::WriteDomainConfig(const Step& step) {
   StatusOr<Domain> domain = LookupDomain(step.address.name);
   if (!domain.ok()) return domain.status();
@@ -711,11 +809,24 @@ Status LibvirtProvider::Delete(const Step& step) {
       if (virDomainIsActive(domain->get()) == 1 && virDomainDestroy(domain->get()) < 0) {
         return LastError("stopping domain " + name);
       }
+      // Its cloud-init seed volume is the domain's own: removed with it.
+      bool unused = false;
+      StatusOr<Json> spec = ReadDomainXml(
+          AdoptString(virDomainGetXMLDesc(domain->get(), VIR_DOMAIN_XML_INACTIVE)),
+          [this](const std::string& p) { return VolumeKeyByPath(p); }, &unused);
+      std::string seed_pool =
+          spec.ok() && spec->contains("cloud_init") ? (*spec)["cloud_init"].value("pool", "") : "";
       unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                        VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
       if (virDomainUndefineFlags(domain->get(), flags) < 0 &&
           !(LastErrorIsUnsupportedFlags() && virDomainUndefine(domain->get()) == 0)) {
         return LastError("undefining domain " + name);
+      }
+      if (!seed_pool.empty()) {
+        StatusOr<Volume> seed = LookupVolume(seed_pool + "/" + SeedVolumeName(name));
+        if (seed.ok() && virStorageVolDelete(seed->get(), 0) < 0) {
+          return LastError("deleting the cloud-init seed volume of domain " + name);
+        }
       }
       return Status::Ok();
     }

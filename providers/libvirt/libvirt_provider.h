@@ -81,6 +81,12 @@ class LibvirtProvider final : public Provider {
   Status CreateVolume(const Step& step);
   Status CreateNetwork(const Step& step);
   Status CreateDomain(const Step& step);
+  /// write_seed: builds the cidata image from the step's cloud_init, refuses unless it hashes to
+  /// the plan's seed, and uploads it into the seed volume (created, or grown, as needed).
+  Status WriteSeed(const Step& step);
+  /// The cloud_init value the seed volume <pool>/<domain>-cidata.iso holds, with its pool;
+  /// {"pool"} alone when it cannot be read (the plan then writes it again).
+  Json ReadSeed(const std::string& pool, const std::string& domain);
   Status WriteDomainConfig(const Step& step);
   Status Delete(const Step& step);
   Status Start(const Step& step);

@@ -295,6 +295,21 @@ module PuppetX
             policy: false,
           },
           {
+            name: :cloud_init,
+            type: 'Optional[Struct[{pool => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], user_data => ' \
+                  'Variant[Hash[String, Data], String[0, 65536]], meta_data => Struct[{instance_id => ' \
+                  'String[1, 255], Optional[local_hostname] => ' \
+                  'Pattern[/\A[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?\z/]}], ' \
+                  'Optional[network_config] => Variant[Hash[String, Data], String[0, 65536]]}]]',
+            desc: "A cloud-init NoCloud seed: the engine builds the 'cidata' ISO 9660 image (user-data, " \
+                  "meta-data, network-config) itself, keeps it as the volume <pool>/<domain>-cidata.iso " \
+                  "and attaches it as a read-only SATA CD-ROM. A change is shown per sub-field " \
+                  "(cloud_init.user_data with a diff; values of keys that look secret, such as passwords, " \
+                  "are redacted in plans and output) and is taken at the next boot.",
+            size: false,
+            policy: false,
+          },
+          {
             name: :memory_hotplug_unit,
             type: 'Optional[Variant[Integer[1], Pattern[/\A0*[1-9][0-9]*(B|KiB|MiB|GiB|TiB)?\z/]]]',
             desc: 'DIMM size for live memory hot-add: the step is rounded up to a multiple of it (then ' \
