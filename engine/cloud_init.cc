@@ -163,8 +163,15 @@ Json RedactSecrets(const Json& value) {
 }
 
 std::string TextDiff(std::string_view before, std::string_view after) {
+  return RedactedDiff(before, after, before, after);
+}
+
+std::string RedactedDiff(std::string_view before, std::string_view after,
+                         std::string_view before_shown, std::string_view after_shown) {
   const std::vector<std::string> a = Lines(before);
   const std::vector<std::string> b = Lines(after);
+  const std::vector<std::string> sa = Lines(before_shown);
+  const std::vector<std::string> sb = Lines(after_shown);
   // Longest common subsequence; seeds are small (the document limits their size).
   std::vector<std::vector<int>> lcs(a.size() + 1, std::vector<int>(b.size() + 1, 0));
   for (std::size_t i = a.size(); i-- > 0;) {
@@ -180,9 +187,11 @@ std::string TextDiff(std::string_view before, std::string_view after) {
       ++i;
       ++j;
     } else if (i < a.size() && (j == b.size() || lcs[i + 1][j] >= lcs[i][j + 1])) {
-      out += "-" + a[i++] + "\n";
+      out += "-" + (i < sa.size() ? sa[i] : a[i]) + "\n";
+      ++i;
     } else {
-      out += "+" + b[j++] + "\n";
+      out += "+" + (j < sb.size() ? sb[j] : b[j]) + "\n";
+      ++j;
     }
   }
   if (!out.empty()) out.pop_back();
@@ -198,15 +207,19 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
     }
     const Json before = a.before.is_object() ? a.before : Json::object();
     bool any = false;
-    for (const char* sub : {"pool", "user_data", "meta_data", "network_config"}) {
+    for (const char* sub : {"pool", "bus", "user_data", "meta_data", "network_config"}) {
       Json was = before.value(sub, Json());
       Json now = a.after.value(sub, Json());
       if (was == now) continue;
       any = true;
       std::string why = a.reason.empty() ? "cloud-init reads its seed at boot" : a.reason;
       if (std::string(sub) == "user_data" || std::string(sub) == "network_config") {
-        std::string diff = TextDiff(was.is_string() ? RedactText(was.get<std::string>()) : "",
-                                    now.is_string() ? RedactText(now.get<std::string>()) : "");
+        // Compared as written, shown redacted (line for line): a changed password shows as a
+        // changed line, never its text.
+        const std::string old_text = was.is_string() ? was.get<std::string>() : "";
+        const std::string new_text = now.is_string() ? now.get<std::string>() : "";
+        std::string diff =
+            RedactedDiff(old_text, new_text, RedactText(old_text), RedactText(new_text));
         if (!diff.empty()) why += "; diff:\n" + diff;
       }
       if (std::string(sub) == "meta_data" && was.is_object() && now.is_object() &&

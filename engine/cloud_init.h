@@ -49,6 +49,11 @@ Json RedactSecrets(const Json& value);
 /// A line diff of two texts for people: "-removed", "+added" lines, unchanged lines left out.
 std::string TextDiff(std::string_view before, std::string_view after);
 
+/// TextDiff of `before` and `after`, each line shown as the same line of `before_shown` and
+/// `after_shown` (RedactText keeps lines one for one): a changed secret is a changed line.
+std::string RedactedDiff(std::string_view before, std::string_view after,
+                         std::string_view before_shown, std::string_view after_shown);
+
 /// Replaces a domain change's whole-field "cloud_init" attribute with one per sub-field that
 /// differs (cloud_init.pool, cloud_init.user_data, cloud_init.meta_data,
 /// cloud_init.network_config), each as disruptive as the whole, its reason saying why and, for

@@ -670,6 +670,13 @@ class Parser {
           continue;
         }
         (*out)["pool"] = v.Scalar();
+      } else if (key == "bus") {
+        if (!v.IsScalar() ||
+            (v.Scalar() != "sata" && v.Scalar() != "scsi" && v.Scalar() != "ide")) {
+          Error(v.Mark(), where, "", "expected one of sata, scsi, ide");
+          continue;
+        }
+        (*out)["bus"] = v.Scalar();
       } else if (key == "user_data" || key == "network_config") {
         Json text;
         if (SeedText(v, where, key == "user_data" ? "#cloud-config\n" : "", &text)) {

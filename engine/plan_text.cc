@@ -95,8 +95,15 @@ std::string RenderValue(const Json& value) {
   switch (value.type()) {
     case Json::value_t::null:
       return "(none)";
-    case Json::value_t::string:
-      return value.get<std::string>();
+    case Json::value_t::string: {
+      // A text of several lines (a cloud-init user-data) is summarised; its diff is in the
+      // attribute's reason, shown line by line.
+      const std::string text = value.get<std::string>();
+      const auto lines = std::count(text.begin(), text.end(), '\n');
+      if (lines == 0) return text;
+      return fmt::format("<text, {} line{}>", lines + (text.back() == '\n' ? 0 : 1),
+                         lines + (text.back() == '\n' ? 0 : 1) == 1 ? "" : "s");
+    }
     case Json::value_t::array: {
       std::string out = "[";
       for (std::size_t i = 0; i < value.size(); ++i) {
@@ -192,6 +199,15 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
       }
       std::string how = DisruptionWords(a.at("disruption"));
       std::string reason = a.value("reason", "");
+      std::string diff;  // a text's line diff ("; diff:\n-old\n+new"), shown below the row
+      if (std::size_t at = reason.find("; diff:\n"); at != std::string::npos) {
+        for (std::size_t start = at + 8; start < reason.size();) {
+          std::size_t end = std::min(reason.find('\n', start), reason.size());
+          diff += fmt::format("        {}\n", reason.substr(start, end - start));
+          start = end + 1;
+        }
+        reason.erase(at);
+      }
       if (action == "create" && a.at("path") == "host" && !reason.empty()) {
         // The host the planner chose for a new domain, and why.
         out += fmt::format("    {}  {}(chosen: {}){}\n", row, p.dim, reason, p.reset);
@@ -201,6 +217,7 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
         out += fmt::format("    {}  {}({}{}){}\n", row, p.dim, how,
                            reason.empty() ? "" : ": " + reason, p.reset);
       }
+      out += diff;
     }
     // The steps apply will run, exactly: with --verbose, with their arguments.
     for (const Json& step : change.value("steps", Json::array())) {

@@ -348,20 +348,21 @@ static void WriteMemorySharing(pugi::xml_node domain, const Json& desired) {
 
 // The cloud-init seed CD-ROM of domain `name`: a cdrom disk whose source is the volume
 // <pool>/<name>-cidata.iso (as a volume source, or as that volume's file).
-static std::optional<std::string> SeedPool(pugi::xml_node devices, const std::string& name,
-                                           const VolumeByPath& volume_by_path) {
+static std::optional<std::pair<std::string, std::string>> SeedPool(
+    pugi::xml_node devices, const std::string& name, const VolumeByPath& volume_by_path) {
   const std::string volume = SeedVolumeName(name);
   for (pugi::xml_node disk : devices.children("disk")) {
     if (std::string_view(disk.attribute("device").as_string()) != "cdrom") continue;
     pugi::xml_node source = disk.child("source");
+    const std::string bus = disk.child("target").attribute("bus").as_string();
     if (std::string_view(disk.attribute("type").as_string()) == "volume" &&
         volume == source.attribute("volume").as_string()) {
-      return std::string(source.attribute("pool").as_string());
+      return std::make_pair(std::string(source.attribute("pool").as_string()), bus);
     }
     if (source.attribute("file") && volume_by_path) {
       std::optional<std::string> key = volume_by_path(source.attribute("file").as_string());
       if (key && key->size() > volume.size() && key->ends_with("/" + volume)) {
-        return key->substr(0, key->size() - volume.size() - 1);
+        return std::make_pair(key->substr(0, key->size() - volume.size() - 1), bus);
       }
     }
   }
@@ -396,7 +397,8 @@ static void WriteSeedCdrom(pugi::xml_node devices, const std::string& name, cons
   for (const Json& disk : desired.value("disks", Json::array())) {
     taken.insert(disk.value("target", ""));
   }
-  std::string target = "sda";
+  const std::string bus = desired["cloud_init"].value("bus", "sata");
+  std::string target = bus == "ide" ? "hda" : "sda";
   while (taken.count(target) && target[2] < 'z') ++target[2];
   pugi::xml_node node = devices.append_child("disk");
   node.append_attribute("type") = "volume";
@@ -409,7 +411,7 @@ static void WriteSeedCdrom(pugi::xml_node devices, const std::string& name, cons
   source.append_attribute("volume") = volume.c_str();
   pugi::xml_node t = node.append_child("target");
   t.append_attribute("dev") = target.c_str();
-  t.append_attribute("bus") = "sata";
+  t.append_attribute("bus") = bus.c_str();
   node.append_child("readonly");
 }
 
@@ -438,9 +440,9 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
   spec["disks"] = ReadDisks(domain.child("devices"), volume_by_path);
   spec["interfaces"] = ReadInterfaces(domain.child("devices"));
   // Only where the seed is: its content is the volume's, which the provider reads.
-  if (std::optional<std::string> pool = SeedPool(
-          domain.child("devices"), domain.child("name").text().as_string(), volume_by_path)) {
-    spec["cloud_init"] = {{"pool", *pool}};
+  if (auto seed = SeedPool(domain.child("devices"), domain.child("name").text().as_string(),
+                           volume_by_path)) {
+    spec["cloud_init"] = {{"pool", seed->first}, {"bus", seed->second}};
   }
   *managed = HasMark(domain);
   return spec;

@@ -197,7 +197,9 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
   if (spec->contains("cloud_init")) {
-    (*spec)["cloud_init"] = ReadSeed((*spec)["cloud_init"].value("pool", ""), name);
+    Json seed = ReadSeed((*spec)["cloud_init"].value("pool", ""), name);
+    seed["bus"] = (*spec)["cloud_init"]["bus"];
+    (*spec)["cloud_init"] = seed;
   }
   ObservedResource r{{Kind::kDomain, name}, *spec, nullptr, managed, Json::object()};
   // Each of these parses the XML again: only when it holds what they look for (a no-op plan of

@@ -19,7 +19,8 @@ case "$OUTDIR" in /*) ;; *) OUTDIR="$PWD/$OUTDIR" ;; esac
 # Loaded by /init in this order (it reads /mod/load-order). Dependencies come first.
 REQUIRED_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
   virtio_balloon virtio_blk failover net_failover virtio_net evdev button"
-OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi"   # virtio-scsi disks (sdX)
+# virtio-scsi disks (sdX); a cloud-init seed CD-ROM (sr0, ISO 9660) on virtio-scsi.
+OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi cdrom sr_mod isofs"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
