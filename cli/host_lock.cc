@@ -161,7 +161,10 @@ HostLock& HostLock::operator=(HostLock&& other) noexcept {
 
 HostLock::~HostLock() {
   if (fd_ >= 0) {
-    if ((::fcntl(fd_, F_GETFL) & O_ACCMODE) == O_RDWR) ::ftruncate(fd_, 0);
+    if ((::fcntl(fd_, F_GETFL) & O_ACCMODE) == O_RDWR) {
+      // The holder's note goes with the lock; if it cannot be cleared, a stale note is all.
+      [[maybe_unused]] const int cleared = ::ftruncate(fd_, 0);
+    }
     ::close(fd_);  // closing the only descriptor releases the flock
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package: a Release build of the binary and the Ceph plugin in build-deb/
-# (prefix /usr, ccache, one compile job unless JOBS says otherwise), then CPack's DEB generator
+# (prefix /usr, ccache, two compile jobs unless JOBS says otherwise), then CPack's DEB generator
 # (cmake/Packaging.cmake). Prints the .deb's path on the last line. Incremental: a second run
 # recompiles nothing that has not changed. Needs dpkg-dev (dpkg-shlibdeps; scripts/install-deps.sh).
 # LINTIAN=1 also runs lintian on the package when it is installed (its findings are printed;
@@ -26,7 +26,7 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=
   -DBUILD_TESTING=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \
   -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
   -DCMAKE_MODULE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags" >/dev/null
-cmake --build "$dir" -j "${JOBS:-1}" --target virtconverge vc_ceph
+cmake --build "$dir" -j "${JOBS:-2}" --target virtconverge vc_ceph
 
 rm -f "$dir"/virtconverge_*.deb
 (cd "$dir" && cpack -G DEB >cpack.log 2>&1) || {

@@ -143,7 +143,7 @@ bool IsThisMachine(const std::string& uri) {
 
 StatusOr<ObservedResource> ReadNode(virConnectPtr conn, const std::string& uri) {
   ObservedResource r{{Kind::kHost, "", ""}, Json::object(), nullptr, false, Json::object()};
-  virNodeInfo info;
+  virNodeInfo info{};
   if (virNodeGetInfo(conn, &info) < 0) return LastError("reading the node info");
   r.facts["cpus"] = info.cpus;
   r.facts["memory"] = static_cast<std::uint64_t>(info.memory) * 1024;  // KiB
