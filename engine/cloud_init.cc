@@ -139,6 +139,12 @@ std::string RedactText(std::string_view text) {
   return out;
 }
 
+bool LooksRedacted(std::string_view text) {
+  static const std::regex kRedacted(R"re((^|\n)[^\n]*([:=]\s*|^\s*|\n\s*)\(redacted\))re");
+  return text.find("(redacted)") != std::string_view::npos &&
+         std::regex_search(text.begin(), text.end(), kRedacted);
+}
+
 Json RedactSecrets(const Json& value) {
   if (value.is_array()) {
     Json out = Json::array();

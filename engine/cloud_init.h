@@ -41,6 +41,10 @@ std::string SeedVolumeName(std::string_view domain);
 /// nested under such a key.
 std::string RedactText(std::string_view text);
 
+/// True when `text` holds a value RedactText wrote: "key: (redacted)", "key=(redacted)" or a
+/// line "(redacted)" (a copy taken from a plan or from observe).
+bool LooksRedacted(std::string_view text);
+
 /// `value` with every string under a "user_data" or "network_config" key redacted
 /// (RedactText), and the before/after of attribute changes whose path is cloud_init.user_data
 /// or cloud_init.network_config; everything else as it is.

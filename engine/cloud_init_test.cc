@@ -120,6 +120,24 @@ TEST(CloudInitPlanTest, TheCanonicalUserDataIsTheCloudConfigText) {
   EXPECT_EQ(seed["pool"], "p");
 }
 
+TEST(CloudInitPlanTest, RefusesARedactedCopy) {
+  EXPECT_TRUE(LooksRedacted("users:\n  - passwd: (redacted)\n"));
+  EXPECT_TRUE(LooksRedacted("keys:\n  (redacted)\n"));
+  EXPECT_FALSE(LooksRedacted("#cloud-config\nhostname: web1\n"));
+  Document doc;
+  Diagnostics diags = ParseDocument(R"(version: 1
+domains:
+  web1:
+    vcpus: 1
+    memory: 256MiB
+    cloud_init: {pool: p, user_data: {password: (redacted)}, meta_data: {instance_id: i}}
+)",
+                                    "t.yaml", &doc);
+  ASSERT_TRUE(HasErrors(diags));
+  EXPECT_NE(diags[0].summary.find("a copy from a plan or observe"), std::string::npos)
+      << diags[0].summary;
+}
+
 TEST(CloudInitPlanTest, RefusesAnIncompleteSeed) {
   Document doc;
   Diagnostics diags = ParseDocument(R"(version: 1

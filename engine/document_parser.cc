@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/cloud_init.h"
 #include "engine/field_table.h"
 #include "engine/json_reader.h"
 #include "engine/names.h"
@@ -680,6 +681,14 @@ class Parser {
       } else if (key == "user_data" || key == "network_config") {
         Json text;
         if (SeedText(v, where, key == "user_data" ? "#cloud-config\n" : "", &text)) {
+          // A copy from a plan or from observe has its secrets redacted: applying it would
+          // write "(redacted)" into the guest.
+          if (LooksRedacted(text.get<std::string>())) {
+            Error(v.Mark(), where, "",
+                  "holds \"(redacted)\" where a secret was: a copy from a plan or observe; give "
+                  "the real values");
+            continue;
+          }
           (*out)[key] = text;
         }
       } else if (key == "meta_data") {

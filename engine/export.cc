@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "engine/cloud_init.h"
 #include "engine/diff.h"
 #include "engine/domain_rules.h"
 #include "engine/plan_text.h"
@@ -71,7 +72,7 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
     if (address.kind != Kind::kHost)
       doc[std::string(KindSection(address.kind))][address.name] = r.spec;
   }
-  return doc;
+  return RedactSecrets(doc);  // output: a seed's secrets never leave the engine
 }
 
 Json ExportFleetDocument(const ObservedState& state,
@@ -127,7 +128,7 @@ Json ExportFleetDocument(const ObservedState& state,
     }
     doc[section][address.name] = body;
   }
-  return doc;
+  return RedactSecrets(doc);
 }
 
 std::vector<Pending> PendingChanges(const ObservedState& state) {

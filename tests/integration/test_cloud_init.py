@@ -135,6 +135,15 @@ class CloudInitSeedTest(unittest.TestCase):
         line = console.wait_line(r"GUEST-SEED hostname=", timeout=180)
         self.assertIn("GUEST-SEED hostname=vcc-seeded instance=vcc-1", line)
 
+        # observe reads the seed back and shows it with the password redacted.
+        rc, out, err = run(["observe", "--format", "json", "--connection", URI])
+        self.assertEqual(rc, 0, err)
+        observed = json.loads(out)
+        seed = observed.get("document", observed)["domains"][NAME]["cloud_init"]
+        self.assertEqual(seed["meta_data"], {"instance_id": "vcc-1", "local_hostname": "vcc-seeded"})
+        self.assertIn("plain_text_passwd: (redacted)", seed["user_data"])
+        self.assertNotIn(SECRET1, out)
+
         # Read back from the volume, the seed hashes the same: nothing to do.
         rc, out, err = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
         self.assertEqual(rc, 0, out + err)
