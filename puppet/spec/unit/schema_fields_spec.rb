@@ -52,6 +52,8 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
       node = schema['$defs'].fetch(ref.delete_prefix('#/$defs/')).merge(node)
     end
     types_of = Array(node['type'] || (node.key?('enum') ? 'string' : nil))
+    # anyOf of plain alternatives (cloud_init's user_data: a mapping or a text): their types.
+    types_of |= node['anyOf'].flat_map { |alt| Array(alt['type']) } if node['anyOf'].is_a?(Array) && node['type'].nil?
     out[path] = { types: types_of.sort, enum: node['enum']&.sort }
     node.fetch('properties', {}).each { |k, v| schema_walk.call(v, "#{path}.#{k}", out) } if types_of.include?('object')
     schema_walk.call(node['items'], "#{path}[]", out) if types_of.include?('array') && node['items']
@@ -84,6 +86,8 @@ RSpec.describe 'the Puppet types against schemas/desired-state.schema.json' do
     when t::PStructType
       entry[:types] |= ['object']
       type.elements.each { |e| puppet_walk.call(e.value_type, "#{path}.#{e.name}", out) }
+    when t::PHashType # a free-form mapping (cloud-init's user_data): an object without properties
+      entry[:types] |= ['object']
     else
       raise "#{path}: no JSON type for the Puppet type #{type}"
     end
