@@ -89,6 +89,11 @@ def sample(node, path):
     if "enum" in node:
         return node["enum"][0]
     value = SAMPLE_BY_X_TYPE.get(node.get("x-type"), SAMPLE_BY_DEF.get(def_name))
+    if value is None and "type" not in node and isinstance(node.get("anyOf"), list):
+        # A mapping or a text (cloud_init's user_data): the first alternative that gives one.
+        for alternative in node["anyOf"]:
+            if alternative.get("type") == "string":
+                return sample(alternative, path)
     types = node.get("type")
     types = types if isinstance(types, list) else [types]
     if value is None and "boolean" in types:
