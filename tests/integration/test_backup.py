@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import unittest
 
-from vctest import URI, run, virsh
+from vctest import URI, require_libvirtd, run, virsh
 
 WORK = "/tmp/vcb-it"
 POOL = "vcb-bpool"
@@ -77,9 +77,7 @@ def sha256(path):
 class BackupTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("the real libvirtd is not running: start it with scripts/libvirtd-up.sh\n" + p.stderr)
+        require_libvirtd()
         cleanup()
 
     def setUp(self):

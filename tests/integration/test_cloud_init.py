@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 
 import guest
 from guest import Console
-from vctest import URI, run
+from vctest import URI, require_libvirtd, run
 
 NAME = "vcc-ci"
 POOL = "vcc-cipool"
@@ -71,9 +71,7 @@ domains:
 class CloudInitSeedTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("the real libvirtd is not running: scripts/libvirtd-up.sh\n" + p.stderr)
+        require_libvirtd()
         cls.kernel, cls.initrd = guest.ensure_guest_images()
 
     def setUp(self):

@@ -105,14 +105,19 @@ def qemu_pid(domain):
         return int(f.read().strip())
 
 
+def require_libvirtd():
+    """Fails unless the real libvirtd answers (CI starts it with scripts/libvirtd-up.sh)."""
+    p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("the real libvirtd is not running: start it with scripts/libvirtd-up.sh\n" + p.stderr)
+
+
 class RealLibvirtTest(unittest.TestCase):
     """Base: requires the real libvirtd (CI starts it with scripts/libvirtd-up.sh) and cleans up."""
 
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("the real libvirtd is not running: start it with scripts/libvirtd-up.sh\n" + p.stderr)
+        require_libvirtd()
         cleanup()
 
     def setUp(self):
