@@ -76,3 +76,28 @@ add_test(NAME puppet_real_host
 set_tests_properties(puppet_real_host PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
   LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+
+# The module's release tarball, as users install it: scripts/build-puppet-module.sh builds it
+# (twice: the same bytes), `puppet module install --ignore-dependencies --target-dir` puts it in a
+# fresh module path (build/puppet-module/modulepath), and the installed tree is checked: metadata
+# (the project's version, Apache-2.0), every lib/ and examples/ file, checksums.json (also through
+# `puppet module changes`), a REFERENCE.md with all six types that the generator writes the same
+# from the source tree today. A broken tarball (a lib file gone, REFERENCE.md stale) is shown to
+# fail these checks, and a version that disagrees with CMakeLists.txt to stop the build.
+add_test(NAME puppet_module_artefact
+  COMMAND ${VC_PUPPET_RSPEC} module_artefact_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_module_artefact PROPERTIES
+  ENVIRONMENT "VC_PUPPET_MODULE_DIR=${CMAKE_BINARY_DIR}/puppet-module"
+  FIXTURES_SETUP puppet_module_installed
+  LABELS "puppet;package" TIMEOUT 300)
+
+# The real `puppet apply` runs of puppet_real_libvirt, with Puppet loading the module installed
+# from the tarball above instead of the source tree (PuppetRun reads VC_PUPPET_MODULEPATH).
+add_test(NAME puppet_module_real_libvirt
+  COMMAND ${VC_PUPPET_RSPEC} real_libvirt_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_module_real_libvirt PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>;VC_PUPPET_MODULEPATH=${CMAKE_BINARY_DIR}/puppet-module/modulepath"
+  FIXTURES_REQUIRED puppet_module_installed
+  LABELS "real;puppet;package" RUN_SERIAL TRUE TIMEOUT 900)

@@ -11,17 +11,29 @@ class PuppetRun
   PUPPET = '/usr/bin/puppet'
   MODULE = File.expand_path('../../puppet', __dir__)
 
-  attr_reader :dir
+  attr_reader :dir, :modulepath
 
   # engine: the virtconverge binary; dir: a scratch directory (made world-readable: a dir pool
   # under it must be reachable by libvirtd's QEMU user).
+  # The module Puppet loads is the source tree's puppet/, linked into a module path in dir, unless
+  # $VC_PUPPET_MODULEPATH names a module path that holds an installed virtconverge module: the
+  # release tarball's test (tests/puppet/module_artefact_spec.rb) installs one with
+  # `puppet module install` and runs the end-to-end specs from there.
   def initialize(engine:, dir:)
     @engine = engine
     @dir = dir
-    FileUtils.mkdir_p(File.join(dir, 'modules'))
+    FileUtils.mkdir_p(dir)
     File.chmod(0o755, dir)
-    link = File.join(dir, 'modules', 'virtconverge')
-    File.symlink(MODULE, link) unless File.symlink?(link)
+    @modulepath = ENV.fetch('VC_PUPPET_MODULEPATH', '')
+    if @modulepath.empty?
+      @modulepath = File.join(dir, 'modules')
+      FileUtils.mkdir_p(@modulepath)
+      link = File.join(@modulepath, 'virtconverge')
+      File.symlink(MODULE, link) unless File.symlink?(link)
+    elsif !File.file?(File.join(@modulepath, 'virtconverge', 'metadata.json'))
+      # Loudly here, rather than as Puppet's "Unknown resource type" in every example.
+      raise "VC_PUPPET_MODULEPATH=#{@modulepath} holds no virtconverge module (virtconverge/metadata.json)"
+    end
     @wrapper = File.join(dir, 'virtconverge-counted')
     File.write(@wrapper, "#!/bin/sh\necho $$ >> \"$VCP_ENGINE_LOG\"\nexec \"$VCP_REAL_ENGINE\" \"$@\"\n")
     File.chmod(0o755, @wrapper)
@@ -30,7 +42,7 @@ class PuppetRun
 
   def settings
     %w[confdir vardir codedir logdir rundir publicdir].map { |s| "--#{s}=#{File.join(@dir, 'puppet', s)}" } +
-      ["--modulepath=#{File.join(@dir, 'modules')}", '--color=false']
+      ["--modulepath=#{@modulepath}", '--color=false']
   end
 
   # Result of one puppet command: exit status, output (Puppet's and facter's container noise
@@ -49,6 +61,11 @@ class PuppetRun
 
   def resource(*args, env: {})
     run([PUPPET, 'resource', *settings, *args], env)
+  end
+
+  # `puppet module list`: which modules Puppet finds on the module path, and where.
+  def module_list
+    run([PUPPET, 'module', 'list', *settings], {})
   end
 
   private

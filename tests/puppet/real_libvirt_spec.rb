@@ -95,6 +95,13 @@ RSpec.describe 'puppet apply against the real libvirtd', order: :defined do
     PP
   end
 
+  it 'runs the module from the module path under test ($VC_PUPPET_MODULEPATH, else the source tree)' do
+    run = @puppet.module_list
+    expect(run.status).to eq(0), run.to_s
+    expect(run.output).to include(@puppet.modulepath)
+    expect(run.output).to match(%r{virtconverge-virtconverge \(v\d+\.\d+\.\d+\)})
+  end
+
   it 'creates everything in one run, with one engine process' do
     run = @puppet.apply(site)
     expect(run.status).to eq(2), run.to_s
