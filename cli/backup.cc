@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/backup_runner.h"
+#include "cli/command_args.h"
 #include "cli/commands.h"
 #include "cli/driver.h"
 #include "engine/names.h"
@@ -16,9 +17,6 @@ namespace po = boost::program_options;
 
 namespace vc::cli {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
 
 constexpr const char* kBackupUsage =
     R"(usage: virtconverge backup DOMAIN --to DIR [--incremental] [options]
@@ -39,48 +37,6 @@ the last one): the volume is created through libvirt, then qemu-img writes the b
 (its incremental images over their full one) into it. Never overwrites: an existing volume is
 an error. The pool must be a dir, fs, netfs or logical pool on this machine.
 Exit codes: 0 restored, 1 error (no volume is left behind).)";
-
-void PrintError(const std::string& message) {
-  std::cerr << "error: " << EscapeInvalidUtf8(message) << "\n";
-}
-
-int Fail(const Status& status) {
-  PrintError(status.message());
-  return kExitError;
-}
-
-// Parses `args`; false (having printed why or the help) when the process should exit with
-// *exit_code. `positional` names the one positional argument, if any.
-bool ParseArgs(const Args& args, const char* usage, po::options_description& options,
-               const char* positional, po::variables_map* vm, int* exit_code) {
-  options.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  po::positional_options_description positionals;
-  if (positional != nullptr) {
-    hidden.add_options()(positional, po::value<std::string>(), positional);
-    positionals.add(positional, 1);
-  }
-  po::options_description all;
-  all.add(options).add(hidden);
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positionals).run(), *vm);
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    PrintError(std::string(e.what()) + " (see --help)");
-    *exit_code = kExitError;
-    return false;
-  }
-  if (vm->count("help")) {
-    std::cout << usage << "\n\n" << options;
-    *exit_code = kExitOk;
-    return false;
-  }
-  return true;
-}
-
-std::string Text(const po::variables_map& vm, const char* name) {
-  return vm.count(name) ? vm[name].as<std::string>() : std::string();
-}
 
 std::string Bytes(std::uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -106,7 +62,7 @@ void AddCommonOptions(po::options_description& options) {
 bool TimeoutFrom(const po::variables_map& vm, std::chrono::seconds* timeout) {
   const int t = vm["timeout"].as<int>();
   if (t < 1 || t > 604800) {
-    PrintError("--timeout must be between 1 and 604800 seconds");
+    PrintCommandError("--timeout must be between 1 and 604800 seconds");
     return false;
   }
   *timeout = std::chrono::seconds(t);
@@ -115,7 +71,7 @@ bool TimeoutFrom(const po::variables_map& vm, std::chrono::seconds* timeout) {
 
 StatusOr<libvirt::Connection> Connect(const po::variables_map& vm) {
   libvirt::SilenceDefaultErrorPrinting();
-  return libvirt::ConnectWithDeadline(ResolveConnection(Text(vm, "connection"), ""),
+  return libvirt::ConnectWithDeadline(ResolveConnection(OptionText(vm, "connection"), ""),
                                       libvirt::kDefaultDaemonTimeout);
 }
 
@@ -129,15 +85,15 @@ int BackupCommand(const Args& args) {
   AddCommonOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, kBackupUsage, options, "domain", &vm, &code)) return code;
-  const std::string domain = Text(vm, "domain");
-  if (domain.empty()) return Fail(Status::InvalidArgument("name the domain to back up"));
-  if (Text(vm, "to").empty())
-    return Fail(Status::InvalidArgument("--to DIR is required (the backup directory)"));
+  if (!ParseCommandArgs(args, kBackupUsage, options, {"domain"}, &vm, &code)) return code;
+  const std::string domain = OptionText(vm, "domain");
+  if (domain.empty()) return FailCommand(Status::InvalidArgument("name the domain to back up"));
+  if (OptionText(vm, "to").empty())
+    return FailCommand(Status::InvalidArgument("--to DIR is required (the backup directory)"));
   libvirt::BackupOptions backup;
-  backup.dir = Text(vm, "to");
+  backup.dir = OptionText(vm, "to");
   backup.incremental = vm["incremental"].as<bool>();
-  if (!TimeoutFrom(vm, &backup.deadline)) return kExitError;
+  if (!TimeoutFrom(vm, &backup.deadline)) return kCommandError;
   std::optional<std::uint64_t> last_printed;
   backup.progress = [&](const libvirt::BackupProgress& p) {
     if (!p.processed || !p.total || p.processed == last_printed) return;
@@ -150,11 +106,11 @@ int BackupCommand(const Args& args) {
   };
 
   StatusOr<libvirt::Connection> conn = Connect(vm);
-  if (!conn.ok()) return Fail(conn.status());
+  if (!conn.ok()) return FailCommand(conn.status());
   std::cerr << (backup.incremental ? "Incremental" : "Full") << " backup of " << domain << " into "
             << backup.dir << ":\n";
   StatusOr<libvirt::BackupRecord> record = libvirt::BackupDomain(conn->get(), domain, backup);
-  if (!record.ok()) return Fail(record.status());
+  if (!record.ok()) return FailCommand(record.status());
   std::printf("Backup %s of %s: %s copied in %.2f s", record->name.c_str(), domain.c_str(),
               record->processed ? Bytes(*record->processed).c_str() : "(size not reported)",
               record->seconds);
@@ -165,7 +121,7 @@ int BackupCommand(const Args& args) {
     std::printf("  %-6s %-40s %10s  (%s of %s)\n", d.target.c_str(), d.file.c_str(),
                 Bytes(d.file_size).c_str(), d.mode.c_str(), Bytes(d.virtual_size).c_str());
   }
-  return kExitOk;
+  return kCommandOk;
 }
 
 int RestoreCommand(const Args& args) {
@@ -178,33 +134,34 @@ int RestoreCommand(const Args& args) {
   AddCommonOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(args, kRestoreUsage, options, nullptr, &vm, &code)) return code;
+  if (!ParseCommandArgs(args, kRestoreUsage, options, {}, &vm, &code)) return code;
   libvirt::RestoreOptions restore;
-  restore.dir = Text(vm, "from");
-  restore.backup = Text(vm, "backup");
-  restore.disk = Text(vm, "disk");
-  restore.format = Text(vm, "format");
-  const std::string to = Text(vm, "to");
-  if (restore.dir.empty()) return Fail(Status::InvalidArgument("--from DIR is required"));
-  if (restore.disk.empty()) return Fail(Status::InvalidArgument("--disk TARGET is required"));
+  restore.dir = OptionText(vm, "from");
+  restore.backup = OptionText(vm, "backup");
+  restore.disk = OptionText(vm, "disk");
+  restore.format = OptionText(vm, "format");
+  const std::string to = OptionText(vm, "to");
+  if (restore.dir.empty()) return FailCommand(Status::InvalidArgument("--from DIR is required"));
+  if (restore.disk.empty())
+    return FailCommand(Status::InvalidArgument("--disk TARGET is required"));
   const std::size_t slash = to.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == to.size() ||
       to.find('/', slash + 1) != std::string::npos)
-    return Fail(Status::InvalidArgument("--to must be POOL/VOLUME, not '" + to + "'"));
+    return FailCommand(Status::InvalidArgument("--to must be POOL/VOLUME, not '" + to + "'"));
   restore.pool = to.substr(0, slash);
   restore.volume = to.substr(slash + 1);
-  if (!TimeoutFrom(vm, &restore.deadline)) return kExitError;
+  if (!TimeoutFrom(vm, &restore.deadline)) return kCommandError;
 
   StatusOr<libvirt::Connection> conn = Connect(vm);
-  if (!conn.ok()) return Fail(conn.status());
+  if (!conn.ok()) return FailCommand(conn.status());
   StatusOr<libvirt::RestoreResult> result = libvirt::RestoreVolume(conn->get(), restore);
-  if (!result.ok()) return Fail(result.status());
+  if (!result.ok()) return FailCommand(result.status());
   std::printf("Restored disk %s of backup %s into volume %s (%s, %s) in %.2f s.\n",
               restore.disk.c_str(), result->backup.c_str(), to.c_str(), result->format.c_str(),
               Bytes(result->virtual_size).c_str(), result->seconds);
   std::printf("  path: %s\n", result->volume_path.c_str());
   for (const std::string& image : result->chain) std::printf("  from: %s\n", image.c_str());
-  return kExitOk;
+  return kCommandOk;
 }
 
 StatusOr<Json> RunBackup(const std::string& uri, const BackupRequest& request) {

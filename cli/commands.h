@@ -20,5 +20,6 @@ int Server(const Args& args);
 int Show(const Args& args);
 int BackupCommand(const Args& args);   // cli/backup.cc
 int RestoreCommand(const Args& args);  // cli/backup.cc
+int RevertCommand(const Args& args);   // cli/revert.cc
 
 }  // namespace vc::cli

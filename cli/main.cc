@@ -26,6 +26,7 @@ Commands:
   server             the HTTP API and the plan-review web page (docs/api.md)
   backup DOMAIN      back up a running guest's disks (--to DIR, --incremental)
   restore            restore a disk of a backup into a new volume (docs/backup.md)
+  revert DOMAIN SNAP put a domain's disks back to one of its snapshots (docs/snapshots.md)
 
 FILE may be '-' for standard input. Run 'virtconverge <command> --help' for the options of one
 command. Exit codes: 0 success and nothing to change; 2 changes present or made (with
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   if (command == "show") return vc::cli::Show(args);
   if (command == "backup") return vc::cli::BackupCommand(args);
   if (command == "restore") return vc::cli::RestoreCommand(args);
+  if (command == "revert") return vc::cli::RevertCommand(args);
   std::cerr << "virtconverge: unknown command '" << command << "'\n\n" << kUsage;
   return 1;
 }

@@ -86,7 +86,22 @@ class MemoryProvider : public Provider {
       case Step::Op::kAttachInterfaceLive:
       case Step::Op::kDetachInterfaceLive:
       case Step::Op::kDefineCephSecret:
+      case Step::Op::kFreezeDomain:
+      case Step::Op::kThawDomain:
+      case Step::Op::kRemoveSnapshot:
+      case Step::Op::kRollbackSnapshot:
+      case Step::Op::kRevertDomainSnapshot:
         break;  // the running guest and libvirt secrets are not modelled here
+      case Step::Op::kSnapshotDomain:
+        r.spec["snapshots"].push_back(step.args["snapshot"]);
+        break;
+      case Step::Op::kDeleteDomainSnapshot: {
+        Json kept = Json::array();
+        for (const Json& n : r.spec.value("snapshots", Json::array()))
+          if (n != step.args["snapshot"]) kept.push_back(n);
+        r.spec["snapshots"] = kept;
+        break;
+      }
     }
     return Status::Ok();
   }

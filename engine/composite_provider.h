@@ -24,6 +24,10 @@ class CompositeProvider final : public Provider {
 
  private:
   Provider* For(Kind kind) const;
+  // A domain snapshot spans backends (volumes through libvirt, RBD images through Ceph): taken,
+  // deleted or reverted here as one operation, the guest frozen or paused around the taking and
+  // always thawed or resumed.
+  Status ExecuteDomainSnapshot(const Step& step);
 
   Provider* primary_;
   std::map<Kind, Provider*> routes_;

@@ -1,5 +1,6 @@
 #include "engine/diff.h"
 
+#include "engine/domain_snapshots.h"
 #include "engine/field_table.h"
 
 namespace vc {
@@ -61,11 +62,16 @@ void RbdImageView(Json* want, Json* have, const Json& observed) {
 }  // namespace
 
 std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
-  // Only an RBD image is compared through a view of its own; the others as they are, uncopied.
-  const bool view = kind == Kind::kRbdImage && observed.is_object();
+  // Only an RBD image, and a domain declaring snapshots (a set), are compared through a view of
+  // their own; the others as they are, uncopied.
+  const bool domain_snapshots =
+      kind == Kind::kDomain && desired.is_object() && desired.contains("snapshots");
+  const bool view = (kind == Kind::kRbdImage || domain_snapshots) && observed.is_object();
   Json want = view ? desired : Json();
   Json have = view ? observed : Json();
-  if (view) RbdImageView(&want, &have, observed);
+  if (view && kind == Kind::kRbdImage) RbdImageView(&want, &have, observed);
+  if (view && domain_snapshots)
+    have["snapshots"] = SnapshotsAsCompared(want["snapshots"], observed);
   std::vector<AttributeChange> out;
   for (AttributeChange& a : DiffAttributes(view ? want : desired, view ? have : observed)) {
     // Policy fields say how to act, not what the host holds; placement is in the address: never

@@ -11,6 +11,7 @@
 #include "engine/document_json.h"
 #include "engine/document_parser.h"
 #include "engine/domain_rules.h"
+#include "engine/domain_snapshots.h"
 #include "engine/fingerprint.h"
 #include "engine/host_rules.h"
 #include "engine/ordering.h"
@@ -40,7 +41,11 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
     PlanRunningHardware(desired, actual, RestartAllowed(options, desired.spec), &change, pending);
   }
   if (replace) change.action = Action::kReplace;
-  if (desired.address.kind == Kind::kDomain) SplitCloudInitAttributes(&change.attributes);
+  if (desired.address.kind == Kind::kDomain) {
+    SplitCloudInitAttributes(&change.attributes);
+    ClassifyDomainSnapshots(desired.spec, actual, RestartAllowed(options, desired.spec),
+                            &change.attributes);
+  }
   // A secret a declared RBD disk authenticates with, removed behind our back: the guest could
   // not start or attach the disk any more, so it is defined again with the ceph: section's key
   // (only for the section's own user: another user's secret holds another key).

@@ -247,6 +247,75 @@ TEST(PlannerTest, RemovedDisksAndNicsAreDetachedLive) {
   EXPECT_EQ(steps[2].args["mac"], "52:54:00:00:00:77");
 }
 
+// Domain snapshots (engine/domain_snapshots.h): a set; taking one is live and says how it is
+// made consistent; deleting one is destructive.
+const char* kWeb1Snapshots = R"(version: 1
+domains:
+  web1:
+    vcpus: 2
+    memory: 512MiB
+    disks: [{volume: p/root, target: vda}]
+    interfaces: [{network: n}]
+    snapshots: [s2, s1]
+)";
+
+TEST(PlannerTest, SnapshotsAreASetTakenQuiescedWhenTheAgentAnswers) {
+  Document doc = Parse(kWeb1Snapshots);
+  Json spec = ObservedWeb1(2, "running");
+  spec["snapshots"] = {"s1"};
+  ObservedResource web1 = Observed(Kind::kDomain, "web1", spec, spec);
+  web1.facts = {{"guest_agent", "connected"}};
+  Plan plan = ComputePlan(doc, StateWith({web1}), {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].disruption(), Disruption::kLive);
+  ASSERT_EQ(plan.changes[0].steps.size(), 1u);
+  const Step& step = plan.changes[0].steps[0];
+  EXPECT_EQ(step.op, Step::Op::kSnapshotDomain);
+  EXPECT_EQ(step.args["snapshot"], "s2");
+  EXPECT_EQ(step.args["consistency"], "quiesce");
+  EXPECT_EQ(step.args["disks"], Json::parse(R"([{"target": "vda", "volume": "p/root"}])"));
+
+  web1.facts = {{"guest_agent", "disconnected"}};
+  Plan paused = ComputePlan(doc, StateWith({web1}), {});
+  EXPECT_EQ(paused.changes[0].steps[0].args["consistency"], "pause");
+
+  // The same names in another order: nothing to do.
+  spec["snapshots"] = {"s1", "s2"};
+  Plan same = ComputePlan(doc, StateWith({Observed(Kind::kDomain, "web1", spec, spec)}), {});
+  EXPECT_TRUE(same.changes.empty());
+}
+
+TEST(PlannerTest, DeletingASnapshotIsDestructiveAndComesBeforeTakingOne) {
+  Document doc = Parse(kWeb1Snapshots);
+  Json spec = ObservedWeb1(2, "stopped");
+  spec["snapshots"] = {"s0", "s1"};
+  ObservedState state = StateWith({Observed(Kind::kDomain, "web1", spec)});
+  Plan refused = ComputePlan(doc, state, {});
+  ASSERT_EQ(refused.changes.size(), 1u);
+  EXPECT_EQ(refused.changes[0].disruption(), Disruption::kDestructive);
+  EXPECT_FALSE(refused.applyable());
+  Plan allowed = ComputePlan(doc, state, {true, false, false});
+  ASSERT_TRUE(allowed.applyable());
+  const std::vector<Step>& steps = allowed.changes[0].steps;
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].op, Step::Op::kDeleteDomainSnapshot);
+  EXPECT_EQ(steps[0].args["snapshot"], "s0");
+  EXPECT_EQ(steps[0].args["running"], false);
+  EXPECT_EQ(steps[1].op, Step::Op::kSnapshotDomain);
+  EXPECT_EQ(steps[1].args["consistency"], "stopped");
+}
+
+TEST(PlannerTest, ANewDomainTakesItsSnapshotsAfterItStarts) {
+  Document doc = Parse(kWeb1Snapshots);
+  Plan plan = ComputePlan(doc, StateWith({}), {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  std::vector<std::string> ops;
+  for (const Step& step : plan.changes[0].steps) ops.push_back(std::string(OpName(step.op)));
+  EXPECT_EQ(ops,
+            (std::vector<std::string>{"create", "start", "snapshot_domain", "snapshot_domain"}));
+  EXPECT_EQ(plan.changes[0].steps[2].args["consistency"], "pause");
+}
+
 TEST(PlannerTest, VolumeShrinkIsDestructiveAndRefusedWithoutAllow) {
   Document doc = Parse("version: 1\nvolumes:\n  p/root: {capacity: 512MiB}\n");
   ObservedState state = StateWith({});

@@ -8,7 +8,7 @@
 namespace vc {
 namespace {
 
-constexpr std::array<std::pair<Step::Op, std::string_view>, 23> kOps = {{
+constexpr std::array<std::pair<Step::Op, std::string_view>, 30> kOps = {{
     {Step::Op::kCreate, "create"},
     {Step::Op::kDelete, "delete"},
     {Step::Op::kWriteConfig, "write_config"},
@@ -32,6 +32,13 @@ constexpr std::array<std::pair<Step::Op, std::string_view>, 23> kOps = {{
     {Step::Op::kMigrate, "migrate"},
     {Step::Op::kSetKsm, "set_ksm"},
     {Step::Op::kWriteSeed, "write_seed"},
+    {Step::Op::kSnapshotDomain, "snapshot_domain"},
+    {Step::Op::kDeleteDomainSnapshot, "delete_domain_snapshot"},
+    {Step::Op::kFreezeDomain, "freeze"},
+    {Step::Op::kThawDomain, "thaw"},
+    {Step::Op::kRemoveSnapshot, "remove_snapshot"},
+    {Step::Op::kRollbackSnapshot, "rollback_snapshot"},
+    {Step::Op::kRevertDomainSnapshot, "revert_domain_snapshot"},
 }};
 
 std::string Text(const Json& args, const char* key) {
@@ -133,6 +140,28 @@ std::string Step::Describe() const {
     case Op::kWriteSeed:
       return "write the cloud-init seed of " + what + " to volume " + Text(args, "pool") + "/" +
              Text(args, "volume") + " (" + Text(args, "seed") + ")";
+    case Op::kSnapshotDomain: {
+      const std::string how = Text(args, "consistency");
+      return "snapshot " + Text(args, "snapshot") + " of " + what +
+             (how == "quiesce" ? " (file systems frozen by the guest agent)"
+              : how == "pause" ? " (guest paused while it is taken)"
+                               : " (stopped)");
+    }
+    case Op::kDeleteDomainSnapshot:
+      return "delete snapshot " + Text(args, "snapshot") + " of " + what +
+             " (merged into the disks)";
+    case Op::kFreezeDomain:
+      return (Text(args, "consistency") == "quiesce" ? "freeze the file systems of " : "pause ") +
+             what;
+    case Op::kThawDomain:
+      return (Text(args, "consistency") == "quiesce" ? "thaw the file systems of " : "resume ") +
+             what;
+    case Op::kRemoveSnapshot:
+      return "remove snapshot " + Text(args, "snapshot") + " of " + what;
+    case Op::kRollbackSnapshot:
+      return "roll " + what + " back to snapshot " + Text(args, "snapshot");
+    case Op::kRevertDomainSnapshot:
+      return "revert the disks of " + what + " to snapshot " + Text(args, "snapshot");
   }
   return "?";
 }

@@ -44,6 +44,20 @@ namespace vc {
 ///   write_seed             domain: {"pool", "volume", "seed": "sha256:<hex>", "cloud_init": the
 ///                          declared value}: the cidata image built from cloud_init (it must hash
 ///                          to `seed`, else nothing is written) into the volume, made if missing
+///   snapshot_domain        domain: {"snapshot": name, "consistency": "quiesce"|"pause"|"stopped",
+///                          "disks": [{"target", "volume"|"rbd"}]}: every disk snapshotted at one
+///                          point in time (volumes: an external qcow2 overlay <volume>@<name>;
+///                          RBD images: librbd snapshot vcsnap-<name>), recorded in the domain
+///   delete_domain_snapshot domain: {"snapshot": name, "running": bool, "disks": [...]}: the
+///                          snapshot's overlays merged into the layer below, its RBD snapshots
+///                          removed, its record dropped
+/// Never planned; the composite backend and the `revert` command run them for the steps above:
+///   freeze, thaw           domain: {"consistency": "quiesce"|"pause"}: file systems frozen by
+///                          the guest agent (thawed), or the guest paused (resumed)
+///   remove_snapshot        RBD image: {"snapshot": name} (gone already: nothing to do)
+///   rollback_snapshot      RBD image: {"snapshot": name, "remove": [later snapshots]}
+///   revert_domain_snapshot domain (stopped): {"snapshot": name}: the volume disks back to that
+///                          point; later snapshots of the domain dropped
 struct Step {
   enum class Op {
     kCreate,
@@ -69,6 +83,13 @@ struct Step {
     kMigrate,
     kSetKsm,
     kWriteSeed,
+    kSnapshotDomain,
+    kDeleteDomainSnapshot,
+    kFreezeDomain,
+    kThawDomain,
+    kRemoveSnapshot,
+    kRollbackSnapshot,
+    kRevertDomainSnapshot,
   };
   Op op;
   Address address;

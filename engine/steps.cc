@@ -5,6 +5,7 @@
 #include "engine/change_rules.h"
 #include "engine/cloud_init.h"
 #include "engine/domain_rules.h"
+#include "engine/domain_snapshots.h"
 #include "engine/size.h"
 
 namespace vc {
@@ -105,6 +106,16 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
     if (change.desired.value("state", "running") == "running") {
       steps.push_back({Step::Op::kStart, address, Json::object()});
     }
+    if (address.kind == Kind::kDomain && change.desired.contains("snapshots")) {
+      const std::string consistency =
+          SnapshotConsistency(nullptr, RunsAfterPlan(change.desired, nullptr), false);
+      AttributeChange taken{"snapshots", Json::array(), change.desired["snapshots"],
+                            Disruption::kLive, ""};
+      for (Step& step :
+           SnapshotSteps(address, taken, SnapshotDisks(change.desired, nullptr), consistency)) {
+        steps.push_back(std::move(step));
+      }
+    }
   };
   auto remove = [&]() {
     if (address.kind == Kind::kDomain && running)
@@ -132,6 +143,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
       bool hardware = false;
       bool restart_needed = false;
       bool seed = false;
+      const AttributeChange* snapshots = nullptr;
       std::optional<std::string> new_state;
       std::vector<const AttributeChange*> live_hardware;
       for (const AttributeChange& a : change.attributes) {
@@ -170,6 +182,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
         if (address.kind == Kind::kRbdImage && a.path == "flatten" && a.after == true) {
           steps.push_back({Step::Op::kFlatten, address, Json::object()});
         }
+        if (address.kind == Kind::kDomain && a.path == "snapshots") snapshots = &a;
         if (address.kind == Kind::kDomain && a.path.starts_with("cloud_init")) {
           // The seed volume is written, and the CD-ROM (re)attached in the persistent config.
           seed = true;
@@ -201,6 +214,17 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
         }
       }
       if (new_state == "running") steps.push_back({Step::Op::kStart, address, Json::object()});
+      if (snapshots != nullptr) {
+        // Last: the snapshot covers the disks as this plan leaves them, made consistent the way
+        // the plan's classification said (ClassifyDomainSnapshots).
+        const bool restarted = restart_needed && RestartAllowed(options, change.desired);
+        const std::string consistency =
+            SnapshotConsistency(observed, RunsAfterPlan(change.desired, observed), restarted);
+        for (Step& step : SnapshotSteps(address, *snapshots,
+                                        SnapshotDisks(change.desired, observed), consistency)) {
+          steps.push_back(std::move(step));
+        }
+      }
       break;
     }
   }

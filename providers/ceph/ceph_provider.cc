@@ -456,6 +456,29 @@ Status CephProvider::Execute(const Step& step) {
     case Step::Op::kFlatten:
       if ((rc = image.flatten()) < 0) return Errno(rc, "flattening " + key);
       return Status::Ok();
+    case Step::Op::kRemoveSnapshot: {
+      const std::string snap = step.args.value("snapshot", "");
+      bool exists = false;
+      if ((rc = image.snap_exists2(snap.c_str(), &exists)) < 0)
+        return Errno(rc, "looking up snapshot " + snap + " of " + key);
+      if (exists && (rc = image.snap_remove(snap.c_str())) < 0)
+        return Errno(rc, "removing snapshot " + snap + " of " + key);
+      return Status::Ok();
+    }
+    case Step::Op::kRollbackSnapshot: {
+      const std::string snap = step.args.value("snapshot", "");
+      if ((rc = image.snap_rollback_with_progress(snap.c_str(), progress)) < 0)
+        return Errno(rc, "rolling " + key + " back to snapshot " + snap);
+      for (const Json& later : step.args.value("remove", Json::array())) {
+        const std::string name = later.get<std::string>();
+        bool exists = false;
+        if ((rc = image.snap_exists2(name.c_str(), &exists)) < 0)
+          return Errno(rc, "looking up snapshot " + name + " of " + key);
+        if (exists && (rc = image.snap_remove(name.c_str())) < 0)
+          return Errno(rc, "removing snapshot " + name + " of " + key);
+      }
+      return Status::Ok();
+    }
     default:
       return Status::Unsupported(step.Describe() + ": not a Ceph operation");
   }

@@ -9,6 +9,7 @@
 #include "engine/cloud_init.h"
 #include "engine/domain_rules.h"
 #include "engine/size.h"
+#include "providers/libvirt/snapshot.h"
 #include "providers/libvirt/xml_util.h"
 
 namespace vc::libvirt {
@@ -17,6 +18,15 @@ namespace {
 constexpr int kMemorySlots = 16;
 
 std::uint64_t Kib(std::uint64_t bytes) { return bytes / 1024; }
+
+// A disk reading a snapshot overlay ("/pool/root@s1", providers/libvirt/snapshot.h) is the
+// volume at the bottom of its chain ("/pool/root"): names never hold '@'.
+std::string VolumeUnderSnapshots(std::string path) {
+  const std::size_t slash = path.rfind('/');
+  const std::size_t at = path.find('@', slash == std::string::npos ? 0 : slash);
+  if (at != std::string::npos) path.resize(at);
+  return path;
+}
 
 // What a disk element is backed by, as the document writes it: {"volume": "<pool>/<volume>"}
 // (a volume, or a file or block device that is a libvirt volume) or {"rbd": "<pool>/<image>"};
@@ -34,7 +44,7 @@ std::optional<Json> DiskSource(const pugi::xml_node& disk, const VolumeByPath& v
   }
   std::optional<std::string> volume;
   if (volume_by_path && type == "file")
-    volume = volume_by_path(source.attribute("file").as_string());
+    volume = volume_by_path(VolumeUnderSnapshots(source.attribute("file").as_string()));
   if (volume_by_path && type == "block")
     volume = volume_by_path(source.attribute("dev").as_string());
   if (!volume) return std::nullopt;
@@ -444,6 +454,8 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
                            volume_by_path)) {
     spec["cloud_init"] = {{"pool", seed->first}, {"bus", seed->second}};
   }
+  if (std::vector<std::string> snapshots = RecordedSnapshots(domain); !snapshots.empty())
+    spec["snapshots"] = snapshots;
   *managed = HasMark(domain);
   return spec;
 }
@@ -562,6 +574,14 @@ StatusOr<Json> ReadDomainFacts(std::string_view live_xml) {
     dimms += std::strcmp(m.attribute("model").as_string(), "dimm") == 0;
   }
   facts["memory_slots_used"] = dimms;
+  // Whether a guest agent listens (its virtio channel connected): then a snapshot is quiesced.
+  facts["guest_agent"] = "none";
+  for (pugi::xml_node channel : domain.child("devices").children("channel")) {
+    pugi::xml_node target = channel.child("target");
+    if (std::string_view(target.attribute("name").as_string()) == "org.qemu.guest_agent.0") {
+      facts["guest_agent"] = target.attribute("state").as_string("disconnected");
+    }
+  }
   return facts;
 }
 

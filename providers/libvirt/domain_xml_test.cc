@@ -134,6 +134,46 @@ TEST(DomainXmlTest, MemorySharingOffIsNosharepagesAndBackOnRemovesItKeepingOther
   EXPECT_EQ((*ReadDomainXml(*on, nullptr, &managed))["memory_sharing"], true);
 }
 
+TEST(DomainXmlTest, ASnapshotOverlayIsItsVolumeAndTheRecordGivesTheSnapshots) {
+  constexpr const char* kSnapshotted = R"(<domain type='kvm'>
+  <name>snap</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu>1</vcpu>
+  <metadata>
+    <vcsnap:snapshots xmlns:vcsnap="https://virtconverge.dev/xmlns/snapshots/1">
+      <vcsnap:snapshot name="s1" consistency="pause" created="2026-12-07T12:00:00Z">
+        <vcsnap:disk target="vda" overlay="/img/root.qcow2@s1" backing="/img/root.qcow2"/>
+      </vcsnap:snapshot>
+      <vcsnap:snapshot name="s2" consistency="pause" created="2026-12-07T12:01:00Z"/>
+    </vcsnap:snapshots>
+  </metadata>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/img/root.qcow2@s2'/>
+      <backingStore type='file'><source file='/img/root.qcow2@s1'/></backingStore>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>
+    </channel>
+  </devices>
+</domain>)";
+  bool managed = true;
+  StatusOr<Json> spec = ReadDomainXml(kSnapshotted, Context().volume_by_path, &managed);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ((*spec)["disks"],
+            Json::parse(R"([{"volume": "img/root.qcow2", "target": "vda", "bus": "virtio",
+                            "discard": "ignore"}])"));
+  EXPECT_EQ((*spec)["snapshots"], Json::parse(R"(["s1", "s2"])"));
+  StatusOr<Json> facts = ReadDomainFacts(kSnapshotted);
+  ASSERT_TRUE(facts.ok());
+  EXPECT_EQ((*facts)["guest_agent"], "connected");
+  StatusOr<Json> plain = ReadDomainXml(kHandWritten, Context().volume_by_path, &managed);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->contains("snapshots"));
+  EXPECT_EQ((*ReadDomainFacts(kHandWritten))["guest_agent"], "none");
+}
+
 TEST(DomainXmlTest, NamesAreTextNeverMarkup) {
   // Names are validated before they get here; the XML library escapes whatever it is given.
   StatusOr<std::string> xml =

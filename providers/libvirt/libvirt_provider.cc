@@ -18,6 +18,7 @@
 #include "providers/libvirt/network_xml.h"
 #include "providers/libvirt/node.h"
 #include "providers/libvirt/seed_image.h"
+#include "providers/libvirt/snapshot.h"
 #include "providers/libvirt/storage_xml.h"
 
 namespace vc::libvirt {
@@ -251,16 +252,25 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAllUnchecked() {
   for (Pool& pool : AdoptList<Pool>(raw_pools, n)) {
     std::string name = virStoragePoolGetName(pool.get());
     StatusOr<ObservedResource> r = ReadPool(pool.get(), name);
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      // Removed by another tool between the list and the read: it is simply not there.
+      if (r.status().code() == Status::Code::kNotFound) continue;
+      return r.status();
+    }
     state.resources.emplace(r->address, *r);
     // An rbd pool's volumes are RBD images: the Ceph provider reports those, as rbd_images.
     if (virStoragePoolIsActive(pool.get()) != 1 || r->spec.value("type", "") == "rbd") continue;
     virStorageVolPtr* raw_volumes = nullptr;
     int m = virStoragePoolListAllVolumes(pool.get(), &raw_volumes, 0);
+    if (m < 0 && LastErrorIsNotFound()) {  // the pool went away meanwhile
+      state.resources.erase(r->address);
+      continue;
+    }
     if (m < 0) return LastError("listing volumes of pool " + name);
     for (Volume& volume : AdoptList<Volume>(raw_volumes, m)) {
       std::string key = name + "/" + virStorageVolGetName(volume.get());
       std::string xml = AdoptString(virStorageVolGetXMLDesc(volume.get(), 0));
+      if (xml.empty() && LastErrorIsNotFound()) continue;  // deleted meanwhile
       if (xml.empty()) return LastError("reading volume " + key);
       StatusOr<VolumeXmlFields> fields = ReadVolumeXml(xml);
       if (!fields.ok()) return fields.status().WithContext("volume " + key);
@@ -285,7 +295,10 @@ StatusOr<ObservedState> LibvirtProvider::ObserveAllUnchecked() {
   if (n < 0) return LastError("listing networks");
   for (Network& network : AdoptList<Network>(raw_networks, n)) {
     StatusOr<ObservedResource> r = ReadNetwork(network.get(), virNetworkGetName(network.get()));
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kNotFound) continue;  // undefined meanwhile
+      return r.status();
+    }
     state.resources.emplace(r->address, *r);
   }
 
@@ -451,8 +464,34 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
     case Step::Op::kDetachDiskLive:
     case Step::Op::kDetachInterfaceLive:
       return DetachLive(step);
+    case Step::Op::kSnapshotDomain:
+    case Step::Op::kDeleteDomainSnapshot:
+    case Step::Op::kRevertDomainSnapshot:
+    case Step::Op::kFreezeDomain:
+    case Step::Op::kThawDomain:
+      return DomainSnapshotStep(step);
+    case Step::Op::kRemoveSnapshot:
+    case Step::Op::kRollbackSnapshot:
+      break;
   }
   return Status::Unsupported(step.Describe() + ": not a libvirt operation");
+}
+
+Status LibvirtProvider::DomainSnapshotStep(const Step& step) {
+  StatusOr<Domain> domain = LookupDomain(step.address.name);
+  if (!domain.ok()) return domain.status();
+  switch (step.op) {
+    case Step::Op::kFreezeDomain:
+      return FreezeDomain(domain->get(), step);
+    case Step::Op::kThawDomain:
+      return ThawDomain(domain->get(), step);
+    case Step::Op::kSnapshotDomain:
+      return TakeSnapshot(conn_.get(), domain->get(), step);
+    case Step::Op::kDeleteDomainSnapshot:
+      return DeleteSnapshot(conn_.get(), domain->get(), step, IsLocal());
+    default:
+      return RevertSnapshot(conn_.get(), domain->get(), step, IsLocal());
+  }
 }
 
 Status LibvirtProvider::MigrateTo(LibvirtProvider& destination, const std::string& name,

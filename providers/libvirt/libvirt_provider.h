@@ -81,6 +81,9 @@ class LibvirtProvider final : public Provider {
   Status CreateVolume(const Step& step);
   Status CreateNetwork(const Step& step);
   Status CreateDomain(const Step& step);
+  // freeze, thaw, snapshot_domain, delete_domain_snapshot, revert_domain_snapshot
+  // (providers/libvirt/snapshot.h).
+  Status DomainSnapshotStep(const Step& step);
   /// write_seed: builds the cidata image from the step's cloud_init, refuses unless it hashes to
   /// the plan's seed, and uploads it into the seed volume (created, or grown, as needed).
   Status WriteSeed(const Step& step);

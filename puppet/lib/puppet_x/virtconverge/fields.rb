@@ -295,6 +295,20 @@ module PuppetX
             policy: false,
           },
           {
+            name: :snapshots,
+            type: 'Optional[Array[Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/]]]',
+            desc: "Disk snapshots the domain must have, by name (a set). A name missing on the host is " \
+                  "taken: every disk at one point in time, volumes as an external qcow2 overlay " \
+                  "<volume>@<name> in the volume's pool, RBD images as the librbd snapshot vcsnap-<name>; " \
+                  "a running guest is quiesced when its guest agent answers, else paused for the moment it " \
+                  "takes (the plan says which). A snapshot the host has that is not listed is deleted: " \
+                  "merged into the disks, its point in time lost (destructive: needs allow_destroy). " \
+                  "Omitted: the domain's snapshots are left alone. Reverting is the `revert` command, " \
+                  "never a document edit.",
+            size: false,
+            policy: false,
+          },
+          {
             name: :cloud_init,
             type: 'Optional[Struct[{pool => Pattern[/\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\z/], user_data => ' \
                   'Variant[Hash[String, Data], String[0, 65536]], meta_data => Struct[{instance_id => ' \

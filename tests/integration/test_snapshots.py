@@ -1,0 +1,273 @@
+"""Declared domain snapshots on the real libvirtd and the real Ceph cluster (docs/snapshots.md).
+
+A running no-OS guest (KVM) with a qcow2 volume (vda) and an RBD image (vdb). Patterns are written
+into both disks through the running QEMU (HMP qemu-io on each disk's own block backend), so every
+snapshot's point in time holds a known pattern:
+
+  0x11 -> snapshot s1 -> 0x22 -> snapshot s2 -> 0x33
+
+Then: s1 deleted while the guest runs (block commit of the middle overlay; the RBD snapshot
+removed), refused first without --allow-destroy; the guest stopped and its disks read (0x33);
+`revert` to s2 (0x22 on both disks, the volume's overlay fresh); s2 deleted while stopped (qemu-img
+commit, the disk back on its volume, still 0x22). Every step is checked on the host itself
+(overlay files, `rbd snap ls`, virsh domstate) and by a second plan that finds nothing to do.
+The refusals of `revert` (running without --allow-restart, later snapshots without
+--allow-destroy, an unknown snapshot) change nothing.
+
+Objects are named vcsn- (not vct-: the other suites remove every vct- object), files live in
+/tmp/vcsn-it; this suite removes exactly what it made."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from vctest import URI, check_plan_schema, require_libvirtd, run, steps_of, virsh
+
+WORK = "/tmp/vcsn-it"
+POOL = "vcsn-pool"
+DOMAIN = "vcsn-dom"
+IMAGE = "rbd/vcsn-disk"
+CEPH_DIR = os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph")
+CONF = os.path.join(CEPH_DIR, "ceph.conf")
+CHUNK = 65536
+
+
+def document(snapshots, state="running"):
+    listed = ", ".join(snapshots)
+    return f"""version: 1
+ceph:
+  conf: {CONF}
+  user: admin
+pools:
+  {POOL}: {{type: dir, path: {WORK}/images}}
+volumes:
+  {POOL}/data: {{format: qcow2, capacity: 64MiB}}
+rbd_images:
+  {IMAGE}: {{size: 64MiB}}
+domains:
+  {DOMAIN}:
+    vcpus: 1
+    memory: 128MiB
+    disks:
+      - {{volume: {POOL}/data, target: vda}}
+      - {{rbd: {IMAGE}, target: vdb}}
+    state: {state}
+    snapshots: [{listed}]
+"""
+
+
+def rbd(*args, check=True):
+    p = subprocess.run(["rbd", "-c", CONF, *args], capture_output=True, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError(f"rbd {' '.join(args)}: {p.stderr.decode()}")
+    return p.stdout
+
+
+def rbd_snapshots():
+    out = rbd("snap", "ls", "--format", "json", IMAGE, check=False)
+    return sorted(s["name"] for s in json.loads(out or b"[]"))
+
+
+def files():
+    images = os.path.join(WORK, "images")
+    return sorted(os.listdir(images)) if os.path.isdir(images) else []
+
+
+def cleanup():
+    if DOMAIN in virsh("list", "--all", "--name", check=False).split():
+        virsh("destroy", DOMAIN, check=False)
+        virsh("undefine", DOMAIN, check=False)
+    if POOL in virsh("pool-list", "--all", "--name", check=False).split():
+        virsh("pool-destroy", POOL, check=False)
+        virsh("pool-undefine", POOL, check=False)
+    shutil.rmtree(WORK, ignore_errors=True)
+    if rbd("info", IMAGE, check=False):
+        rbd("snap", "purge", IMAGE, check=False)
+        rbd("rm", IMAGE, check=False)
+
+
+class SnapshotTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_libvirtd()
+        if subprocess.run(["ceph", "-c", CONF, "--connect-timeout", "10", "health"],
+                          capture_output=True, timeout=60).returncode != 0:
+            raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
+        cleanup()
+
+    def setUp(self):
+        os.makedirs(WORK, exist_ok=True)
+        os.chmod(WORK, 0o755)
+        self.doc = os.path.join(WORK, "doc.yaml")
+
+    def tearDown(self):
+        cleanup()
+
+    def write_doc(self, snapshots, state="running"):
+        with open(self.doc, "w") as f:
+            f.write(document(snapshots, state))
+
+    def engine(self, *args):
+        return run([*args, "--connection", URI], timeout=300)
+
+    def apply(self, snapshots, *flags, state="running"):
+        self.write_doc(snapshots, state)
+        rc, out, err = self.engine("apply", self.doc, *flags)
+        self.assertEqual(rc, 0, out + err)
+        return out
+
+    def plan_json(self, *flags):
+        rc, out, err = self.engine("plan", self.doc, "--format", "json", *flags)
+        self.assertEqual(rc, 0, out + err)
+        plan = json.loads(out)
+        check_plan_schema(plan)
+        return plan
+
+    def assert_converged(self):
+        rc, out, err = self.engine("plan", self.doc, "--detailed-exitcode")
+        self.assertEqual(rc, 0, "a second plan is not empty:\n" + out + err)
+
+    def host(self):
+        """What a refused command must leave as it was."""
+        return files(), rbd_snapshots(), virsh("domstate", DOMAIN), virsh("dumpxml", DOMAIN)
+
+    def observed_snapshots(self):
+        rc, out, err = self.engine("observe", "--format", "json")
+        self.assertEqual(rc, 0, out + err)
+        return json.loads(out)["domains"][DOMAIN].get("snapshots", [])
+
+    def backends(self):
+        """{target: block backend} of the running guest, as HMP's qemu-io -d wants them."""
+        out = virsh("qemu-monitor-command", DOMAIN, "--hmp", "info block")
+        found = {}
+        for m in re.finditer(r"Attached to:\s+(\S*virtio-disk(\d)\S*)", out):
+            found["vd" + "ab"[int(m.group(2))]] = m.group(1)
+        self.assertEqual(sorted(found), ["vda", "vdb"], out)
+        return found
+
+    def guest_write(self, pattern):
+        for target, backend in self.backends().items():
+            out = virsh("qemu-monitor-command", DOMAIN, "--hmp",
+                        f'qemu-io -d {backend} "write -P {pattern} 0 {CHUNK}"')
+            self.assertEqual(out.strip(), "", f"{target}: {out}")
+
+    def read_stopped(self):
+        """The first bytes of each disk of the stopped guest: (vda's chain, the RBD image)."""
+        xml = virsh("dumpxml", "--inactive", DOMAIN)
+        source = re.search(r"<target dev='vda'", xml)
+        self.assertIsNotNone(source, xml)
+        top = re.findall(r"<source (?:file='([^']+)'|pool='([^']+)' volume='([^']+)')", xml)[0]
+        path = top[0] or os.path.join(WORK, "images", top[2])
+        p = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", f"read -v 0 16", path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        vda = int(p.stdout.split()[1], 16)
+        exported = subprocess.run(["rbd", "-c", CONF, "export", IMAGE, "-"], capture_output=True,
+                                  timeout=120)
+        self.assertEqual(exported.returncode, 0, exported.stderr.decode())
+        return vda, exported.stdout[0], path
+
+    def test_take_delete_live_revert_and_delete_stopped(self):
+        self.apply([])
+        self.guest_write("0x11")
+
+        # Adding a name takes the snapshot: the plan says how it is made consistent.
+        self.write_doc(["s1"])
+        plan = self.plan_json()
+        taken = steps_of(plan, "snapshot_domain")
+        self.assertEqual(len(taken), 1, plan)
+        self.assertEqual(taken[0]["args"]["consistency"], "pause",
+                         "the no-OS guest has no agent: it is paused, not quiesced")
+        self.assertEqual(sorted(d["target"] for d in taken[0]["args"]["disks"]), ["vda", "vdb"])
+        rc, text, err = self.engine("plan", self.doc)
+        self.assertIn("paused while its disks are snapshotted", text)
+        out = self.apply(["s1"])
+        self.assertIn("snapshot s1 of domain." + DOMAIN, out)
+        self.assertEqual(virsh("domstate", DOMAIN), "running", "the guest was left paused")
+        self.assertIn("data@s1", files())
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
+        self.assertEqual(self.observed_snapshots(), ["s1"])
+        self.assert_converged()
+
+        self.guest_write("0x22")
+        self.apply(["s1", "s2"])
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s1", "vcsnap-s2"])
+        self.guest_write("0x33")
+
+        # Removing a name deletes the snapshot: destructive, refused without the allow.
+        self.write_doc(["s2"])
+        before = self.host()
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("destructive change refused without --allow-destroy", out + err)
+        self.assertEqual(self.host(), before, "a refused apply changed something")
+        out = self.apply(["s2"], "--allow-destroy")
+        self.assertIn("delete snapshot s1", out)
+        self.assertNotIn("data@s1", files())
+        self.assertIn("data@s2", files())
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s2"])
+        self.assertEqual(virsh("domstate", DOMAIN), "running")
+        self.assertEqual(self.observed_snapshots(), ["s2"])
+        self.assert_converged()
+
+        # Reverting is a command: refused on a running guest without --allow-restart, for an
+        # unknown snapshot; nothing changes.
+        before = self.host()
+        rc, out, err = self.engine("revert", DOMAIN, "s2", "--ceph-conf", CONF)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("--allow-restart", err)
+        rc, out, err = self.engine("revert", DOMAIN, "s9", "--allow-restart", "--ceph-conf", CONF)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("has no snapshot s9", err)
+        self.assertEqual(self.host(), before, "a refused revert changed something")
+
+        # Stopped: every disk holds what was written last.
+        self.apply(["s2"], state="stopped")
+        vda, vdb, top = self.read_stopped()
+        self.assertEqual((vda, vdb), (0x33, 0x33))
+        self.assertTrue(top.endswith("data@s2"), top)
+
+        # Revert to s2: both disks back to 0x22, the snapshot kept.
+        rc, out, err = self.engine("revert", DOMAIN, "s2", "--ceph-conf", CONF)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("Reverted " + DOMAIN + " to snapshot s2", out)
+        self.assertEqual(self.read_stopped()[:2], (0x22, 0x22))
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s2"])
+        self.assert_converged()
+
+        # Deleting s2 of the stopped guest: merged (qemu-img), the disk back on its volume.
+        self.write_doc([], state="stopped")
+        plan = self.plan_json("--allow-destroy")
+        self.assertEqual(steps_of(plan, "delete_domain_snapshot")[0]["args"]["running"], False)
+        self.apply([], "--allow-destroy", state="stopped")
+        self.assertEqual(files(), ["data"])
+        self.assertEqual(rbd_snapshots(), [])
+        vda, vdb, top = self.read_stopped()
+        self.assertEqual((vda, vdb), (0x22, 0x22))
+        self.assertEqual(os.path.basename(top), "data")
+        self.assertEqual(self.observed_snapshots(), [])
+        self.assert_converged()
+
+        # And it starts again on its volume.
+        self.apply([], state="running")
+        self.assertEqual(virsh("domstate", DOMAIN), "running")
+
+    def test_revert_refuses_to_drop_later_snapshots_without_the_allow(self):
+        self.apply(["s1", "s2"], state="stopped")
+        before = self.host()
+        rc, out, err = self.engine("revert", DOMAIN, "s1", "--ceph-conf", CONF)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('drops the snapshots taken after it (["s2"]); pass --allow-destroy', err)
+        self.assertEqual(self.host(), before)
+        rc, out, err = self.engine("revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.observed_snapshots(), ["s1"])
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
+        self.assertEqual(sorted(files()), ["data", "data@s1"])
+
+
+if __name__ == "__main__":
+    unittest.main()
