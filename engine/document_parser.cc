@@ -355,33 +355,12 @@ class Parser {
       if (!r.spec.contains(field))
         Error(body.Mark(), path, field, "missing required field" + why, ErrorCode::kMissingField);
     };
-    switch (r.address.kind) {
-      case Kind::kPool:
-        require("type", "");
-        if (r.spec.value("type", "") == "dir") require("path", " (a dir pool needs a path)");
-        if (r.spec.value("type", "") == "logical") {
-          require("volume_group", " (a logical pool needs a volume_group)");
-        }
-        if (r.spec.value("type", "") == "rbd")
-          require("ceph_pool", " (an rbd pool needs a ceph_pool)");
-        break;
-      case Kind::kNetwork:
-        require("mode", "");
-        if (r.spec.value("mode", "") == "bridge")
-          require("bridge", " (a bridge network names the host bridge)");
-        break;
-      case Kind::kVolume:
-        if (!r.spec.contains("backing_volume")) require("capacity", " (or give backing_volume)");
-        break;
-      case Kind::kRbdImage:
-        if (!r.spec.contains("clone_from")) require("size", " (or give clone_from)");
-        break;
-      case Kind::kHost:  // a hosts: entry, read by ParseHosts
-        break;
-      case Kind::kDomain:
-        require("vcpus", "");
-        require("memory", "");
-        break;
+    // Only what every declaration needs, existing or not; what creating needs is the planner's
+    // (engine/create_requirements.h): a document may declare just the fields it manages.
+    if (r.address.kind == Kind::kNetwork) {
+      require("mode", "");
+      if (r.spec.value("mode", "") == "bridge")
+        require("bridge", " (a bridge network names the host bridge)");
     }
   }
 

@@ -249,7 +249,12 @@ class Placer {
       load_.emplace(name, std::move(c));
     }
     for (const auto& [address, r] : placed_.resources) {
-      if (address.kind == Kind::kDomain && !r.absent) Commit(address.host, r.spec);
+      if (address.kind != Kind::kDomain || r.absent) continue;
+      // A partial declaration of a domain that exists commits what it has, as declared.
+      const ObservedResource* existing = Observed(Kind::kDomain, address.name, address.host);
+      Json fields = existing != nullptr ? CommittedFields(*existing) : Json::object();
+      fields.update(r.spec);
+      Commit(address.host, fields);
     }
     for (const auto& [address, r] : observed_.resources) {
       if (address.kind == Kind::kDomain &&

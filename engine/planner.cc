@@ -7,6 +7,7 @@
 #include "engine/capacity.h"
 #include "engine/change_rules.h"
 #include "engine/cloud_init.h"
+#include "engine/create_requirements.h"
 #include "engine/diff.h"
 #include "engine/document_json.h"
 #include "engine/document_parser.h"
@@ -71,6 +72,21 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
     }
   }
   return change;
+}
+
+// A partial declaration (only the fields it manages) of a resource the plan must create: an
+// error per field it lacks, "domains.web1: creating needs memory".
+void RequireCreatable(const DesiredResource& desired, const char* doing, Diagnostics* out) {
+  for (const MissingField& m : MissingToCreate(desired)) {
+    const std::string section(KindSection(desired.address.kind));
+    out->push_back(ErrorDiagnostic(
+        ErrorCode::kMissingField, desired.address.ToString(),
+        section + "." + desired.address.name + ": " + doing + " needs " + m.field + m.why,
+        std::string(doing == std::string("creating") ? "it does not exist"
+                                                     : "a change forces it to be made again") +
+            (desired.address.host.empty() ? "" : " on " + desired.address.host) + ": declare " +
+            m.field + ", or declare only fields of a resource that exists"));
+  }
 }
 
 }  // namespace
@@ -229,6 +245,7 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       continue;
     }
     if (it == view.resources.end()) {
+      RequireCreatable(desired, "creating", &plan.diagnostics);
       Change create = CreateChange(desired);
       if (!desired.placed_why.empty()) {  // a host chosen for it: say which, and why
         create.attributes.insert(
@@ -239,6 +256,9 @@ Plan ComputePlan(const Document& doc, const ObservedState& observed, const PlanO
       continue;
     }
     Change change = UpdateChange(desired, it->second, options, doc.ceph, &plan.pending);
+    if (change.action == Action::kReplace) {
+      RequireCreatable(desired, "replacing", &plan.diagnostics);
+    }
     for (AttributeChange& a : change.attributes) {
       if (a.path == "cpu" && !desired.cpu_note.empty())
         a.reason = desired.cpu_note + "; " + a.reason;

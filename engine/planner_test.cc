@@ -316,6 +316,37 @@ TEST(PlannerTest, ANewDomainTakesItsSnapshotsAfterItStarts) {
   EXPECT_EQ(plan.changes[0].steps[2].args["consistency"], "pause");
 }
 
+// Partial declarations (engine/create_requirements.h): an existing resource may be declared with
+// only the fields the document manages; what creating needs is asked only of a create.
+TEST(PlannerTest, APartialDeclarationOfAnExistingDomainChangesOnlyItsFields) {
+  Document doc = Parse("version: 1\ndomains:\n  web1: {autostart: true}\n");
+  Plan plan = ComputePlan(
+      doc, StateWith({Observed(Kind::kDomain, "web1", ObservedWeb1(2, "stopped"))}), {});
+  ASSERT_TRUE(plan.applyable());
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_EQ(plan.changes[0].attributes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].attributes[0].path, "autostart");
+  ASSERT_EQ(plan.changes[0].steps.size(), 1u);
+  EXPECT_EQ(plan.changes[0].steps[0].op, Step::Op::kSetAutostart);
+}
+
+TEST(PlannerTest, CreatingFromAPartialDeclarationSaysWhatIsMissing) {
+  Document doc = Parse(
+      "version: 1\nceph: {conf: /etc/ceph/ceph.conf}\nvolumes:\n  p/new: {format: qcow2}\n"
+      "rbd_images:\n  rbd/img: {features: [layering]}\ndomains:\n  web9: {vcpus: 2}\n");
+  Plan plan = ComputePlan(doc, StateWith({}), {});
+  EXPECT_FALSE(plan.applyable());
+  std::vector<std::string> summaries;
+  for (const Diagnostic& d : plan.diagnostics) {
+    EXPECT_EQ(d.code, ErrorCode::kMissingField);
+    summaries.push_back(d.summary);
+  }
+  EXPECT_EQ(summaries,
+            (std::vector<std::string>{"volumes.p/new: creating needs capacity (or backing_volume)",
+                                      "rbd_images.rbd/img: creating needs size (or clone_from)",
+                                      "domains.web9: creating needs memory"}));
+}
+
 TEST(PlannerTest, VolumeShrinkIsDestructiveAndRefusedWithoutAllow) {
   Document doc = Parse("version: 1\nvolumes:\n  p/root: {capacity: 512MiB}\n");
   ObservedState state = StateWith({});

@@ -55,7 +55,9 @@ module PuppetX
 
       # --- what a subclass defines -------------------------------------------------------------
       # kind ('domain'), section ('domains'), required_fields(spec): fields the engine needs in
-      # every entry, taken from the observed resource when the manifest leaves them out. The
+      # every entry, taken from the observed resource when the manifest leaves them out (only a
+      # network's mode and bridge now: the engine takes partial declarations of domains, volumes,
+      # RBD images and pools, and asks for what creating needs itself). The
       # document fields come from the generated field table (FieldAttributes), as the type's
       # attributes do.
 
@@ -163,7 +165,9 @@ module PuppetX
         # The engine's rows of the attribute: its own path, or the paths inside it (ksm.pages_to_scan).
         indices = change ? change['attributes'].each_index.select { |i| within?(change['attributes'][i]['path'], field) } : []
         if indices.empty?
-          return true if plan[:errors].empty?
+          # The engine compared the resource (its change lists the attributes that differ) and this
+          # one is not among them: in sync, even when the plan is refused for another attribute.
+          return true if plan[:errors].empty? || change
           message = "#{field} differs from the host, and the engine refuses the plan of #{address(name, target)} (see the error)"
         else
           message = indices.map do |index|
@@ -173,6 +177,7 @@ module PuppetX
         end
         message = redact(name, message)
         announce_noop(context, name, field, message, plan)
+        announce_secret_change(context, name, attribute, message)
         [false, message]
       end
 
@@ -462,6 +467,14 @@ module PuppetX
         else
           false
         end
+      end
+
+      # Puppet logs the change of a secret field (FieldAttributes::SECRET, a sensitive property) as
+      # "changed [redacted] to [redacted]": the engine's line, which shows no secret, is logged
+      # beside it. (Under --noop, announce_noop logs it as "would change: ...".)
+      def announce_secret_change(context, name, attribute, message)
+        return if Puppet[:noop] || !FieldAttributes.secret_fields(kind).include?(attribute.to_sym)
+        context.notice(name, message)
       end
 
       # Changes already in a domain's persistent config that wait for its next boot.

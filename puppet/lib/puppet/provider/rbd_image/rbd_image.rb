@@ -14,10 +14,6 @@ class Puppet::Provider::RbdImage::RbdImage < PuppetX::Virtconverge::Provider
     'rbd_images'
   end
 
-  def required_fields(spec)
-    spec.key?('clone_from') ? [] : ['size']
-  end
-
   def target_parameters
     [:connection, :ceph_conf, :ceph_user]
   end

@@ -13,10 +13,6 @@ class Puppet::Provider::VirtDomain::VirtDomain < PuppetX::Virtconverge::Provider
     'domains'
   end
 
-  def required_fields(_spec)
-    ['vcpus', 'memory']
-  end
-
   # shutdown_timeout: seconds a guest gets to shut down (ACPI) before it is forced off;
   # allow_overcommit: the engine's allow_overcommit (a plan past the host's limits is applied).
   def request_options(should)

@@ -13,15 +13,6 @@ class Puppet::Provider::VirtPool::VirtPool < PuppetX::Virtconverge::Provider
     'pools'
   end
 
-  def required_fields(spec)
-    case spec['type']
-    when 'dir' then ['path']
-    when 'logical' then ['volume_group']
-    when 'rbd' then ['ceph_pool']
-    else ['type', 'path', 'volume_group', 'ceph_pool']
-    end
-  end
-
   # An rbd pool's plan and apply documents name its Ceph cluster (`ceph:`): ceph_conf and
   # ceph_user, else $CEPH_CONF or /etc/ceph/ceph.conf and client.admin.
   def document_ceph(_name, should, spec)

@@ -13,10 +13,6 @@ class Puppet::Provider::VirtVolume::VirtVolume < PuppetX::Virtconverge::Provider
     'volumes'
   end
 
-  def required_fields(spec)
-    spec.key?('backing_volume') ? [] : ['capacity']
-  end
-
   def name_of(title)
     return "#{title[:pool]}/#{title[:volume]}" if title.respond_to?(:key?) && title.key?(:volume)
     title.to_s

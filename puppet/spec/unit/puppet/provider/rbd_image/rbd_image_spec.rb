@@ -127,10 +127,10 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
       expect(provider.insync?(context, golden_title, :clone_from, flat, should)).to be true
     end
 
-    it "plans a difference once, with the cluster as the document's ceph section and the size from the host" do
+    it "plans a difference once, with the cluster as the document's ceph section and only the declared fields" do
       expect(session).to receive(:request)
         .with('plan', document: { 'version' => 1, 'ceph' => ceph,
-                                  'rbd_images' => { 'rbd/golden' => { 'snapshots' => ['base', 'v2'], 'size' => '10GiB' } } },
+                                  'rbd_images' => { 'rbd/golden' => { 'snapshots' => ['base', 'v2'] } } },
                       options: { 'allow_destroy' => false, 'text' => true })
         .once.and_return(plan_result([change('rbd/golden', 'snapshots', ['base'], ['base', 'v2'], 'none', 'snapshots created')],
                                      text: text('rbd/golden', 'no disruption', 'snapshots [base] → [base, v2]  (no disruption: snapshots created)')))
@@ -143,7 +143,7 @@ RSpec.describe Puppet::Provider::RbdImage::RbdImage do
 
     it "asks the engine about flatten and reports its class" do
       expect(session).to receive(:request)
-        .with('plan', document: { 'version' => 1, 'ceph' => ceph, 'rbd_images' => { 'rbd/web1' => { 'flatten' => true, 'size' => '20GiB' } } },
+        .with('plan', document: { 'version' => 1, 'ceph' => ceph, 'rbd_images' => { 'rbd/web1' => { 'flatten' => true } } },
                       options: { 'allow_destroy' => false, 'text' => true })
         .and_return(plan_result([change('rbd/web1', 'flatten', false, true, 'live', "copies the parent's data into the clone; the parent link goes")],
                                 text: text('rbd/web1', 'live', "flatten false → true  (live: copies the parent's data into the clone; the parent link goes)")))
