@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs Salt (from PyPI) for the Salt modules' tests and benchmark, into a dedicated venv made
-# with Debian's python3, so a fresh Debian 12 (and CI) gets the same interpreter as a developer.
-# Also saltext-virt (Salt's own virt module, moved out of Salt's core in 3008; the benchmark's
-# baseline) and libvirt-python, which it needs.
-# Idempotent; run as root. The venv: $VC_SALT_VENV, default /opt/virtconverge-salt-venv.
+# Installs Salt (from PyPI) for the Salt extension's build, tests and benchmark:
+# - a tooling venv made with Debian's python3 (so a fresh Debian 12, and CI, get the same interpreter
+#   as a developer) holding what tests/salt/requirements.txt pins: Salt, saltext-virt (Salt's own
+#   virt module, moved out of Salt's core in 3008; the benchmark's baseline) with libvirt-python,
+#   pytest;
+# - a wheelhouse: the wheels of all of that and their dependencies, and setuptools (the extension's
+#   build backend). scripts/build-salt-ext.sh builds the wheel and tests/salt/make-venv.sh installs
+#   it into a fresh venv with Salt from there, both without the network.
+# Idempotent; run as root. $VC_SALT_VENV (default /opt/virtconverge-salt-venv) and
+# $VC_SALT_WHEELHOUSE (default /opt/virtconverge-salt-wheels).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+requirements=$here/../tests/salt/requirements.txt
 venv=${VC_SALT_VENV:-/opt/virtconverge-salt-venv}
+wheelhouse=${VC_SALT_WHEELHOUSE:-/opt/virtconverge-salt-wheels}
+# The build backend of salt/pyproject.toml: 77 reads the licence as an SPDX expression.
+build_requirements=("setuptools>=77")
 
 # Debian packages: venv support, and what building libvirt-python needs.
 packages=(python3 python3-venv python3-dev libvirt-dev pkg-config gcc)
@@ -24,20 +34,18 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "install-deps-salt: creating $venv"
   /usr/bin/python3 -m venv "$venv"
 fi
-# The versions the tests and docs/benchmarks-salt.md were made with (override to try others).
-requirements=(
-  "salt==${VC_SALT_VERSION:-3008.3}"
-  "saltext-virt==${VC_SALTEXT_VIRT_VERSION:-0.1.0}"
-  "libvirt-python==${VC_LIBVIRT_PYTHON_VERSION:-12.8.0}"
-  "pytest>=8" "PyYAML"
-)
-# Quick check first, so a machine that has everything does not touch the network.
-if "$venv/bin/python" - "${requirements[@]}" <<'PY' 2>/dev/null
-import sys
+pip=("$venv/bin/python" -m pip)
+
+# Quick checks first, so a machine that has everything does not touch the network.
+venv_ready() {
+  "$venv/bin/python" - "$requirements" <<'PY' 2>/dev/null || return 1
+import re, sys
 from importlib.metadata import version, PackageNotFoundError
-for req in sys.argv[1:]:
-    name, _, pinned = req.partition("==")
-    name = name.split(">")[0]
+for line in open(sys.argv[1]):
+    req = line.split("#")[0].strip()
+    if not req:
+        continue
+    name, pinned = re.match(r"([A-Za-z0-9_.-]+)\s*(?:==\s*(\S+))?", req).groups()
     try:
         have = version(name)
     except PackageNotFoundError:
@@ -45,10 +53,23 @@ for req in sys.argv[1:]:
     if pinned and have != pinned:
         sys.exit(1)
 PY
-then
-  [ -x "$venv/bin/salt-call" ] && [ -x "$venv/bin/salt-master" ] && [ -x "$venv/bin/salt-minion" ] && exit 0
+  [ -x "$venv/bin/salt-call" ] && [ -x "$venv/bin/salt-master" ] && [ -x "$venv/bin/salt-minion" ]
+}
+# The wheelhouse is complete when pip can resolve everything from it alone.
+wheelhouse_ready() {
+  [ -d "$wheelhouse" ] && "${pip[@]}" install -q --dry-run --ignore-installed --no-index \
+    --find-links "$wheelhouse" -r "$requirements" "${build_requirements[@]}" >/dev/null 2>&1
+}
+
+if ! venv_ready; then
+  echo "install-deps-salt: installing $(grep -v '^#' "$requirements" | xargs) into $venv"
+  "${pip[@]}" install -q --upgrade pip
+  "${pip[@]}" install -q -r "$requirements"
+  "$venv/bin/salt-call" --version
 fi
-echo "install-deps-salt: installing ${requirements[*]} into $venv"
-"$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
-"$venv/bin/python" -m pip install -q "${requirements[@]}"
-"$venv/bin/salt-call" --version
+if ! wheelhouse_ready; then
+  echo "install-deps-salt: collecting wheels into $wheelhouse"
+  mkdir -p "$wheelhouse"
+  "${pip[@]}" wheel -q --wheel-dir "$wheelhouse" -r "$requirements" "${build_requirements[@]}"
+  wheelhouse_ready || { echo "install-deps-salt: $wheelhouse is still incomplete" >&2; exit 1; }
+fi

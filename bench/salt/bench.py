@@ -31,6 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 URI = "qemu:///system"
 PREFIX = "vcs-b-"
+# Both tools run from one venv as an operator installs them: Salt with saltext-virt and the
+# virtconverge extension's wheel (the modules come from the installed package, not a file root).
+DEFAULT_VENV = os.path.join(REPO, "build", "salt-ext", "venv")
+MAKE_VENV = ("scripts/build-salt-ext.sh build/salt-ext && "
+             "tests/salt/make-venv.sh build/salt-ext build/salt-ext/venv")
 
 
 def virsh(*args, check=False):
@@ -66,11 +71,10 @@ class Bench:
 root_dir: {self.work}/root
 file_client: local
 file_roots:
-  base: [{self.states}, {REPO}/salt]
+  base: [{self.states}]
 virtconverge.binary: {args.binary}
 virtconverge.connection: {URI}
 """)
-        self.call("saltutil.sync_all")
 
     def call(self, *args):
         env = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -208,7 +212,8 @@ def fmt(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "virtconverge"))
-    ap.add_argument("--venv", default="/opt/virtconverge-salt-venv")
+    ap.add_argument("--venv", default=DEFAULT_VENV,
+                    help="Salt with the installed extension (tests/salt/make-venv.sh)")
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--n-running", type=int, default=10,
                     help="domains of the running scenario (each idle KVM guest costs CPU)")
@@ -224,7 +229,7 @@ def main():
     if not os.access(args.binary, os.X_OK):
         sys.exit(f"bench: {args.binary} is not built")
     if not os.access(os.path.join(args.venv, "bin", "salt-call"), os.X_OK):
-        sys.exit(f"bench: no Salt in {args.venv} (scripts/install-deps-salt.sh)")
+        sys.exit(f"bench: no Salt in {args.venv}: {MAKE_VENV}")
     subprocess.run(["rm", "-rf", args.work], check=True)
     os.makedirs(args.work)
     os.chmod(args.work, 0o755)

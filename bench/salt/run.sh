@@ -6,12 +6,14 @@
 #                     [--binary PATH] [--venv DIR]
 #
 #   --binary  the engine (default build/virtconverge beside this directory, or $VC_BINARY)
-#   --venv    the Salt venv of scripts/install-deps-salt.sh (default /opt/virtconverge-salt-venv)
+#   --venv    Salt with the extension's wheel installed (default: the source tree's
+#             build/salt-ext/venv, which ctest makes, as do scripts/build-salt-ext.sh build/salt-ext
+#             && tests/salt/make-venv.sh build/salt-ext build/salt-ext/venv)
 #   --quick   N = 5 stopped, 2 running, one run: checks the benchmark still works (CI)
 # Creates domains vcs-b-d1..vcs-b-dN and removes them on exit.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-venv=${VC_SALT_VENV:-/opt/virtconverge-salt-venv}
+venv=$here/../../build/salt-ext/venv
 binary=${VC_BINARY:-$here/../../build/virtconverge}
 args=()
 while [ $# -gt 0 ]; do
@@ -22,6 +24,6 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-[ -x "$venv/bin/python" ] || { echo "run.sh: no Salt venv at $venv (run scripts/install-deps-salt.sh)" >&2; exit 1; }
+[ -x "$venv/bin/python" ] || { echo "run.sh: no Salt venv at $venv (see --venv above)" >&2; exit 1; }
 export PYTHONDONTWRITEBYTECODE=1
 exec "$venv/bin/python" "$here/bench.py" --binary "$binary" --venv "$venv" "${args[@]}"

@@ -1,7 +1,8 @@
 """Shared helpers for the Salt module tests.
 
-- load the project's execution and state modules the way Salt's loader does (module globals
-  ``__salt__``, ``__opts__``), for in-process unit tests;
+- load the execution and state modules of the installed extension (saltext.virtconverge, the wheel
+  tests/salt/make-venv.sh put into the venv running the tests; never the files under salt/src) the
+  way Salt's loader does (module globals ``__salt__``, ``__opts__``), for in-process unit tests;
 - snapshot and clean up what the tests create on the real libvirtd (qemu:///system) and the real
   Ceph cluster (scripts/ceph-up.sh, pool ``rbd``). Every object is named with a suite prefix
   starting ``vcs-`` and removed by the suite that made it; objects of anybody else are never
@@ -15,15 +16,17 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-SALT_DIR = os.path.join(REPO, "salt")
+SALT_DIR = os.path.join(REPO, "salt")  # its examples/; the modules come from the installed package
+PACKAGE = "saltext.virtconverge"
 BINARY = os.path.abspath(os.environ.get("VC_BINARY", os.path.join(REPO, "build", "virtconverge")))
-# Salt's scripts live beside the interpreter running the tests (the venv of install-deps-salt.sh).
+# Salt's scripts live beside the interpreter running the tests (the venv of make-venv.sh).
 SALT_BIN = os.environ.get("VC_SALT_BIN", os.path.dirname(sys.executable))
 URI = "qemu:///system"
 CEPH_DIR = os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph")
@@ -32,10 +35,26 @@ CEPH_LP_CONF = os.path.join(CEPH_DIR, "ceph.virtconverge.conf")        # client.
 CEPH_POOL = "rbd"
 
 
+def installed_module_path(kind):
+    """The file of the installed extension's execution module (kind "modules") or state module
+    (kind "states"). Fails the test unless it is in this interpreter's site-packages: a test must
+    not pass on a source tree that is not what the wheel holds."""
+    module = f"{PACKAGE}.{kind}.virtconverge_mod"
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        spec = None
+    site = sysconfig.get_paths()["purelib"]
+    if spec is None or not spec.origin.startswith(site + os.sep):
+        pytest.fail(f"{module} is not installed in {site} (found: {spec and spec.origin}); run the "
+                    "tests with the venv of tests/salt/make-venv.sh (ctest does)")
+    return spec.origin
+
+
 def load_module(kind, opts=None, salt_funcs=None, name=None):
-    """Imports salt/_modules/virtconverge.py (kind "modules") or salt/_states/virtconverge.py
-    (kind "states") as a fresh module with Salt's dunder globals injected."""
-    path = os.path.join(SALT_DIR, f"_{kind}", "virtconverge.py")
+    """Imports the installed extension's execution module (kind "modules") or state module (kind
+    "states") as a fresh module with Salt's dunder globals injected, so tests share no state."""
+    path = installed_module_path(kind)
     spec = importlib.util.spec_from_file_location(name or f"vcs_{kind}_{time.monotonic_ns()}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The execution module(s) Salt's loader finds through the package entry point."""
