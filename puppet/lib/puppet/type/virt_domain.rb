@@ -96,3 +96,4 @@ require_relative '../../puppet_x/virtconverge/relationships'
 PuppetX::Virtconverge::Relationships.add_domain_autorequires(Puppet::Type.type(:virt_domain))
 PuppetX::Virtconverge::Relationships.add_host_autorequire(Puppet::Type.type(:virt_domain))
 PuppetX::Virtconverge::Ceph.accept_sensitive(Puppet::Type.type(:virt_domain))
+PuppetX::Virtconverge::FieldAttributes.mark_secret_properties(Puppet::Type.type(:virt_domain), 'domain')

@@ -24,7 +24,38 @@ module PuppetX
         },
       }.freeze
 
+      # Fields whose value may hold secrets (a cloud-init user-data's passwords and keys):
+      # { kind => [field] }. The engine redacts them in everything it prints, but Puppet's own
+      # "current_value X, should be Y (noop)" line, the previous and desired values of a change
+      # event in the report, and an agent's transactionstore.yaml would carry the manifest's value
+      # as written. Such a property is marked sensitive in every resource (mark_secret_properties),
+      # so Puppet writes [redacted] there; the change message is the engine's redacted line, which
+      # the provider logs beside it.
+      SECRET = {
+        'domain' => [:cloud_init],
+      }.freeze
+
       module_function
+
+      # The fields of a kind whose values Puppet must not show (SECRET).
+      def secret_fields(kind)
+        SECRET.fetch(kind, [])
+      end
+
+      # Marks the secret fields of a kind sensitive in every resource of `type` that sets them
+      # (Puppet redacts a sensitive property's values in its messages, events and state). Prepended,
+      # so a type's own set_sensitive_parameters (Ceph.accept_sensitive) still runs.
+      def mark_secret_properties(type, kind)
+        names = secret_fields(kind)
+        return if names.empty?
+        type.prepend(Module.new do
+          define_method(:set_sensitive_parameters) do |sensitive|
+            names.each { |name| parameter(name)&.sensitive = true }
+            super(sensitive - names)
+          end
+          protected :set_sensitive_parameters
+        end)
+      end
 
       # The generated rows of a kind ({ name:, type:, desc:, size:, policy: }), in schema order,
       # without the fields it spells otherwise.
