@@ -60,6 +60,22 @@ RSpec.describe 'the virt_domain type' do
     end
   end
 
+  it "marks cloud_init sensitive, so Puppet's own messages, events and state redact the user-data's secrets" do
+    cloud_init = { 'pool' => 'images', 'user_data' => { 'users' => [{ 'name' => 'ops', 'passwd' => 'pw-in-manifest' }] },
+                   'meta_data' => { 'instance_id' => 'i-1' } }
+    resource = type.new(name: 'web1', vcpus: 1, memory: '256MiB', cloud_init: cloud_init, snapshots: ['base'],
+                        ceph_conf: '/etc/ceph/ceph.conf', sensitive_parameters: [:ceph_conf])
+    property = resource.parameter(:cloud_init)
+    expect(property.sensitive).to be true
+    expect(resource[:cloud_init]).to eq(cloud_init) # the provider still sends the value itself
+    expect(property.format('current_value %s, should be %s', property.is_to_s(nil), property.should_to_s(cloud_init)))
+      .to eq('current_value [redacted], should be [redacted]')
+    # The other properties are shown as they are, and a Sensitive ceph_conf stays sensitive.
+    expect(resource.parameter(:snapshots).sensitive).to be_falsy
+    expect(resource.parameter(:vcpus).sensitive).to be_falsy
+    expect(resource.parameter(:ceph_conf).sensitive).to be true
+  end
+
   it 'keeps policy and connection out of the compared properties' do
     properties = type.properties.map(&:name)
     expect(properties).to include(:vcpus, :memory, :disks, :state, :autostart, :cpu)

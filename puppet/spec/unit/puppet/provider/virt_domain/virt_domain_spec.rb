@@ -135,6 +135,51 @@ RSpec.describe Puppet::Provider::VirtDomain::VirtDomain do
       expect(provider.insync?(context, 'web1', :vcpus, is_web1, should.merge(vcpus: 2))).to eq([false, 'vcpus 1 → 2  (destructive: x)'])
     end
 
+    context 'with cloud_init and snapshots' do
+      # The engine observes user_data as the seed's (redacted) text, so a declared mapping never
+      # matches it locally: the engine's plan decides.
+      let(:cloud_init) { { 'pool' => 'images', 'user_data' => { 'hostname' => 'web1' }, 'meta_data' => { 'instance_id' => 'i-1' } } }
+      let(:declared) { should.merge(cloud_init: cloud_init, snapshots: ['after']) }
+
+      before(:each) do
+        web1['cloud_init'] = cloud_init.merge('user_data' => "#cloud-config\nhostname: web1\n", 'bus' => 'sata')
+        web1['snapshots'] = ['before', 'after']
+      end
+
+      def snapshots_change
+        { 'address' => 'domain.web1', 'action' => 'update', 'disruption' => 'destructive',
+          'attributes' => [{ 'path' => 'snapshots', 'before' => ['before', 'after'], 'after' => ['after'],
+                             'disruption' => 'destructive', 'reason' => 'snapshot(s) before deleted' }],
+          'steps' => [] }
+      end
+
+      it 'finds an attribute the engine does not list in sync, also when the plan is refused for another one' do
+        diagnostics = [{ 'severity' => 'error', 'code' => 'needs_allow_destroy', 'address' => 'domain.web1',
+                         'summary' => 'domain.web1: destructive change refused without --allow-destroy', 'detail' => 'snapshots: x' }]
+        text = canned_text('~ domain.web1 (update, destructive)', rows: ['snapshots [before, after] → [after]  (destructive: x)'])
+        expect(session).to receive(:request).with('plan', any_args).once
+                                            .and_return(plan_result([snapshots_change], diagnostics: diagnostics, text: text))
+        expect(provider.insync?(context, 'web1', :cloud_init, is_web1, declared)).to be true
+        expect(provider.insync?(context, 'web1', :snapshots, is_web1, declared))
+          .to eq([false, 'snapshots [before, after] → [after]  (destructive: x)'])
+      end
+
+      it "logs the engine's line of a cloud_init change, which Puppet shows only as changed [redacted] to [redacted]" do
+        change = { 'address' => 'domain.web1', 'action' => 'update', 'disruption' => 'restart',
+                   'attributes' => [{ 'path' => 'cloud_init.user_data', 'before' => '<text, 2 lines>', 'after' => '<text, 2 lines>',
+                                      'disruption' => 'restart', 'reason' => 'cloud-init reads its seed at boot' }],
+                   'steps' => [] }
+        line = 'cloud_init.user_data <text, 2 lines> → <text, 2 lines>  (needs restart: cloud-init reads its seed at boot)'
+        allow(session).to receive(:request).with('plan', any_args)
+                                           .and_return(plan_result([change], text: canned_text('~ domain.web1 (update, needs restart)', rows: [line])))
+        expect(context).to receive(:notice).with('web1', line).once
+        expect(provider.insync?(context, 'web1', :cloud_init, is_web1, declared)).to eq([false, line])
+        # Any other attribute's change message is Puppet's own line only.
+        expect(context).not_to receive(:notice).with('web1', %r{snapshots})
+        expect(provider.insync?(context, 'web1', :snapshots, is_web1, should.merge(snapshots: ['before', 'after']))).to be true
+      end
+    end
+
     it 'marks an attribute out of sync when the engine cannot plan the resource at all' do
       allow(session).to receive(:request).with('plan', any_args)
                                          .and_return('valid' => false, 'diagnostics' => [canned_diagnostic('code' => 'invalid_value', 'summary' => 'bad')])
