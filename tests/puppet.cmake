@@ -42,6 +42,23 @@ set_tests_properties(puppet_real_libvirt PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
   LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
 
+# A virt_domain's cloud_init and snapshots, real `puppet apply` against the real libvirtd: a running
+# no-OS guest on a qcow2 volume created with a NoCloud seed (the CD-ROM on <domain>-cidata.iso,
+# read with virsh) and a first snapshot (the overlay <volume>@<name> in the pool directory, the
+# guest's vda on it, `virtconverge observe` listing it); no-op second run; a second snapshot taken
+# live (same QEMU pid, overlay chain checked with qemu-img); deleting the first refused without
+# allow_destroy (nothing changed), merged with it (overlay gone, observe lists the other); a
+# changed user_data under --noop (needs restart, no restart planned, seed unchanged), then applied
+# (seed rewritten, same QEMU pid). The user-data's passwords are looked for in Puppet's output and
+# every file Puppet wrote, after every run. Objects are vcpup-sn-* under /tmp/vcpup-sn/spec,
+# removed by name.
+add_test(NAME puppet_real_snapshots_cloud_init
+  COMMAND ${VC_PUPPET_RSPEC} real_snapshots_cloud_init_spec.rb
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
+set_tests_properties(puppet_real_snapshots_cloud_init PROPERTIES
+  ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
+  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+
 # rbd_image and RBD disks, real `puppet apply` against the real Ceph cluster (scripts/ceph-up.sh,
 # the least-privilege client.virtconverge) and libvirtd: --noop of the new site without warnings,
 # a golden image with a snapshot, a clone grown after cloning, a KVM domain on the clone (dependency
