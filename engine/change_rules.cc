@@ -93,12 +93,22 @@ Change DeleteChange(const ObservedResource& observed, const ObservedState& state
       a.disruption = Disruption::kDestructive;
       a.reason = "the image, its snapshots and its data are deleted";
       break;
-    case Kind::kDomain:
+    case Kind::kDomain: {
       a.disruption = IsRunning(observed) ? Disruption::kRestart : Disruption::kNone;
       a.reason = IsRunning(observed)
                      ? "the running guest is shut down, then undefined; its volumes are kept"
                      : "undefined; its volumes are kept";
+      // Its snapshots go with it: merged into its disks first, so the volumes it keeps hold
+      // the guest's latest writes (engine/domain_snapshots.h).
+      const Json snapshots = observed.spec.value("snapshots", Json::array());
+      if (!snapshots.empty()) {
+        std::string names;
+        for (const Json& n : snapshots) names += (names.empty() ? "" : ", ") + n.get<std::string>();
+        a.disruption = Disruption::kDestructive;
+        a.reason += "; its snapshots (" + names + ") are merged into its disks and deleted";
+      }
       break;
+    }
     case Kind::kPool: {
       int volumes = 0;
       const std::string prefix = observed.address.name + "/";

@@ -131,7 +131,16 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
         SizeBytes(desired["max_memory"]) != SizeBytes(live.value("max_memory", Json()))) {
       return {false, "max_memory changes too, which needs a restart"};
     }
-    if (wanted <= total) return {true, "balloon"};
+    // The live memory already differs from the config and the guest reports no memory
+    // statistics: its balloon driver did not follow before and nothing says it can now (a
+    // guest without one, as virt-install makes them with --memory N,maxmemory=M). Pending, so
+    // that every run does not fail waiting for it.
+    const bool balloon_silent = facts.value("balloon_driver", "") == "silent";
+    const char* kSilent =
+        "the guest's balloon driver does not answer (no memory statistics from the guest): it "
+        "cannot follow a balloon change";
+    if (wanted <= total)
+      return balloon_silent ? LiveVerdict{false, kSilent, true} : LiveVerdict{true, "balloon"};
     int free_slots = facts.value("memory_slots", 0) - facts.value("memory_slots_used", 0);
     std::uint64_t dimm = RoundUp(wanted - total, HotplugUnit(desired));
     if (ceiling == 0 || free_slots <= 0) {
@@ -141,6 +150,7 @@ LiveVerdict ClassifyLive(const std::string& field, const Json& want, const Json&
       return {false, fmt::format("a {} DIMM would pass max_memory {}", FormatSize(dimm),
                                  FormatSize(ceiling))};
     }
+    if (total + dimm > wanted && balloon_silent) return {false, kSilent, true};
     return {true,
             fmt::format("+{} DIMM", FormatSize(dimm)) +
                 (total + dimm > wanted ? fmt::format(", balloon to {}", FormatSize(wanted)) : "")};
@@ -214,7 +224,8 @@ void PlanRunningHardware(const DesiredResource& desired, const ObservedResource&
       change->attributes.push_back({key, live, want, Disruption::kRestart,
                                     "pending in the persistent config; the domain is restarted"});
     } else {
-      pending->push_back({desired.address, key, live, config});
+      pending->push_back({desired.address, key, live, config,
+                          verdict.guest_holds_back ? verdict.reason : std::string()});
     }
   }
 }

@@ -32,8 +32,9 @@ bool SameDisk(const Json& want, const Json& have);
 bool SameNic(const Json& want, const Json& have);
 
 struct LiveVerdict {
-  bool live = false;   // can be applied to the running guest
-  std::string reason;  // "hot-plug", "+512MiB DIMM", or why it needs a restart
+  bool live = false;              // can be applied to the running guest
+  std::string reason;             // "hot-plug", "+512MiB DIMM", or why it needs a restart
+  bool guest_holds_back = false;  // not live because the guest cannot follow (its balloon driver)
 };
 
 /// Whether changing `field` of running domain `observed` from its live value to `want` (within

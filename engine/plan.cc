@@ -71,6 +71,7 @@ Json PendingToJson(const std::vector<Pending>& pending) {
                    {"path", p.path},
                    {"live", p.live},
                    {"config", p.config}});
+    if (!p.reason.empty()) out.back()["reason"] = p.reason;
   }
   return out;
 }

@@ -53,6 +53,7 @@ struct Pending {
   std::string path;
   Json live;
   Json config;
+  std::string reason = "";  // why it waits when the guest, not a restart rule, holds it back
 };
 
 struct PlanOptions {

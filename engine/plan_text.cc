@@ -232,9 +232,12 @@ std::string RenderPlanText(const Json& plan, const TextStyle& style) {
         "\n{}Pending restart{} (in the persistent config, not yet in the running guest):\n",
         p.yellow, p.reset);
     for (const Json& item : pending) {
-      out += fmt::format("    {} {}: running {}, next boot {}\n",
+      out += fmt::format("    {} {}: running {}, next boot {}{}\n",
                          item.at("address").get<std::string>(), item.at("path").get<std::string>(),
-                         RenderValue(item.at("live")), RenderValue(item.at("config")));
+                         RenderValue(item.at("live")), RenderValue(item.at("config")),
+                         item.contains("reason") && item["reason"].is_string()
+                             ? " (" + item["reason"].get<std::string>() + ")"
+                             : std::string());
     }
   }
   out += RenderCapacity(plan.value("capacity", Json()), p);

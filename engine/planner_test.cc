@@ -179,6 +179,42 @@ TEST(PlannerTest, MemoryBalloonsWithinBootMemoryAndHotAddsDimmsAbove) {
                                    Step::Op::kSetMemoryLive}));
 }
 
+// A guest whose balloon did not follow (virt-install --memory 256,maxmemory=1024 without a
+// balloon driver: running at 512MiB, config 384MiB) and that reports no memory statistics: the
+// balloon change waits (pending, saying why) instead of failing every apply.
+TEST(PlannerTest, ABalloonTheGuestCannotFollowIsPendingNotAChange) {
+  ObservedResource r = Running(2, 2);
+  r.spec["memory"] = "384MiB";
+  r.facts["balloon_driver"] = "silent";
+  std::string doc = std::string(kWeb1);
+  doc.replace(doc.find("memory: 512MiB"), 14, "memory: 384MiB");
+  Plan plan = ComputePlan(Parse(doc), StateWith({r}), {});
+  EXPECT_TRUE(plan.changes.empty());
+  ASSERT_EQ(plan.pending.size(), 1u);
+  EXPECT_EQ(plan.pending[0].path, "memory");
+  EXPECT_NE(plan.pending[0].reason.find("balloon driver does not answer"), std::string::npos);
+  // When its driver answers, the same plan balloons.
+  r.facts["balloon_driver"] = "answers";
+  Plan balloon = ComputePlan(Parse(doc), StateWith({r}), {});
+  ASSERT_EQ(balloon.changes.size(), 1u);
+  EXPECT_EQ(balloon.changes[0].attributes[0].reason, "balloon");
+}
+
+TEST(PlannerTest, DeletingADomainMergesItsSnapshotsFirstAndIsDestructive) {
+  ObservedResource r = Running(2, 2);
+  r.spec["snapshots"] = {"s1", "s2"};
+  Document doc = Parse("version: 1\ndomains:\n  web1: {ensure: absent}\n");
+  Plan refused = ComputePlan(doc, StateWith({r}), {});
+  ASSERT_EQ(refused.changes.size(), 1u);
+  EXPECT_EQ(refused.changes[0].disruption(), Disruption::kDestructive);
+  EXPECT_FALSE(refused.applyable());
+  Plan allowed = ComputePlan(doc, StateWith({r}), {true, false, false});
+  EXPECT_EQ(Ops(allowed.changes[0].steps),
+            (std::vector<Step::Op>{Step::Op::kShutdown, Step::Op::kDeleteDomainSnapshot,
+                                   Step::Op::kDeleteDomainSnapshot, Step::Op::kDelete}));
+  EXPECT_EQ(allowed.changes[0].steps[1].args["running"], false);
+}
+
 TEST(PlannerTest, MemoryWithoutHotplugHeadroomNeedsARestart) {
   ObservedResource r = Running(2, 2);
   r.facts["memory_slots"] = 0;

@@ -120,6 +120,15 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
   auto remove = [&]() {
     if (address.kind == Kind::kDomain && running)
       steps.push_back({Step::Op::kShutdown, address, shutdown});
+    if (address.kind == Kind::kDomain && observed != nullptr) {
+      // Its snapshots first: their overlays merged down, so its volumes keep the latest data.
+      const Json disks = SnapshotDisks(Json::object(), observed);
+      for (const Json& name : observed->spec.value("snapshots", Json::array())) {
+        steps.push_back({Step::Op::kDeleteDomainSnapshot,
+                         address,
+                         {{"snapshot", name}, {"running", false}, {"disks", disks}}});
+      }
+    }
     Json args = Json::object();
     if (address.kind == Kind::kRbdImage && observed != nullptr) {
       args["snapshots"] = observed->spec.value("snapshots", Json::array());  // removed with it

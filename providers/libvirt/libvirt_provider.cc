@@ -234,6 +234,10 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     StatusOr<Json> facts = ReadDomainFacts(live_xml);
     if (!facts.ok()) return facts.status().WithContext("domain " + name);
     r.facts.update(*facts);
+    // The running guest's memory differs from its config: an earlier balloon request may not
+    // have been followed. Whether its balloon driver answers is then worth one more call.
+    if (live->value("memory", Json()) != spec->value("memory", Json()))
+      r.facts["balloon_driver"] = BalloonDriver(domain);
   }
   return r;
 }
@@ -475,6 +479,27 @@ Status LibvirtProvider::ExecuteUnchecked(const Step& step) {
       break;
   }
   return Status::Unsupported(step.Describe() + ": not a libvirt operation");
+}
+
+std::string BalloonDriver(virDomainPtr domain) {
+  virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+  const int n = virDomainMemoryStats(domain, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+  if (n < 0) return "unknown";
+  for (int i = 0; i < n; ++i) {
+    // Only the guest's driver reports these (QEMU alone knows the balloon's size and its RSS).
+    switch (stats[i].tag) {
+      case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+      case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+      case VIR_DOMAIN_MEMORY_STAT_USABLE:
+        return "answers";
+      case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:  // QEMU reports 0 until the guest first does
+        if (stats[i].val > 0) return "answers";
+        break;
+      default:
+        break;
+    }
+  }
+  return "silent";
 }
 
 Status LibvirtProvider::DomainSnapshotStep(const Step& step) {

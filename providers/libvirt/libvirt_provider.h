@@ -22,6 +22,10 @@ struct CephClient {
   std::string key;
 };
 
+/// Whether the running guest's balloon driver reports memory statistics: "answers", "silent"
+/// (none reported: no driver, or no statistics period set), or "unknown" (the call failed).
+std::string BalloonDriver(virDomainPtr domain);
+
 class LibvirtProvider final : public Provider {
  public:
   /// Connects to `uri`: kConnectionFailed (with libvirt's reason) when the daemon cannot be

@@ -115,7 +115,8 @@ class SnapshotTest(unittest.TestCase):
 
     def apply(self, snapshots, *flags, state="running"):
         self.write_doc(snapshots, state)
-        rc, out, err = self.engine("apply", self.doc, *flags)
+        # The no-OS guest never answers ACPI: a short wait before it is forced off.
+        rc, out, err = self.engine("apply", self.doc, "--shutdown-timeout", "2", *flags)
         self.assertEqual(rc, 0, out + err)
         return out
 
@@ -262,12 +263,37 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(rc, 1, out + err)
         self.assertIn('drops the snapshots taken after it (["s2"]); pass --allow-destroy', err)
         self.assertEqual(self.host(), before)
-        rc, out, err = self.engine("revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF)
+        rc, out, err = self.engine("revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF,
+                                   "--shutdown-timeout", "2")
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(self.observed_snapshots(), ["s1"])
         self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
         self.assertEqual(sorted(files()), ["data", "data@s1"])
 
+
+    def test_deleting_the_domain_merges_its_snapshots_so_its_disks_keep_the_latest_writes(self):
+        self.apply(["s1"])
+        self.guest_write("0x44")
+        doc = document(["s1"]).replace("    vcpus: 1\n", "    ensure: absent\n    vcpus: 1\n")
+        with open(self.doc, "w") as f:
+            f.write(doc)
+        before = self.host()
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("its snapshots (s1) are merged into its disks and deleted", out + err)
+        self.assertEqual(self.host(), before, "a refused apply changed something")
+        rc, out, err = self.engine("apply", self.doc, "--allow-destroy", "--shutdown-timeout", "2")
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn(DOMAIN, virsh("list", "--all", "--name").split())
+        self.assertEqual(files(), ["data"])
+        self.assertEqual(rbd_snapshots(), [])
+        p = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", "read -v 0 16",
+                            os.path.join(WORK, "images", "data")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(int(p.stdout.split()[1], 16), 0x44, p.stdout + p.stderr)
+        exported = subprocess.run(["rbd", "-c", CONF, "export", IMAGE, "-"], capture_output=True,
+                                  timeout=120)
+        self.assertEqual(exported.stdout[0], 0x44)
 
 if __name__ == "__main__":
     unittest.main()
