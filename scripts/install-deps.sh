@@ -13,6 +13,7 @@ packages=(
   ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev libradospp-dev bc
   python3 python3-jsonschema python3-yaml
   hyperfine clang-format
+  virtinst  # a real client that makes guests the way operators do (tests/integration/test_adopt.py)
   dpkg-dev  # the Debian package (scripts/build-deb.sh): dpkg-shlibdeps computes its Depends
   clang libclang-rt-14-dev  # the fuzzers (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
 )
