@@ -65,7 +65,12 @@ set_tests_properties(salt_modules PROPERTIES
 # /sys/kernel/mm/ksm, the machine's own settings restored afterwards), and converged refuses a
 # domain past a hosts: entry's cpu_allocation_ratio (over_committed, nothing defined) unless
 # allow_overcommit; objects vcs-h-*, removed.
-foreach(suite states salt_call master_minion fleet host)
+# snapshots_cloud_init: a running guest's cloud_init seed and snapshots through domain_present
+# (in-process) and a salt-call --local state file: seed CD-ROM and overlays checked with virsh, the
+# pool directory and observe, a second snapshot live (same QEMU pid), deleting one refused without
+# allow_destroy then merged with it, a changed user_data predicted; no password in any return,
+# salt-call output or log. Objects vcs-sn-*, files under /tmp/vcs-sn, removed by name.
+foreach(suite states salt_call master_minion fleet host snapshots_cloud_init)
   add_test(NAME salt_real_${suite}
     COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_${suite}.py
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)

@@ -248,11 +248,13 @@ def test_plan_of_files_is_the_plan_of_the_engines_merged_document(minion, tmp_pa
 
 
 def test_plan_of_an_invalid_document_raises_with_the_engines_diagnostics(minion, tmp_path):
-    bad = {"version": 1, "domains": {"vcs-unit1": {"vcpus": 1}}}
+    bad = {"version": 1, "domains": {"vcs-unit1": {"vcpus": 0, "memory": "128MiB"}}}
     with pytest.raises(CommandExecutionError) as info:
         minion.mod.plan(bad, connection=TEST_URI)
-    assert "vcs-unit1" in str(info.value) and "memory" in str(info.value)
-    assert info.value.info["code"] == "missing_field"
+    assert "domains.vcs-unit1.vcpus: must be between 1 and 4096, got 0" in str(info.value)
+    assert info.value.info["code"] == "invalid_value" and info.value.info["transient"] is False
+    assert [(d["code"], d["address"]) for d in info.value.info["diagnostics"]] == [
+        ("invalid_value", "domain.vcs-unit1")]
     path = tmp_path / "bad.yaml"
     path.write_text("version: 1\nbogus: 1\n")
     with pytest.raises(CommandExecutionError, match="bogus") as info:
@@ -267,6 +269,46 @@ def test_plan_that_needs_allow_destroy_is_returned_not_applyable(minion):
     assert plan["changes"][0]["disruption"] == "destructive"
     assert [d["code"] for d in plan["diagnostics"]] == ["needs_allow_destroy"]
     assert minion.mod.plan(doc, connection=TEST_URI, allow_destroy=True)["applyable"] is True
+
+
+def test_a_partial_declaration_of_a_domain_that_does_not_exist_is_a_refused_plan(minion):
+    """Partial declarations (issue #15 point 4): a domain may be declared with only the fields the
+    document manages, and what creating needs is asked only when the plan would create it. For a
+    domain that does not exist that is a plan, not an invalid document: returned with its
+    missing_field error and not applyable, as a plan that needs allow_destroy is; apply refuses
+    it by that code and changes nothing."""
+    partial = {"version": 1, "domains": {"vcs-unit9": {"vcpus": 2}}}
+    plan = minion.mod.plan(partial, connection=TEST_URI)
+    assert plan["applyable"] is False
+    [change] = plan["changes"]
+    assert (change["address"], change["action"]) == ("domain.vcs-unit9", "create")
+    assert [(d["severity"], d["code"], d["address"], d["summary"]) for d in plan["diagnostics"]] == [
+        ("error", "missing_field", "domain.vcs-unit9", "domains.vcs-unit9: creating needs memory")]
+    with pytest.raises(CommandExecutionError, match="domains.vcs-unit9: creating needs memory") as info:
+        minion.mod.apply(partial, connection=TEST_URI)
+    assert info.value.info["code"] == "missing_field" and info.value.info["transient"] is False
+    assert info.value.info["apply"] is None and info.value.info["plan"]["applyable"] is False
+    assert "This plan cannot be applied" in info.value.info["text"]
+    # The same fields of a domain that exists (the test driver's `test`) are a plan to apply.
+    plan = minion.mod.plan({"version": 1, "domains": {"test": {"vcpus": 1}}}, connection=TEST_URI)
+    assert plan["applyable"] is True and plan["diagnostics"] == []
+    assert [(a["path"], a["before"], a["after"]) for a in plan["changes"][0]["attributes"]] == [
+        ("vcpus", 2, 1)]
+
+
+def test_a_partial_state_of_a_domain_that_does_not_exist_fails_naming_the_field(minion):
+    """domain_present with only vcpus, of a domain that does not exist: refused in both modes like
+    any plan the engine refuses (result False, no changes), the comment giving the engine's
+    missing_field error and its plan."""
+    heads = {True: "The plan would be refused; nothing would be changed (see the errors).\n",
+             False: "virtconverge refused the plan; nothing was changed.\n[missing_field] "
+                    "domains.vcs-unit9: creating needs memory: it does not exist: declare memory"}
+    for test in (True, False):
+        ret = minion.state("domain_present", test, name="vcs-unit9", vcpus=2, connection=TEST_URI)
+        assert ret["result"] is False and ret["changes"] == {}, ret
+        assert ret["comment"].startswith(heads[test]), ret["comment"]
+        assert "Error: domains.vcs-unit9: creating needs memory" in ret["comment"], ret["comment"]
+        assert "+ domain.vcs-unit9 (create" in ret["comment"], ret["comment"]  # the engine's plan
 
 
 def test_apply_returns_the_plan_the_report_and_the_text(minion):
@@ -473,6 +515,42 @@ def test_every_state_function_builds_the_documented_document():
             [(call, document, _)] = s.calls
             assert call == ("plan" if test else "apply"), (fun, test)
             assert document == dict({"version": 1}, **sections), fun
+
+
+PARTIAL_STATES = [
+    # (state, its arguments, the one resource of the document it must send)
+    ("domain_present", dict(name="web1", autostart=True), {"domains": {"web1": {"autostart": True}}}),
+    ("domain_present", dict(name="web1", vcpus=2), {"domains": {"web1": {"vcpus": 2}}}),
+    ("volume_present", dict(name="images/web1-root", capacity="20GiB"),
+     {"volumes": {"images/web1-root": {"capacity": "20GiB"}}}),
+    ("volume_present", dict(name="web1-root", pool="images", format="qcow2"),
+     {"volumes": {"images/web1-root": {"format": "qcow2"}}}),
+    ("rbd_image_present", dict(name="rbd/web1-root", snapshots=["base"]),
+     {"rbd_images": {"rbd/web1-root": {"snapshots": ["base"]}}}),
+    ("rbd_image_present", dict(name="rbd/web1-root", features=["layering"]),
+     {"rbd_images": {"rbd/web1-root": {"features": ["layering"]}}}),
+    ("pool_present", dict(name="images", autostart=True), {"pools": {"images": {"autostart": True}}}),
+]
+
+
+@pytest.mark.parametrize("fun,kwargs,sections", PARTIAL_STATES,
+                         ids=[f"{c[0]}-{'-'.join(k for k in c[1] if k not in ('name', 'pool'))}"
+                              for c in PARTIAL_STATES])
+def test_a_partial_state_sends_only_the_fields_it_declares(fake_engine, fun, kwargs, sections):
+    """Partial declarations (issue #15 point 4): a <kind>_present state sends the fields it was
+    given and nothing else. No field is filled from what the host has (no observe, no extra engine
+    run): the engine leaves the others alone, and asks for what creating needs when the resource
+    does not exist. Both modes, Salt's own keys beside the fields."""
+    binary, recorded = fake_engine
+    m = Minion(binary)
+    for test in (True, False):
+        ret = m.state(fun, test, __pub_fun="state.single", __env__="base", **kwargs)
+        assert ret["result"] is True, ret
+        rec = recorded()
+        assert rec["count"] == (1 if test else 2), "one engine run per state, and no observe"
+        assert rec["argv"] == [binary, "serve"]
+        assert rec["request"]["command"] == ("plan" if test else "apply")
+        assert rec["request"]["document"] == dict({"version": 1}, **sections)
 
 
 # --- Ceph RBD: the ceph: section, --ceph-conf/--ceph-user, observe --------------------------------

@@ -163,6 +163,37 @@ def test_domain_present_creates_starts_hotplugs_and_absent_removes(minion):
     converge(minion, "domain_absent", "none", name=dom)
 
 
+def test_a_partial_domain_present_changes_only_its_field_and_cannot_create(minion):
+    """Partial declarations (issue #15 point 4): a state of an existing domain with only vcpus
+    changes the vCPUs and nothing else of it (memory, max_vcpus, autostart, its running guest); the
+    same state for a domain that does not exist is refused with the engine's missing_field
+    ("creating needs memory") in both modes, and nothing is defined."""
+    dom = PREFIX + "part"
+    converge(minion, "domain_present", "change", name=dom, vcpus=1, max_vcpus=4, memory="64MiB",
+             autostart=False, domain_state="running")
+    pid = qemu_pid(dom)
+    dominfo = {k: v for k, v in (line.split(":", 1) for line in virsh("dominfo", dom).splitlines())}
+    predicted, applied = converge(minion, "domain_present", "change", name=dom, vcpus=2)
+    assert predicted["changes"] == {f"domain.{dom}": {
+        "action": "update", "disruption": "live",
+        "attributes": {"vcpus": {"old": 1, "new": 2, "disruption": "live", "reason": "hot-plug"}},
+        "steps": [f"write persistent config of domain.{dom}", f"hot-plug vCPUs of domain.{dom} to 2"]}}
+    assert virsh("vcpucount", dom, "--live", "--current") == "2"
+    assert virsh("vcpucount", dom, "--config", "--current") == "2"
+    assert virsh("vcpucount", dom, "--config", "--maximum") == "4"
+    assert qemu_pid(dom) == pid, "the guest was restarted"
+    after = {k: v for k, v in (line.split(":", 1) for line in virsh("dominfo", dom).splitlines())}
+    for key in ("Max memory", "Used memory", "Autostart", "State", "Id"):
+        assert after[key] == dominfo[key], key
+
+    ghost = PREFIX + "ghost"
+    predicted, applied = converge(minion, "domain_present", "refused", name=ghost, vcpus=2)
+    for ret in (predicted, applied):
+        assert f"Error: domains.{ghost}: creating needs memory" in ret["comment"], ret["comment"]
+    assert f"[missing_field] domains.{ghost}: creating needs memory" in applied["comment"]
+    assert ghost not in names("list", "--all", "--name")
+
+
 def test_converged_takes_a_whole_document_in_one_call(minion):
     doc = {
         "version": 1,

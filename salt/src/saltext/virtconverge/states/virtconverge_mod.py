@@ -49,6 +49,14 @@ once; one it lacks fails the state with the engine's ``unknown_field`` error nam
 arguments that are not fields are spelled out (``connection``, ``allow_destroy``, ``pool``, ...),
 and ``domain_state``, the domain's ``state``.
 
+A field left out is not managed, and nothing is filled in from what the host has: the document
+holds exactly the fields the state was given (a partial declaration, docs/document.md). A state of
+a resource that exists may give just the fields it manages (``autostart: True``, just ``vcpus``);
+what creating needs (a domain's ``vcpus`` and ``memory``, a volume's ``capacity``, an RBD image's
+``size``, a pool's ``type`` and place) is asked by the engine only when the plan would create the
+resource: then the plan is refused by its ``missing_field`` error (``domains.web9: creating needs
+memory``), the state fails in both modes, and nothing is changed.
+
 A destructive change (deleting or shrinking a volume, replacing a resource) is refused unless
 ``allow_destroy: True``; the state then fails and changes nothing. A change that needs a restart is
 written to the domain's persistent config and reported as pending, unless ``allow_restart: True``,
@@ -422,8 +430,10 @@ def domain_present(name, domain_state=None, connection=None, allow_restart=False
     Ensure a domain (VM) exists with these fields. Every field a domain has in the schema
     (``vcpus``, ``memory``, ``max_memory``, ``disks``, ``interfaces``, ``cpu``, ...: docs/document.md)
     is an argument of its own and goes into the document as it is; a field left out is not
-    managed. The engine checks them: creating a domain needs ``vcpus`` and ``memory``, and a field
-    the schema does not have fails the state with the engine's ``unknown_field`` error.
+    managed (a domain that exists may be given just ``vcpus``, or just ``autostart``). The engine
+    checks them: creating a domain needs ``vcpus`` and ``memory`` (without them a domain that does
+    not exist fails the state with the engine's ``missing_field``), and a field the schema does not
+    have fails the state with the engine's ``unknown_field`` error.
     ``domain_state`` is the document's ``state`` (``running`` | ``stopped``; Salt keeps the argument
     name ``state`` for itself). Running guests are changed live where QEMU can (vCPU hot-plug,
     memory balloon and DIMM hot-add, disk and NIC attach/detach).
@@ -431,6 +441,14 @@ def domain_present(name, domain_state=None, connection=None, allow_restart=False
     A disk is ``{volume: <pool>/<volume>, target: vda}`` or, on Ceph, ``{rbd: <ceph pool>/<image>,
     target: vdb}``; RBD disks use ``ceph_conf`` / ``ceph_user`` (else ``virtconverge.ceph_conf`` /
     ``virtconverge.ceph_user``), and QEMU reaches the image with the key in a private libvirt secret.
+
+    ``cloud_init`` gives the domain a NoCloud seed (docs/cloud-init.md): the engine writes it to the
+    volume ``<pool>/<name>-cidata.iso`` and attaches it as a CD-ROM; a change is taken at the next
+    boot (``restart``). The values of secret-looking keys (``passwd``, ``password``, ``token``, ...)
+    are redacted in the engine's plans, so in ``changes`` and ``comment`` too. ``snapshots`` is the
+    set of snapshot names the domain must have (docs/snapshots.md): a missing one is taken live,
+    one not listed is deleted (merged into the disks), which is destructive and needs
+    ``allow_destroy: True``.
 
     .. code-block:: yaml
 
@@ -444,6 +462,21 @@ def domain_present(name, domain_state=None, connection=None, allow_restart=False
             - disks:
               - rbd: rbd/web1-root
                 target: vda
+
+        web2:
+          virtconverge.domain_present:
+            - vcpus: 1
+            - memory: 1GiB
+            - disks: [{volume: images/web2-root, target: vda}]
+            - cloud_init:
+                pool: images
+                user_data:
+                  hostname: web2
+                  users:
+                    - name: ops
+                      passwd: {{ pillar['ops_pw'] | json }}
+                meta_data: {instance_id: web2-1, local_hostname: web2}
+            - snapshots: [before-upgrade]
     """
     fields, error = _fields("domain_present", fields)
     if error:
