@@ -6,7 +6,7 @@
 # and examples/ file of the source tree, checksums.json against the files (also as
 # `puppet module changes` reads it), a REFERENCE.md that documents all six types and is what the
 # generator writes from the source tree today. The module path is left installed for ctest's
-# puppet_module_real_libvirt, which runs real_libvirt_spec.rb from it (VC_PUPPET_MODULEPATH).
+# puppet_real_libvirt, which runs real_libvirt_spec.rb from it (VC_PUPPET_MODULEPATH).
 # Run: VC_PUPPET_MODULE_DIR=build/puppet-module rspec tests/puppet/module_artefact_spec.rb
 require 'digest/md5'
 require 'fileutils'
