@@ -241,4 +241,13 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
   *attributes = std::move(out);
 }
 
+std::optional<Pending> SeedPending(const ObservedResource& observed) {
+  if (!observed.live.is_object() || !observed.facts.is_object() ||
+      !observed.facts.value("seed_pending", false)) {
+    return std::nullopt;
+  }
+  return Pending{observed.address, "cloud_init", "the seed it booted with",
+                 "the seed written since", "cloud-init reads its seed at boot"};
+}
+
 }  // namespace vc

@@ -3,6 +3,7 @@
 // redaction of secrets in anything shown to people (plans, logs, output).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +64,9 @@ std::string RedactedDiff(std::string_view before, std::string_view after,
 /// cloud_init.network_config), each as disruptive as the whole, its reason saying why and, for
 /// texts, showing the (redacted) diff.
 void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes);
+
+/// A running domain whose seed was rewritten since it booted (fact seed_pending): the new seed
+/// waits for its next boot, as a pending entry; nullopt otherwise.
+std::optional<Pending> SeedPending(const ObservedResource& observed);
 
 }  // namespace vc

@@ -220,6 +220,21 @@ TEST(CloudInitPlanTest, AChangedSeedIsARestartPerSubFieldAndTheSameSeedNoChange)
   ASSERT_EQ(restart.changes[0].steps.size(), 4u);
   EXPECT_EQ(restart.changes[0].steps[2].op, Step::Op::kShutdown);
   EXPECT_EQ(restart.changes[0].steps[3].op, Step::Op::kStart);
+
+  // The seed was written without the restart: the guest still runs on the one it booted with.
+  // Pending (no change) until its next boot; restarted when this run may.
+  ObservedState written = state_with(observed_seed, "running");
+  written.resources[Address{Kind::kDomain, "web1"}].facts = {{"seed_pending", true}};
+  Plan waiting = ComputePlan(running, written, {});
+  EXPECT_TRUE(waiting.changes.empty());
+  ASSERT_EQ(waiting.pending.size(), 1u);
+  EXPECT_EQ(waiting.pending[0].path, "cloud_init");
+  Plan restarted = ComputePlan(running, written, allow);
+  ASSERT_EQ(restarted.changes.size(), 1u);
+  std::vector<Step::Op> ops;
+  for (const Step& step : restarted.changes[0].steps) ops.push_back(step.op);
+  EXPECT_EQ(ops, (std::vector<Step::Op>{Step::Op::kWriteSeed, Step::Op::kWriteConfig,
+                                        Step::Op::kShutdown, Step::Op::kStart}));
 }
 
 }  // namespace

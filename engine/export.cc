@@ -140,6 +140,7 @@ std::vector<Pending> PendingChanges(const ObservedState& state) {
       Json live = Project(r.live.value(key, Json()), config);
       if (live != config) pending.push_back({address, key, live, config});
     }
+    if (std::optional<Pending> seed = SeedPending(r)) pending.push_back(*seed);
   }
   return pending;
 }

@@ -40,6 +40,19 @@ Change UpdateChange(const DesiredResource& desired, const ObservedResource& actu
   }
   if (stays_running) {
     PlanRunningHardware(desired, actual, RestartAllowed(options, desired.spec), &change, pending);
+    // A seed rewritten since the guest booted, and not changing again now, waits for its boot.
+    const bool seed_changes =
+        std::any_of(change.attributes.begin(), change.attributes.end(),
+                    [](const AttributeChange& a) { return a.path.starts_with("cloud_init"); });
+    std::optional<Pending> seed = SeedPending(actual);
+    if (seed && desired.spec.contains("cloud_init") && !seed_changes) {
+      if (RestartAllowed(options, desired.spec)) {
+        change.attributes.push_back({"cloud_init", seed->live, seed->config, Disruption::kRestart,
+                                     "pending in the seed volume; the domain is restarted"});
+      } else {
+        pending->push_back(*seed);
+      }
+    }
   }
   if (replace) change.action = Action::kReplace;
   if (desired.address.kind == Kind::kDomain) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <pugixml.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "engine/cloud_init.h"
@@ -234,6 +235,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
     StatusOr<Json> facts = ReadDomainFacts(live_xml);
     if (!facts.ok()) return facts.status().WithContext("domain " + name);
     r.facts.update(*facts);
+    if (live_xml.find(kSeedPendingNamespace) != std::string::npos) r.facts["seed_pending"] = true;
     // The running guest's memory differs from its config: an earlier balloon request may not
     // have been followed. Whether its balloon driver answers is then worth one more call.
     if (live->value("memory", Json()) != spec->value("memory", Json()))
@@ -847,6 +849,19 @@ Status LibvirtProvider::WriteSeed(const Step& step) {
     return s;
   }
   if (virStreamFinish(stream.get()) < 0) return LastError("uploading the cloud-init seed " + key);
+  // A running guest read its seed at boot: it takes this one at its next. Marked in the running
+  // definition only (gone when QEMU stops), so observe reports the seed as pending until then.
+  Domain domain(virDomainLookupByName(conn_.get(), step.address.name.c_str()));
+  if (domain && virDomainIsActive(domain.get()) == 1) {
+    pugi::xml_document mark;
+    mark.append_child("pending").append_attribute("seed") = step.args.value("seed", "").c_str();
+    std::ostringstream text;
+    mark.save(text, "", pugi::format_raw | pugi::format_no_declaration);
+    if (virDomainSetMetadata(domain.get(), VIR_DOMAIN_METADATA_ELEMENT, text.str().c_str(),
+                             "vcseed", kSeedPendingNamespace, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      return LastError("marking the new cloud-init seed of running domain " + step.address.name);
+    }
+  }
   return Status::Ok();
 }
 

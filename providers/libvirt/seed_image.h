@@ -12,6 +12,11 @@
 
 namespace vc::libvirt {
 
+/// A running domain whose seed was rewritten after it booted carries
+/// <vcseed:pending seed="sha256:..."/> in this namespace in its running definition only.
+inline constexpr const char* kSeedPendingNamespace =
+    "https://virtconverge.dev/xmlns/seed-pending/1";
+
 /// The image bytes for `files` (names as given, in the root directory). The same files always
 /// give the same bytes: every timestamp is fixed. Internal when libisofs fails.
 StatusOr<std::string> BuildSeedImage(const std::vector<SeedFile>& files);

@@ -169,6 +169,17 @@ class CloudInitSeedTest(unittest.TestCase):
         self.assertEqual(paths.get("cloud_init.user_data"), "restart", paths)
         self.assertEqual(paths.get("cloud_init.meta_data"), "restart", paths)
 
+        # Applied without the restart: the seed volume is rewritten, the guest keeps running on
+        # the seed it booted with, and every later plan says so (pending, not a change).
+        pid = virsh("domid", NAME)
+        out = self.apply(changed)
+        self.assertEqual(virsh("domid", NAME), pid, "the guest was restarted")
+        plan = json.loads(self.plan(changed, "--format", "json"))
+        self.assertEqual(plan["changes"], [])
+        self.assertIn({"address": f"domain.{NAME}", "path": "cloud_init",
+                       "live": "the seed it booted with", "config": "the seed written since",
+                       "reason": "cloud-init reads its seed at boot"}, plan["pending"])
+
         # Applied with the restart allowed: the rebooted guest reads the new seed.
         console = Console(self.serial_log, from_end=True)
         out = self.apply(changed, "--allow-restart")
