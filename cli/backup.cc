@@ -85,7 +85,8 @@ int BackupCommand(const Args& args) {
   AddCommonOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseCommandArgs(args, kBackupUsage, options, {"domain"}, &vm, &code)) return code;
+  if (!ParseCommandArgs(args, std::string(kBackupUsage) + "\n", options, {"domain"}, &vm, &code))
+    return code;
   const std::string domain = OptionText(vm, "domain");
   if (domain.empty()) return FailCommand(Status::InvalidArgument("name the domain to back up"));
   if (OptionText(vm, "to").empty())
@@ -134,7 +135,8 @@ int RestoreCommand(const Args& args) {
   AddCommonOptions(options);
   po::variables_map vm;
   int code = 0;
-  if (!ParseCommandArgs(args, kRestoreUsage, options, {}, &vm, &code)) return code;
+  if (!ParseCommandArgs(args, std::string(kRestoreUsage) + "\n", options, {}, &vm, &code))
+    return code;
   libvirt::RestoreOptions restore;
   restore.dir = OptionText(vm, "from");
   restore.backup = OptionText(vm, "backup");

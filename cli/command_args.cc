@@ -17,15 +17,19 @@ int FailCommand(const Status& status) {
   return kCommandError;
 }
 
-bool ParseCommandArgs(const Args& args, const char* usage, po::options_description& options,
+bool ParseCommandArgs(const Args& args, const std::string& usage, po::options_description& options,
                       const std::vector<const char*>& positionals, po::variables_map* vm,
-                      int* exit_code) {
+                      int* exit_code, const char* rest) {
   options.add_options()("help,h", "show this help");
   po::options_description hidden;
   po::positional_options_description positional;
   for (const char* name : positionals) {
     hidden.add_options()(name, po::value<std::string>(), name);
     positional.add(name, 1);
+  }
+  if (rest != nullptr) {
+    hidden.add_options()(rest, po::value<std::vector<std::string>>(), rest);
+    positional.add(rest, -1);
   }
   po::options_description all;
   all.add(options).add(hidden);
@@ -38,7 +42,7 @@ bool ParseCommandArgs(const Args& args, const char* usage, po::options_descripti
     return false;
   }
   if (vm->count("help")) {
-    std::cout << usage << "\n\n" << options;
+    std::cout << usage << "\n" << options;
     *exit_code = kCommandOk;
     return false;
   }

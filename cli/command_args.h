@@ -20,12 +20,14 @@ void PrintCommandError(const std::string& message);
 int FailCommand(const Status& status);
 
 /// Parses `args` against `options` (plus --help) and the positional arguments named in
-/// `positionals`, in order, one value each. False, having printed the error or the help, when
-/// the process should exit with *exit_code.
-bool ParseCommandArgs(const Args& args, const char* usage,
+/// `positionals`, in order, one value each, then, when `rest` names one, every remaining argument
+/// as its list. False, having printed the error or `usage` and the options, when the process
+/// should exit with *exit_code.
+bool ParseCommandArgs(const Args& args, const std::string& usage,
                       boost::program_options::options_description& options,
                       const std::vector<const char*>& positionals,
-                      boost::program_options::variables_map* vm, int* exit_code);
+                      boost::program_options::variables_map* vm, int* exit_code,
+                      const char* rest = nullptr);
 
 /// The value of string option `name`, or "".
 std::string OptionText(const boost::program_options::variables_map& vm, const char* name);

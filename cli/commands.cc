@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "cli/command_args.h"
 #include "cli/driver.h"
 #include "engine/applier.h"
 #include "engine/document_parser.h"
@@ -65,29 +66,7 @@ bool Report(const Diagnostics& diagnostics) {
 // Returns false, having printed why, when the process should exit with *exit_code.
 bool ParseArgs(const Args& args, const std::string& usage, po::options_description& options,
                bool files, po::variables_map* vm, int* exit_code) {
-  options.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  po::positional_options_description positional;
-  if (files) {
-    hidden.add_options()("file", po::value<std::vector<std::string>>(), "document");
-    positional.add("file", -1);
-  }
-  po::options_description all;
-  all.add(options).add(hidden);
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), *vm);
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    PrintError(std::string(e.what()) + " (see --help)");
-    *exit_code = kExitError;
-    return false;
-  }
-  if (vm->count("help")) {
-    std::cout << usage << "\n" << options;
-    *exit_code = kExitOk;
-    return false;
-  }
-  return true;
+  return ParseCommandArgs(args, usage, options, {}, vm, exit_code, files ? "file" : nullptr);
 }
 
 std::vector<std::string> Files(const po::variables_map& vm) {

@@ -45,7 +45,8 @@ int RevertCommand(const Args& args) {
       "ceph-user", po::value<std::string>(), "cephx user, without 'client.' (default: admin)");
   po::variables_map vm;
   int code = 0;
-  if (!ParseCommandArgs(args, kRevertUsage, options, {"domain", "snapshot"}, &vm, &code))
+  if (!ParseCommandArgs(args, std::string(kRevertUsage) + "\n", options, {"domain", "snapshot"},
+                        &vm, &code))
     return code;
   const std::string domain = OptionText(vm, "domain");
   const std::string snapshot = OptionText(vm, "snapshot");
