@@ -492,6 +492,7 @@ int Observe(const Args& args) {
     std::map<std::string, std::string> hosts;
     for (const auto& [name, host] : fleet.hosts) hosts[name] = host.connection;
     std::vector<std::string> notes = PendingNotes(*observed);
+    for (std::string& note : UndeclarableNotes(*observed)) notes.push_back(std::move(note));
     Json doc = ExportFleetDocument(*observed, hosts, fleet.ceph, &notes);
     return PrintObserved(doc, notes, vm["format"].as<std::string>() == "json");
   }
@@ -507,6 +508,7 @@ int Observe(const Args& args) {
   StatusOr<ObservedState> observed = (*backends)->provider().ObserveAll();
   if (!observed.ok()) return Fail(observed.status(), false);
   std::vector<std::string> notes = PendingNotes(*observed);
+  for (std::string& note : UndeclarableNotes(*observed)) notes.push_back(std::move(note));
   // The host's figures (CPUs, memory, free memory, what KSM saves), as a note: not a document
   // field, so the output still plans clean.
   const Json figures = HostFigures((*backends)->provider());

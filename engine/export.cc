@@ -6,6 +6,7 @@
 #include "engine/cloud_init.h"
 #include "engine/diff.h"
 #include "engine/domain_rules.h"
+#include "engine/names.h"
 #include "engine/plan_text.h"
 #include "engine/size.h"
 
@@ -60,6 +61,34 @@ std::string HostNote(const std::string& name, const Json& facts) {
   return note;
 }
 
+namespace {
+
+// Whether a document can declare `address` at all: libvirt holds names a document cannot
+// (a file "my disk.img" in a dir pool, a snapshot overlay "root@s1"); writing them would make
+// observe's output an invalid document.
+Status Declarable(const Address& address) {
+  if (address.kind == Kind::kVolume || address.kind == Kind::kRbdImage)
+    return CheckVolumeKey(address.name);
+  return CheckName(address.name);
+}
+
+}  // namespace
+
+std::vector<std::string> UndeclarableNotes(const ObservedState& state) {
+  std::vector<std::string> notes;
+  for (const auto& [address, r] : state.resources) {
+    if (address.kind == Kind::kHost) continue;
+    if (Status s = Declarable(address); !s.ok()) {
+      notes.push_back(std::string(KindName(address.kind)) + " " + Quote(address.name) +
+                      " left out: a document cannot name it (" + s.message() + ")" +
+                      (address.name.find('@') != std::string::npos
+                           ? "; '<volume>@<snapshot>' files are snapshot overlays"
+                           : ""));
+    }
+  }
+  return notes;
+}
+
 Json ExportDocument(const ObservedState& state, const Json& ceph) {
   Json doc = {{"version", 1}};
   if (!state.connection.empty()) doc["connection"] = state.connection;
@@ -69,7 +98,7 @@ Json ExportDocument(const ObservedState& state, const Json& ceph) {
       doc[std::string(KindSection(kind))] = Json::object();
   }
   for (const auto& [address, r] : state.resources) {
-    if (address.kind != Kind::kHost)
+    if (address.kind != Kind::kHost && Declarable(address).ok())
       doc[std::string(KindSection(address.kind))][address.name] = r.spec;
   }
   return RedactSecrets(doc);  // output: a seed's secrets never leave the engine
@@ -89,6 +118,7 @@ Json ExportFleetDocument(const ObservedState& state,
       notes->push_back(HostNote(address.name, r.facts));
       continue;
     }
+    if (!Declarable(address).ok()) continue;  // UndeclarableNotes says so
     by_name[Address{address.kind, address.name}].emplace_back(address.host, &r.spec);
   }
   for (const auto& [address, where] : by_name) {

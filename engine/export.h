@@ -29,6 +29,10 @@ Json ExportFleetDocument(const ObservedState& state,
                          const std::map<std::string, std::string>& hosts, const Json& ceph,
                          std::vector<std::string>* notes);
 
+/// One line per resource left out of the exported documents because a document cannot name it
+/// (libvirt allows names the document format does not): "volume 'p/my disk' left out: ...".
+std::vector<std::string> UndeclarableNotes(const ObservedState& state);
+
 /// The values of running domains that differ from their persistent config (changes waiting for
 /// the next boot).
 std::vector<Pending> PendingChanges(const ObservedState& state);
