@@ -428,6 +428,19 @@ rbd_images:
             self.assertEqual(failed, {"ceph_unavailable"}, report)
         finally:
             os.kill(self.osd_pid(), signal.SIGCONT)
+        # The OSD answers again once it has caught up with the monitor (seconds, longer on a
+        # loaded machine): the rerun is meant to converge then, not to race its recovery.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                p = subprocess.run(["rbd", "-c", self.ceph_conf, "--rados-osd-op-timeout", "10",
+                                    "info", f"rbd/{self.IMAGES[0]}"],
+                                   capture_output=True, text=True, timeout=30)
+                if p.returncode == 0:
+                    break
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(1)
         self.apply_ok("--parallelism", "1")
         self.assert_no_changes()
         p = subprocess.run(["rbd", "-c", self.ceph_conf, "ls", "rbd"], capture_output=True, text=True, timeout=60)
