@@ -128,12 +128,14 @@ bench:
         if p.returncode != 0:
             raise RuntimeError(f"reset failed: {p.stdout}\n{p.stderr}")
 
-    RACE = "no domain with matching id"
+    # libvirt words it "no domain with matching id" or "... matching name 'x'", by the lookup.
+    RACE = "no domain with matching "
 
     def timed(self, sls, expect_changes, pillar=None):
         """One timed run. Salt's virt.list_domains looks up every running domain by id after listing
         the ids, so a transient domain of another user of the daemon that goes away in between fails
-        the state ("no domain with matching id"); such a run is discarded, counted and run again."""
+        the state ("no domain with matching id" or "... name"); such a run is discarded, counted and
+        run again."""
         for _ in range(5):
             try:
                 return self._timed(sls, expect_changes, pillar)
