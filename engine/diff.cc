@@ -1,5 +1,7 @@
 #include "engine/diff.h"
 
+#include <algorithm>
+
 #include "engine/domain_snapshots.h"
 #include "engine/field_table.h"
 
@@ -37,6 +39,15 @@ std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& obs
     auto it = observed.find(key);
     Json before = it == observed.end() ? Json(nullptr) : Project(*it, value);
     if (before != value) out.push_back({key, before, value, Disruption::kNone, ""});
+  }
+  return out;
+}
+
+Json Minus(const Json& a, const Json& b) {
+  Json out = Json::array();
+  if (!a.is_array()) return out;
+  for (const Json& x : a) {
+    if (!b.is_array() || std::find(b.begin(), b.end(), x) == b.end()) out.push_back(x);
   }
   return out;
 }

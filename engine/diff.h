@@ -20,4 +20,8 @@ std::vector<AttributeChange> DiffAttributes(const Json& desired, const Json& obs
 /// snapshots must exist (others may), and with `flatten: true` the clone source no longer counts.
 std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed);
 
+/// The elements of array `a` not in array `b`, in `a`'s order (a set difference of lists: the
+/// names a change adds or removes). A non-array `a` has none; a non-array `b` removes none.
+Json Minus(const Json& a, const Json& b);
+
 }  // namespace vc

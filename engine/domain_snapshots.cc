@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/diff.h"
+
 namespace vc {
 namespace {
 
@@ -13,15 +15,6 @@ std::set<std::string> Names(const Json& list) {
     if (name.is_string()) names.insert(name.get<std::string>());
   }
   return names;
-}
-
-Json Without(const Json& a, const Json& b) {
-  const std::set<std::string> drop = Names(b);
-  Json out = Json::array();
-  for (const Json& name : a.is_array() ? a : Json::array()) {
-    if (name.is_string() && !drop.count(name.get<std::string>())) out.push_back(name);
-  }
-  return out;
 }
 
 std::string List(const Json& names) {
@@ -57,8 +50,8 @@ std::string SnapshotConsistency(const ObservedResource* observed, bool running_a
 }
 
 void ClassifySnapshots(const std::string& consistency, AttributeChange* a) {
-  const Json removed = Without(a->before, a->after);
-  const Json added = Without(a->after, a->before);
+  const Json removed = Minus(a->before, a->after);
+  const Json added = Minus(a->after, a->before);
   if (!removed.empty()) {
     a->disruption = Disruption::kDestructive;
     a->reason = "snapshot(s) " + List(removed) +
@@ -115,13 +108,13 @@ Json SnapshotDisks(const Json& desired_spec, const ObservedResource* observed) {
 std::vector<Step> SnapshotSteps(const Address& domain, const AttributeChange& a, const Json& disks,
                                 const std::string& consistency) {
   std::vector<Step> steps;
-  for (const Json& name : Without(a.before, a.after)) {
+  for (const Json& name : Minus(a.before, a.after)) {
     steps.push_back(
         {Step::Op::kDeleteDomainSnapshot,
          domain,
          {{"snapshot", name}, {"running", consistency != "stopped"}, {"disks", disks}}});
   }
-  for (const Json& name : Without(a.after, a.before)) {
+  for (const Json& name : Minus(a.after, a.before)) {
     steps.push_back({Step::Op::kSnapshotDomain,
                      domain,
                      {{"snapshot", name}, {"consistency", consistency}, {"disks", disks}}});

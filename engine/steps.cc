@@ -4,6 +4,7 @@
 
 #include "engine/change_rules.h"
 #include "engine/cloud_init.h"
+#include "engine/diff.h"
 #include "engine/domain_rules.h"
 #include "engine/domain_snapshots.h"
 #include "engine/size.h"
@@ -24,15 +25,6 @@ std::vector<std::pair<Address, std::string>> RunningUsers(const ObservedState& s
     }
   }
   return users;
-}
-
-// Elements of `a` not in `b`.
-Json Minus(const Json& a, const Json& b) {
-  Json out = Json::array();
-  for (const Json& x : a) {
-    if (!b.is_array() || std::find(b.begin(), b.end(), x) == b.end()) out.push_back(x);
-  }
-  return out;
 }
 
 // Creating an RBD image: a clone's parent snapshot is protected first (clones may only be made

@@ -515,9 +515,9 @@ Status LibvirtProvider::DomainSnapshotStep(const Step& step) {
     case Step::Op::kSnapshotDomain:
       return TakeSnapshot(conn_.get(), domain->get(), step);
     case Step::Op::kDeleteDomainSnapshot:
-      return DeleteSnapshot(conn_.get(), domain->get(), step, IsLocal());
+      return DeleteSnapshot(domain->get(), step, IsLocal());
     default:
-      return RevertSnapshot(conn_.get(), domain->get(), step, IsLocal());
+      return RevertSnapshot(domain->get(), step, IsLocal());
   }
 }
 

@@ -366,8 +366,7 @@ Status TakeSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step) {
   return WriteRecords(domain, *records);
 }
 
-Status DeleteSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step, bool local) {
-  (void)conn;
+Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local) {
   const std::string name = step.args.value("snapshot", "");
   const std::string domain_name = Name(domain);
   StatusOr<std::vector<Record>> records = ReadRecords(domain);
@@ -427,8 +426,7 @@ Status DeleteSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step,
   return WriteRecords(domain, *records);
 }
 
-Status RevertSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step, bool local) {
-  (void)conn;
+Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local) {
   const std::string name = step.args.value("snapshot", "");
   const std::string domain_name = Name(domain);
   StatusOr<std::vector<Record>> records = ReadRecords(domain);

@@ -42,11 +42,11 @@ Status TakeSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step);
 /// delete_domain_snapshot: each overlay merged into its backing (a block commit while the domain
 /// runs, qemu-img commit and rebase when it is stopped), the overlay file removed, the record
 /// dropped. `local`: the host's files are this machine's (needed when the domain is stopped).
-Status DeleteSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step, bool local);
+Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local);
 
 /// revert_domain_snapshot (domain stopped, on this machine): every volume disk gets a fresh
 /// empty overlay over the snapshot's backing, the overlays of the snapshot and of later ones are
 /// removed, later snapshots' records dropped.
-Status RevertSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step, bool local);
+Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local);
 
 }  // namespace vc::libvirt
