@@ -212,6 +212,24 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
       continue;
     }
     const Json before = a.before.is_object() ? a.before : Json::object();
+    // on_change: next_boot, and the guest keeps its instance id: the seed is rewritten for the
+    // guest's next boot, no restart. A new instance id is a new guest identity: still a restart.
+    Disruption disruption = a.disruption;
+    std::string policy;
+    if (a.after.value("on_change", "restart") == "next_boot" &&
+        a.disruption == Disruption::kRestart) {
+      const Json was_meta = before.value("meta_data", Json::object());
+      const Json now_meta = a.after.value("meta_data", Json::object());
+      if (was_meta.is_object() && now_meta.is_object() && was_meta.contains("instance_id") &&
+          was_meta.value("instance_id", "") == now_meta.value("instance_id", "")) {
+        disruption = Disruption::kLive;
+        policy =
+            "rewritten in place, read by cloud-init at the guest's next boot (on_change: "
+            "next_boot)";
+      } else {
+        policy = "; on_change: next_boot does not apply: the instance id changes";
+      }
+    }
     bool any = false;
     for (const char* sub : {"pool", "bus", "user_data", "meta_data", "network_config"}) {
       Json was = before.value(sub, Json());
@@ -219,6 +237,7 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
       if (was == now) continue;
       any = true;
       std::string why = a.reason.empty() ? "cloud-init reads its seed at boot" : a.reason;
+      why = disruption != a.disruption ? policy : why + policy;
       if (std::string(sub) == "user_data" || std::string(sub) == "network_config") {
         // Compared as written, shown redacted (line for line): a changed password shows as a
         // changed line, never its text.
@@ -234,11 +253,20 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
             "; the instance id is unchanged: cloud-init runs its per-instance modules again "
             "only for a new instance id";
       }
-      out.push_back({std::string("cloud_init.") + sub, was, now, a.disruption, why});
+      out.push_back({std::string("cloud_init.") + sub, was, now, disruption, why});
     }
     if (!any) out.push_back(std::move(a));
   }
   *attributes = std::move(out);
+}
+
+Json SeedAsCompared(const Json& declared, const Json& observed) {
+  if (!declared.is_object() || !declared.contains("on_change") || !observed.is_object()) {
+    return observed;
+  }
+  Json out = observed;
+  out["on_change"] = declared["on_change"];
+  return out;
 }
 
 std::optional<Pending> SeedPending(const ObservedResource& observed) {

@@ -65,6 +65,10 @@ std::string RedactedDiff(std::string_view before, std::string_view after,
 /// texts, showing the (redacted) diff.
 void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes);
 
+/// The observed `cloud_init` as compared with the declared one: with the declared on_change (a
+/// policy: how to act on a changed seed, which the seed on the host does not hold).
+Json SeedAsCompared(const Json& declared, const Json& observed);
+
 /// A running domain whose seed was rewritten since it booted (fact seed_pending): the new seed
 /// waits for its next boot, as a pending entry; nullopt otherwise.
 std::optional<Pending> SeedPending(const ObservedResource& observed);

@@ -110,6 +110,32 @@ Document ParseDoc(const std::string& yaml) {
   return doc;
 }
 
+// The host: pool p, and domain web1 (`state`) whose seed volume holds `seed`.
+ObservedState StateWith(const Json& seed, const std::string& state) {
+  ObservedState s;
+  s.connection = "test:///default";
+  Json spec = {{"vcpus", 1},
+               {"max_vcpus", 1},
+               {"memory", "256MiB"},
+               {"max_memory", "256MiB"},
+               {"state", state},
+               {"autostart", false},
+               {"disks", Json::array()},
+               {"interfaces", Json::array()},
+               {"cloud_init", seed}};
+  s.resources[Address{Kind::kDomain, "web1"}] =
+      ObservedResource{{Kind::kDomain, "web1"}, spec, state == "running" ? spec : Json(), true, {}};
+  s.resources[Address{Kind::kPool, "p"}] = ObservedResource{
+      {Kind::kPool, "p"}, {{"type", "dir"}, {"path", "/srv/p"}}, nullptr, true, {}};
+  return s;
+}
+
+std::vector<Step::Op> Ops(const Change& change) {
+  std::vector<Step::Op> ops;
+  for (const Step& step : change.steps) ops.push_back(step.op);
+  return ops;
+}
+
 TEST(CloudInitPlanTest, TheCanonicalUserDataIsTheCloudConfigText) {
   Document doc = ParseDoc(kDoc);
   const Json& seed = doc.resources.at(Address{Kind::kDomain, "web1"}).spec["cloud_init"];
@@ -168,24 +194,7 @@ TEST(CloudInitPlanTest, ANewDomainWritesItsSeedFirstAndNoSecretLeavesThePlan) {
 TEST(CloudInitPlanTest, AChangedSeedIsARestartPerSubFieldAndTheSameSeedNoChange) {
   Document doc = ParseDoc(kDoc);
   Json observed_seed = doc.resources.at(Address{Kind::kDomain, "web1"}).spec["cloud_init"];
-  auto state_with = [&](const Json& seed, const std::string& state) {
-    ObservedState s;
-    s.connection = "test:///default";
-    Json spec = {{"vcpus", 1},
-                 {"max_vcpus", 1},
-                 {"memory", "256MiB"},
-                 {"max_memory", "256MiB"},
-                 {"state", state},
-                 {"autostart", false},
-                 {"disks", Json::array()},
-                 {"interfaces", Json::array()},
-                 {"cloud_init", seed}};
-    s.resources[Address{Kind::kDomain, "web1"}] = ObservedResource{
-        {Kind::kDomain, "web1"}, spec, state == "running" ? spec : Json(), true, {}};
-    s.resources[Address{Kind::kPool, "p"}] = ObservedResource{
-        {Kind::kPool, "p"}, {{"type", "dir"}, {"path", "/srv/p"}}, nullptr, true, {}};
-    return s;
-  };
+  auto state_with = StateWith;
   EXPECT_TRUE(ComputePlan(doc, state_with(observed_seed, "stopped"), {}).empty());
 
   Json old_seed = observed_seed;
@@ -203,6 +212,7 @@ TEST(CloudInitPlanTest, AChangedSeedIsARestartPerSubFieldAndTheSameSeedNoChange)
   EXPECT_EQ(c.attributes[1].disruption, Disruption::kRestart);
   ASSERT_EQ(c.steps.size(), 2u);
   EXPECT_EQ(c.steps[0].op, Step::Op::kWriteSeed);
+  EXPECT_EQ(c.steps[0].args["mark_pending"], true);  // the guest runs on the seed it booted with
   EXPECT_EQ(c.steps[1].op, Step::Op::kWriteConfig);
   const std::string text = RenderPlanText(PlanToJson(plan), TextStyle{});
   EXPECT_NE(text.find("cloud_init.user_data"), std::string::npos) << text;
@@ -235,6 +245,70 @@ TEST(CloudInitPlanTest, AChangedSeedIsARestartPerSubFieldAndTheSameSeedNoChange)
   for (const Step& step : restarted.changes[0].steps) ops.push_back(step.op);
   EXPECT_EQ(ops, (std::vector<Step::Op>{Step::Op::kWriteSeed, Step::Op::kWriteConfig,
                                         Step::Op::kShutdown, Step::Op::kStart}));
+}
+
+// on_change: next_boot. The running guest keeps its instance id: the seed is rewritten for its
+// next boot, classed live, not marked pending, never a restart (even when one is allowed). A new
+// instance id is still a restart. The policy itself is never a difference.
+TEST(CloudInitPlanTest, NextBootRewritesTheSeedWithoutARestartWhileTheInstanceIdStays) {
+  std::string yaml(kDoc);
+  yaml.replace(yaml.find("state: stopped"), 14, "state: running");
+  yaml.replace(yaml.find("    cloud_init:\n"), 16, "    cloud_init:\n      on_change: next_boot\n");
+  Document doc = ParseDoc(yaml);
+  const Json declared = doc.resources.at(Address{Kind::kDomain, "web1"}).spec["cloud_init"];
+  ASSERT_EQ(declared.value("on_change", ""), "next_boot") << declared.dump();
+  Json on_host = declared;
+  on_host.erase("on_change");  // what observe reads back from the seed volume
+  EXPECT_TRUE(ComputePlan(doc, StateWith(on_host, "running"), {}).empty())
+      << PlanToJson(ComputePlan(doc, StateWith(on_host, "running"), {})).dump(2);
+
+  PlanOptions allow;
+  allow.allow_restart = true;
+  Json old_seed = on_host;
+  old_seed["meta_data"]["local_hostname"] = "old";
+  for (const PlanOptions& options : {PlanOptions{}, allow}) {
+    Plan plan = ComputePlan(doc, StateWith(old_seed, "running"), options);
+    ASSERT_EQ(plan.changes.size(), 1u) << PlanToJson(plan).dump(2);
+    const Change& c = plan.changes[0];
+    ASSERT_EQ(c.attributes.size(), 1u) << PlanToJson(plan).dump(2);
+    EXPECT_EQ(c.attributes[0].path, "cloud_init.meta_data");
+    EXPECT_EQ(c.attributes[0].disruption, Disruption::kLive);
+    EXPECT_NE(c.attributes[0].reason.find("next boot (on_change: next_boot)"), std::string::npos)
+        << c.attributes[0].reason;
+    EXPECT_EQ(Ops(c), (std::vector<Step::Op>{Step::Op::kWriteSeed, Step::Op::kWriteConfig}));
+    EXPECT_EQ(c.steps[0].args["mark_pending"], false);
+    EXPECT_TRUE(plan.pending.empty());
+  }
+
+  Json other_instance = old_seed;
+  other_instance["meta_data"]["instance_id"] = "i-0";
+  Plan plan = ComputePlan(doc, StateWith(other_instance, "running"), allow);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  ASSERT_EQ(plan.changes[0].attributes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].attributes[0].disruption, Disruption::kRestart);
+  EXPECT_NE(plan.changes[0].attributes[0].reason.find("next_boot does not apply"),
+            std::string::npos)
+      << plan.changes[0].attributes[0].reason;
+  EXPECT_EQ(Ops(plan.changes[0]),
+            (std::vector<Step::Op>{Step::Op::kWriteSeed, Step::Op::kWriteConfig,
+                                   Step::Op::kShutdown, Step::Op::kStart}));
+  EXPECT_EQ(plan.changes[0].steps[0].args["mark_pending"], true);
+}
+
+TEST(CloudInitPlanTest, OnChangeIsRestartOrNextBoot) {
+  Document doc;
+  Diagnostics diags = ParseDocument(R"(version: 1
+domains:
+  web1:
+    vcpus: 1
+    memory: 256MiB
+    cloud_init: {pool: p, user_data: "", meta_data: {instance_id: i}, on_change: later}
+)",
+                                    "t.yaml", &doc);
+  ASSERT_TRUE(HasErrors(diags));
+  EXPECT_NE(diags[0].summary.find("on_change: expected one of restart, next_boot"),
+            std::string::npos)
+      << diags[0].summary;
 }
 
 }  // namespace

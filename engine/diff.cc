@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/cloud_init.h"
 #include "engine/domain_snapshots.h"
 #include "engine/field_table.h"
 
@@ -73,16 +74,21 @@ void RbdImageView(Json* want, Json* have, const Json& observed) {
 }  // namespace
 
 std::vector<AttributeChange> DiffResource(Kind kind, const Json& desired, const Json& observed) {
-  // Only an RBD image, and a domain declaring snapshots (a set), are compared through a view of
-  // their own; the others as they are, uncopied.
+  // Only an RBD image, and a domain declaring snapshots (a set) or a seed (its on_change), are
+  // compared through a view of their own; the others as they are, uncopied.
   const bool domain_snapshots =
       kind == Kind::kDomain && desired.is_object() && desired.contains("snapshots");
-  const bool view = (kind == Kind::kRbdImage || domain_snapshots) && observed.is_object();
+  const bool seed_policy = kind == Kind::kDomain && desired.is_object() &&
+                           desired.contains("cloud_init") && observed.is_object() &&
+                           observed.contains("cloud_init");
+  const bool view =
+      (kind == Kind::kRbdImage || domain_snapshots || seed_policy) && observed.is_object();
   Json want = view ? desired : Json();
   Json have = view ? observed : Json();
   if (view && kind == Kind::kRbdImage) RbdImageView(&want, &have, observed);
   if (view && domain_snapshots)
     have["snapshots"] = SnapshotsAsCompared(want["snapshots"], observed);
+  if (seed_policy) have["cloud_init"] = SeedAsCompared(want["cloud_init"], have["cloud_init"]);
   std::vector<AttributeChange> out;
   for (AttributeChange& a : DiffAttributes(view ? want : desired, view ? have : observed)) {
     // Policy fields say how to act, not what the host holds; placement is in the address: never

@@ -628,7 +628,8 @@ class Parser {
     return true;
   }
 
-  // cloud_init: {pool, user_data, meta_data: {instance_id, local_hostname?}, network_config?},
+  // cloud_init: {pool, user_data, meta_data: {instance_id, local_hostname?}, network_config?,
+  //              bus?, on_change?},
   // canonical with user_data and network_config as the texts the seed holds.
   bool ParseCloudInit(const YAML::Node& value, const std::string& path, Json* out) {
     static const std::regex kHostname("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?");
@@ -637,8 +638,8 @@ class Parser {
       return false;
     }
     const std::size_t errors_before = ErrorCount();
-    const std::vector<std::string_view> known = {"pool", "user_data", "meta_data",
-                                                 "network_config"};
+    const std::vector<std::string_view> known = {"pool",           "user_data", "meta_data",
+                                                 "network_config", "bus",       "on_change"};
     *out = Json::object();
     for (const auto& [key, v] : Entries(value, path)) {
       const std::string where = path + "." + key;
@@ -657,6 +658,12 @@ class Parser {
           continue;
         }
         (*out)["bus"] = v.Scalar();
+      } else if (key == "on_change") {
+        if (!v.IsScalar() || (v.Scalar() != "restart" && v.Scalar() != "next_boot")) {
+          Error(v.Mark(), where, "", "expected one of restart, next_boot");
+          continue;
+        }
+        (*out)["on_change"] = v.Scalar();
       } else if (key == "user_data" || key == "network_config") {
         Json text;
         if (SeedText(v, where, key == "user_data" ? "#cloud-config\n" : "", &text)) {

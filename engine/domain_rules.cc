@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/cloud_init.h"
 #include "engine/diff.h"
 #include "engine/field_table.h"
 #include "engine/size.h"
@@ -197,7 +198,9 @@ void PlanRunningHardware(const DesiredResource& desired, const ObservedResource&
                          bool restart_allowed, Change* change, std::vector<Pending>* pending) {
   for (const auto& [key, want] : desired.spec.items()) {
     if (!IsDomainHardware(key)) continue;
-    Json config = Project(actual.spec.value(key, Json()), want);
+    Json config = Project(key == "cloud_init" ? SeedAsCompared(want, actual.spec.value(key, Json()))
+                                              : actual.spec.value(key, Json()),
+                          want);
     if (!HasComparableLiveValue(key)) {
       if (config != want) {
         change->attributes.push_back({key, config, want, Disruption::kRestart,

@@ -54,6 +54,14 @@ class [[nodiscard]] Status {
     return s;
   }
 
+  /// Returns a copy whose message ends with `; note` (what happened next, what to do).
+  Status WithNote(const std::string& note) const {
+    if (ok()) return *this;
+    Status s = *this;
+    s.message_ += "; " + note;
+    return s;
+  }
+
   /// Returns a copy carrying `error_code` (an Ok status stays Ok).
   Status WithErrorCode(ErrorCode error_code) const {
     Status s = *this;

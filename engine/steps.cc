@@ -58,12 +58,15 @@ void RbdCreateSteps(const Change& change, const ObservedState& state, std::vecto
 
 // The write_seed step of a domain declaring cloud_init: the plan records the seed's hash, apply
 // builds the image again from the document and writes it only when it hashes the same.
-Step WriteSeedStep(const Address& address, const Json& cloud_init) {
+// `mark_pending`: a running guest that is not restarted for it is marked as still on the seed it
+// booted with (a restart-class change); a next-boot change (on_change: next_boot) is not.
+Step WriteSeedStep(const Address& address, const Json& cloud_init, bool mark_pending) {
   return {Step::Op::kWriteSeed,
           address,
           {{"pool", cloud_init.value("pool", "")},
            {"volume", SeedVolumeName(address.name)},
            {"seed", SeedHash(SeedFiles(cloud_init))},
+           {"mark_pending", mark_pending},
            {"cloud_init", cloud_init}}};
 }
 
@@ -88,7 +91,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
       return;
     }
     if (change.desired.contains("cloud_init")) {
-      steps.push_back(WriteSeedStep(address, change.desired["cloud_init"]));
+      steps.push_back(WriteSeedStep(address, change.desired["cloud_init"], true));
     }
     steps.push_back({Step::Op::kCreate, address,
                      WithChosenMacs(change.desired, address.name, nullptr, taken_macs)});
@@ -144,6 +147,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
       bool hardware = false;
       bool restart_needed = false;
       bool seed = false;
+      bool seed_restart = false;  // a cloud_init change the guest needs a restart for
       const AttributeChange* snapshots = nullptr;
       std::optional<std::string> new_state;
       std::vector<const AttributeChange*> live_hardware;
@@ -188,6 +192,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
           // The seed volume is written, and the CD-ROM (re)attached in the persistent config.
           seed = true;
           hardware = true;
+          seed_restart = seed_restart || a.disruption == Disruption::kRestart;
           restart_needed = restart_needed || a.disruption == Disruption::kRestart;
         }
         if (address.kind == Kind::kDomain && IsDomainHardware(a.path)) {
@@ -201,7 +206,7 @@ std::vector<Step> StepsFor(const Change& change, const PlanOptions& options,
                          : change.desired;
       if (new_state == "stopped") steps.push_back({Step::Op::kShutdown, address, shutdown});
       if (seed && change.desired.contains("cloud_init")) {
-        steps.push_back(WriteSeedStep(address, change.desired["cloud_init"]));
+        steps.push_back(WriteSeedStep(address, change.desired["cloud_init"], seed_restart));
       }
       if (hardware) steps.push_back({Step::Op::kWriteConfig, address, desired});
       if (restart_needed && RestartAllowed(options, change.desired)) {

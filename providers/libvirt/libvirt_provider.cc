@@ -850,9 +850,10 @@ Status LibvirtProvider::WriteSeed(const Step& step) {
   }
   if (virStreamFinish(stream.get()) < 0) return LastError("uploading the cloud-init seed " + key);
   // A running guest read its seed at boot: it takes this one at its next. Marked in the running
-  // definition only (gone when QEMU stops), so observe reports the seed as pending until then.
+  // definition only (gone when QEMU stops), so observe reports the seed as pending until then;
+  // unless the plan says the change waits for that boot by design (on_change: next_boot).
   Domain domain(virDomainLookupByName(conn_.get(), step.address.name.c_str()));
-  if (domain && virDomainIsActive(domain.get()) == 1) {
+  if (step.args.value("mark_pending", true) && domain && virDomainIsActive(domain.get()) == 1) {
     pugi::xml_document mark;
     mark.append_child("pending").append_attribute("seed") = step.args.value("seed", "").c_str();
     std::ostringstream text;

@@ -68,36 +68,40 @@ std::vector<Record> ParseRecords(const pugi::xml_node& root) {
   return records;
 }
 
+// The domain's name, for messages. virDomainGetName resets the thread's last libvirt error, so
+// it is asked before the call whose failure a message reports, never inside LastError's argument.
 std::string Name(virDomainPtr domain) {
   const char* name = virDomainGetName(domain);
   return name == nullptr ? "?" : name;
 }
 
 StatusOr<std::vector<Record>> ReadRecords(virDomainPtr domain) {
+  const std::string name = Name(domain);
   char* raw = virDomainGetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT, kSnapshotNamespace,
                                    VIR_DOMAIN_AFFECT_CONFIG);
   if (raw == nullptr) {
     virErrorPtr error = virGetLastError();
     if (error != nullptr && error->code == VIR_ERR_NO_DOMAIN_METADATA) return std::vector<Record>{};
-    return LastError("reading the snapshot record of domain " + Name(domain));
+    return LastError("reading the snapshot record of domain " + name);
   }
   const std::string xml = AdoptString(raw);
   pugi::xml_document doc;
   if (!doc.load_buffer(xml.data(), xml.size())) {
-    return Status::Internal("the snapshot record of domain " + Name(domain) + " is not XML");
+    return Status::Internal("the snapshot record of domain " + name + " is not XML");
   }
   return ParseRecords(doc.document_element());
 }
 
 Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records) {
+  const std::string name = Name(domain);
   const int active = virDomainIsActive(domain);
-  if (active < 0) return LastError("reading the state of domain " + Name(domain));
+  if (active < 0) return LastError("reading the state of domain " + name);
   const unsigned flags = static_cast<unsigned>(VIR_DOMAIN_AFFECT_CONFIG) |
                          (active == 1 ? static_cast<unsigned>(VIR_DOMAIN_AFFECT_LIVE) : 0U);
   if (records.empty()) {
     if (virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT, nullptr, nullptr,
                              kSnapshotNamespace, flags) < 0) {
-      return LastError("removing the snapshot record of domain " + Name(domain));
+      return LastError("removing the snapshot record of domain " + name);
     }
     return Status::Ok();
   }
@@ -124,17 +128,18 @@ Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records) {
   doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
   if (virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT, out.str().c_str(), "vcsnap",
                            kSnapshotNamespace, flags) < 0) {
-    return LastError("recording the snapshots of domain " + Name(domain));
+    return LastError("recording the snapshots of domain " + name);
   }
   return Status::Ok();
 }
 
 StatusOr<pugi::xml_document> DomainXml(virDomainPtr domain, unsigned flags) {
+  const std::string name = Name(domain);
   CString xml(virDomainGetXMLDesc(domain, flags));
-  if (!xml) return LastError("reading domain " + Name(domain));
+  if (!xml) return LastError("reading domain " + name);
   pugi::xml_document doc;
   if (!doc.load_string(xml.get())) {
-    return Status::Internal("the XML of domain " + Name(domain) + " is not XML");
+    return Status::Internal("the XML of domain " + name + " is not XML");
   }
   return doc;
 }
@@ -189,6 +194,7 @@ Status RemoveFile(const std::string& path) {
 // The persistent definition's disk `target` reading `file` directly (its chain found again by
 // libvirt at the next start).
 Status SetDiskFile(virDomainPtr domain, const std::string& target, const std::string& file) {
+  const std::string name = Name(domain);
   StatusOr<pugi::xml_document> doc =
       DomainXml(domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
   if (!doc.ok()) return doc.status();
@@ -204,12 +210,11 @@ Status SetDiskFile(virDomainPtr domain, const std::string& target, const std::st
         driver ? disk.insert_child_after("source", driver) : disk.prepend_child("source");
     source.append_attribute("file") = file.c_str();
   }
-  if (!found) return Status::NotFound("domain " + Name(domain) + " has no disk " + target);
+  if (!found) return Status::NotFound("domain " + name + " has no disk " + target);
   std::ostringstream out;
   doc->save(out, "", pugi::format_raw);
   Domain defined(virDomainDefineXML(virDomainGetConnect(domain), out.str().c_str()));
-  if (!defined)
-    return LastError("pointing disk " + target + " of domain " + Name(domain) + " at " + file);
+  if (!defined) return LastError("pointing disk " + target + " of domain " + name + " at " + file);
   return Status::Ok();
 }
 
@@ -271,26 +276,63 @@ std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain) {
   return names;
 }
 
-Status FreezeDomain(virDomainPtr domain, const Step& step) {
-  if (step.args.value("consistency", "") == "quiesce") {
-    if (virDomainFSFreeze(domain, nullptr, 0, 0) < 0) {
-      return LastError("freezing the file systems of domain " + Name(domain) +
-                       " through its guest agent");
-    }
-    return Status::Ok();
+// The guest agent's calls on one domain answer within kGuestAgentTimeout while this lives; then
+// libvirt's default (wait for ever) is back. libvirt has no call that reads the setting, so a
+// timeout an operator set by hand (virsh guest-agent-timeout) is not restored.
+class AgentDeadline {
+ public:
+  explicit AgentDeadline(virDomainPtr domain) : domain_(domain) {
+    set_ = virDomainAgentSetResponseTimeout(domain_, static_cast<int>(kGuestAgentTimeout.count()),
+                                            0) == 0;
   }
-  if (virDomainSuspend(domain) < 0) return LastError("pausing domain " + Name(domain));
+  ~AgentDeadline() {
+    if (set_) {
+      virDomainAgentSetResponseTimeout(domain_, VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK, 0);
+    }
+  }
+  AgentDeadline(const AgentDeadline&) = delete;
+  AgentDeadline& operator=(const AgentDeadline&) = delete;
+  bool set() const { return set_; }
+
+ private:
+  virDomainPtr domain_;
+  bool set_ = false;
+};
+
+Status FreezeDomain(virDomainPtr domain, const Step& step) {
+  const std::string name = Name(domain);
+  if (step.args.value("consistency", "") == "quiesce") {
+    AgentDeadline deadline(domain);
+    if (!deadline.set()) {
+      return LastError("setting a deadline on the guest agent of domain " + name);
+    }
+    if (virDomainFSFreeze(domain, nullptr, 0, 0) >= 0) return Status::Ok();
+    const Status failed =
+        LastError("freezing the file systems of domain " + name + " through its guest agent");
+    // An agent that answered late may still freeze after libvirt gave up on it.
+    if (virDomainFSThaw(domain, nullptr, 0, 0) >= 0) return failed;
+    return failed.WithNote(
+        "the agent did not answer a thaw either, so the guest's file systems may freeze when it "
+        "does: thaw them then with `virsh domfsthaw " +
+        name + "`");
+  }
+  if (virDomainSuspend(domain) < 0) return LastError("pausing domain " + name);
   return Status::Ok();
 }
 
 Status ThawDomain(virDomainPtr domain, const Step& step) {
+  const std::string name = Name(domain);
   if (step.args.value("consistency", "") == "quiesce") {
+    AgentDeadline deadline(domain);
+    if (!deadline.set()) {
+      return LastError("setting a deadline on the guest agent of domain " + name);
+    }
     if (virDomainFSThaw(domain, nullptr, 0, 0) < 0) {
-      return LastError("thawing the file systems of domain " + Name(domain));
+      return LastError("thawing the file systems of domain " + name);
     }
     return Status::Ok();
   }
-  if (virDomainResume(domain) < 0) return LastError("resuming domain " + Name(domain));
+  if (virDomainResume(domain) < 0) return LastError("resuming domain " + name);
   return Status::Ok();
 }
 

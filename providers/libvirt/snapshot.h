@@ -16,6 +16,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include <chrono>
 #include <pugixml.hpp>
 #include <string>
 #include <vector>
@@ -30,8 +31,13 @@ inline constexpr const char* kSnapshotNamespace = "https://virtconverge.dev/xmln
 /// The names of the snapshots `domain` (a <domain> element) records, in the order taken.
 std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain);
 
+/// How long the guest agent may take to freeze, or to thaw, the guest's file systems. libvirt
+/// waits for an agent forever by default: a hung agent or fsfreeze hook would hang the apply.
+inline constexpr std::chrono::seconds kGuestAgentTimeout{30};
+
 /// freeze / thaw: the guest agent freezes (thaws) the file systems, or the guest is paused
-/// (resumed), as args.consistency says.
+/// (resumed), as args.consistency says. The agent has kGuestAgentTimeout for each; a freeze it
+/// does not finish in time fails, and the agent is then asked to thaw (it may freeze late).
 Status FreezeDomain(virDomainPtr domain, const Step& step);
 Status ThawDomain(virDomainPtr domain, const Step& step);
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the tiny Linux test guest: a Debian cloud kernel (vmlinuz) and a busybox initramfs
 # (initrd.img) whose /init reports the guest's own view of its hardware on the serial console.
+# The initramfs also holds Debian's QEMU guest agent (qemu-ga and the libraries it links, taken
+# from their Debian packages) and an fsfreeze hook that reports freeze/thaw on the console; /init
+# starts the agent when the domain has an org.qemu.guest_agent.0 channel.
 #
 #   tests/guest/build-guest.sh [OUTDIR]     (default /var/cache/virtconverge-test/guest)
 #
@@ -19,8 +22,11 @@ case "$OUTDIR" in /*) ;; *) OUTDIR="$PWD/$OUTDIR" ;; esac
 # Loaded by /init in this order (it reads /mod/load-order). Dependencies come first.
 REQUIRED_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
   virtio_balloon virtio_blk failover net_failover virtio_net evdev button"
-# virtio-scsi disks (sdX); a cloud-init seed CD-ROM (sr0, ISO 9660) on virtio-scsi.
-OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi cdrom sr_mod isofs"
+# virtio-scsi disks (sdX); a cloud-init seed CD-ROM (sr0, ISO 9660) on virtio-scsi; the guest
+# agent's virtio-serial port (virtio_console).
+OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi cdrom sr_mod isofs virtio_console"
+# The guest agent and every library it links (ldd's closure on Debian 12), from these packages.
+AGENT_PACKAGES="qemu-guest-agent libc6 libglib2.0-0 libnuma1 libudev1 liburing2 libpcre2-8-0"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -74,7 +80,7 @@ apt_download() {   # apt-get download, refreshing the package lists once if that
 
 # 1. Download. linux-image-cloud-amd64 is a metapackage: the kernel is the versioned package it
 #    depends on (e.g. linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)).
-apt_download linux-image-cloud-amd64 busybox-static
+apt_download linux-image-cloud-amd64 busybox-static $AGENT_PACKAGES
 META=$(ls "$SCRATCH"/debs/linux-image-cloud-amd64_*.deb)
 KDEP=$(dpkg-deb -f "$META" Depends | tr ',' '\n' | grep -o 'linux-image-[^ ]*\( *(= *[^)]*)\)\?' | head -1 || true)
 KPKG=$(echo "$KDEP" | awk '{print $1}')
@@ -122,6 +128,39 @@ add_module() {   # add_module NAME -> /mod/NAME.ko (decompressed); returns 1 if 
 for m in $REQUIRED_MODULES; do add_module "$m" || die "module $m not found in $KPKG"; done
 for m in $OPTIONAL_MODULES; do add_module "$m" || log "optional module $m not found; skipped"; done
 
+# The guest agent: /usr/sbin/qemu-ga, its libraries where the dynamic loader looks for them, and
+# the fsfreeze hook it runs before freezing and after thawing the file systems.
+AGENT="$SCRATCH/agent"
+mkdir -p "$AGENT" "$ROOT/lib/x86_64-linux-gnu" "$ROOT/lib64" "$ROOT/etc/qemu" "$ROOT/var/run"
+for p in $AGENT_PACKAGES; do
+  dpkg-deb -x "$(ls "$SCRATCH"/debs/"$p"_*.deb | head -1)" "$AGENT"
+done
+QGA="$AGENT/usr/bin/qemu-ga"
+[ -x "$QGA" ] || QGA="$AGENT/usr/sbin/qemu-ga"
+[ -x "$QGA" ] || die "no qemu-ga in qemu-guest-agent"
+install -m 755 "$QGA" "$ROOT/usr/sbin/qemu-ga"
+# ldd names the closure of shared libraries; each is copied from the unpacked packages.
+for so in $(ldd "$QGA" | awk '$1 ~ /^lib.*\.so/ {print $1}'); do
+  f=$(find "$AGENT" -name "$so" | head -1)
+  [ -n "$f" ] || die "library $so of qemu-ga is in none of: $AGENT_PACKAGES"
+  cp -L "$f" "$ROOT/lib/x86_64-linux-gnu/$so"
+done
+LOADER=$(find "$AGENT" -name 'ld-linux-x86-64.so.2' | head -1)
+[ -n "$LOADER" ] || die "no dynamic loader in libc6"
+cp -L "$LOADER" "$ROOT/lib64/ld-linux-x86-64.so.2"
+cat > "$ROOT/etc/qemu/fsfreeze-hook" <<'HOOK'
+#!/bin/busybox sh
+# Run by qemu-ga with "freeze" before it freezes the file systems and "thaw" after it thaws them;
+# its own output goes nowhere, so it reports on the serial console itself. A test makes a freeze
+# hang (a stuck agent) by creating /var/run/vc-freeze-hang through the agent (guest-file-open).
+if [ "$1" = freeze ] && [ -e /var/run/vc-freeze-hang ]; then
+  echo "GUEST-FSFREEZE hang" > /dev/ttyS0
+  sleep 120
+fi
+echo "GUEST-FSFREEZE $1" > /dev/ttyS0
+HOOK
+chmod 755 "$ROOT/etc/qemu/fsfreeze-hook"
+
 # 4. Pack (cpio newc + gzip), then install atomically.
 if command -v cpio >/dev/null 2>&1; then
   CPIO=(cpio --quiet -o -H newc -R 0:0)
@@ -139,6 +178,7 @@ install -m 644 "$SCRATCH/initrd.img" "$OUTDIR/initrd.img.tmp"
   echo "kernel_release=$(basename "$(dirname "$MODROOT")")"
   echo "busybox_package=$(basename "$(ls "$SCRATCH"/debs/busybox-static_*.deb)")"
   echo "modules=$(tr '\n' ' ' < "$ROOT/mod/load-order")"
+  echo "agent_package=$(basename "$(ls "$SCRATCH"/debs/qemu-guest-agent_*.deb)")"
 } > "$OUTDIR/VERSION.tmp"
 chmod 644 "$OUTDIR/VERSION.tmp"
 mv -f "$OUTDIR/vmlinuz.tmp" "$OUTDIR/vmlinuz"

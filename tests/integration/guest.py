@@ -80,11 +80,14 @@ def _sub(parent, tag, text=None, **attrs):
 
 
 def guest_domain_xml(name, *, vcpus, max_vcpus, memory_mib, max_memory_mib, slots=8, serial_log,
-                     disks=(), interfaces=(), kernel=None, initrd=None, balloon_period=1):
+                     disks=(), interfaces=(), kernel=None, initrd=None, balloon_period=1,
+                     agent=False, cmdline_extra=""):
     """Domain XML (a string) for the test guest under TCG.
 
     disks: dicts {pool, volume, target, format} -> <disk type='volume'> on virtio, discard='unmap'.
     interfaces: dicts {network, mac} -> <interface type='network'> virtio.
+    agent: a channel for the QEMU guest agent (org.qemu.guest_agent.0), which the guest then runs.
+    cmdline_extra: words added to the kernel command line (e.g. vc_fs=vda, see tests/guest/init).
     kernel/initrd default to ensure_guest_images().
     """
     if kernel is None or initrd is None:
@@ -99,7 +102,7 @@ def guest_domain_xml(name, *, vcpus, max_vcpus, memory_mib, max_memory_mib, slot
     _sub(os_, "type", "hvm", arch="x86_64", machine="pc")
     _sub(os_, "kernel", kernel)
     _sub(os_, "initrd", initrd)
-    _sub(os_, "cmdline", CMDLINE)
+    _sub(os_, "cmdline", f"{CMDLINE} {cmdline_extra}".strip())
     features = _sub(dom, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
@@ -123,6 +126,9 @@ def guest_domain_xml(name, *, vcpus, max_vcpus, memory_mib, max_memory_mib, slot
         _sub(iface, "mac", address=i["mac"])
         _sub(iface, "source", network=i["network"])
         _sub(iface, "model", type="virtio")
+    if agent:
+        channel = _sub(devices, "channel", type="unix")
+        _sub(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
     serial = _sub(devices, "serial", type="file")
     _sub(serial, "source", path=serial_log)
     _sub(serial, "target", port=0)

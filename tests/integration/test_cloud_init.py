@@ -47,7 +47,8 @@ def cleanup():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-def document(*, hostname="vcc-seeded", secret=SECRET1, packages="[htop]", instance="vcc-1"):
+def document(*, hostname="vcc-seeded", secret=SECRET1, packages="[htop]", instance="vcc-1",
+             on_change="restart"):
     return f"""version: 1
 pools:
   {POOL}: {{type: dir, path: {WORK}/images}}
@@ -65,6 +66,7 @@ domains:
             plain_text_passwd: {secret}
         packages: {packages}
       meta_data: {{instance_id: {instance}, local_hostname: {hostname}}}
+      on_change: {on_change}
 """
 
 
@@ -189,6 +191,41 @@ class CloudInitSeedTest(unittest.TestCase):
         self.assertIn("GUEST-SEED hostname=vcc-renamed instance=vcc-2", line)
         rc, out, err = run(["plan", changed, "--connection", URI, "--detailed-exitcode"])
         self.assertEqual(rc, 0, out + err)
+
+        # on_change: next_boot, the instance id kept: the seed is rewritten in place, classed
+        # live, not restarted even with the restart allowed, and nothing is pending after.
+        later = self.write("ci3.yaml", document(hostname="vcc-later", secret=SECRET2,
+                                                packages="[htop, curl]", instance="vcc-2",
+                                                on_change="next_boot"))
+        plan = json.loads(self.plan(later, "--format", "json"))
+        paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+        self.assertEqual(paths, {"cloud_init.meta_data": "live"})
+        seeds = [s for c in plan["changes"] for s in c["steps"] if s["op"] == "write_seed"]
+        self.assertEqual([s["args"]["mark_pending"] for s in seeds], [False])
+        self.assertIn("read by cloud-init at the guest's next boot (on_change: next_boot)",
+                      self.plan(later))
+        pid = virsh("domid", NAME)
+        self.apply(later, "--allow-restart")
+        self.assertEqual(virsh("domid", NAME), pid, "the guest was restarted")
+        rc, out, err = run(["plan", later, "--connection", URI, "--detailed-exitcode",
+                            "--allow-restart"])
+        self.assertEqual(rc, 0, out + err)
+        plan = json.loads(self.plan(later, "--format", "json"))
+        self.assertEqual(plan["pending"], [])
+        # Its next boot (here: forced off and started by hand) reads the new seed.
+        console = Console(self.serial_log, from_end=True)
+        virsh("destroy", NAME)
+        virsh("start", NAME)
+        line = console.wait_line(r"GUEST-SEED hostname=", timeout=180)
+        self.assertIn("GUEST-SEED hostname=vcc-later instance=vcc-2", line)
+
+        # A new instance id is a new guest identity: a restart even with next_boot.
+        renewed = self.write("ci4.yaml", document(hostname="vcc-later", secret=SECRET2,
+                                                  packages="[htop, curl]", instance="vcc-3",
+                                                  on_change="next_boot"))
+        plan = json.loads(self.plan(renewed, "--format", "json"))
+        paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+        self.assertEqual(paths, {"cloud_init.meta_data": "restart"})
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import unittest
 
+import guest
 from vctest import URI, check_plan_schema, require_libvirtd, run, steps_of, virsh
 
 WORK = "/tmp/vcsn-it"
@@ -66,36 +68,40 @@ def rbd(*args, check=True):
     return p.stdout
 
 
-def rbd_snapshots():
-    out = rbd("snap", "ls", "--format", "json", IMAGE, check=False)
+def rbd_snapshots(image=IMAGE):
+    out = rbd("snap", "ls", "--format", "json", image, check=False)
     return sorted(s["name"] for s in json.loads(out or b"[]"))
 
 
-def files():
-    images = os.path.join(WORK, "images")
+def files(work=WORK):
+    images = os.path.join(work, "images")
     return sorted(os.listdir(images)) if os.path.isdir(images) else []
 
 
-def cleanup():
-    if DOMAIN in virsh("list", "--all", "--name", check=False).split():
-        virsh("destroy", DOMAIN, check=False)
-        virsh("undefine", DOMAIN, check=False)
-    if POOL in virsh("pool-list", "--all", "--name", check=False).split():
-        virsh("pool-destroy", POOL, check=False)
-        virsh("pool-undefine", POOL, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
-    if rbd("info", IMAGE, check=False):
-        rbd("snap", "purge", IMAGE, check=False)
-        rbd("rm", IMAGE, check=False)
+def cleanup(domain=DOMAIN, pool=POOL, work=WORK, image=IMAGE):
+    if domain in virsh("list", "--all", "--name", check=False).split():
+        virsh("destroy", domain, check=False)
+        virsh("undefine", domain, check=False)
+    if pool in virsh("pool-list", "--all", "--name", check=False).split():
+        virsh("pool-destroy", pool, check=False)
+        virsh("pool-undefine", pool, check=False)
+    shutil.rmtree(work, ignore_errors=True)
+    if rbd("info", image, check=False):
+        rbd("snap", "purge", image, check=False)
+        rbd("rm", image, check=False)
+
+
+def require_ceph():
+    if subprocess.run(["ceph", "-c", CONF, "--connect-timeout", "10", "health"],
+                      capture_output=True, timeout=60).returncode != 0:
+        raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
 
 
 class SnapshotTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_libvirtd()
-        if subprocess.run(["ceph", "-c", CONF, "--connect-timeout", "10", "health"],
-                          capture_output=True, timeout=60).returncode != 0:
-            raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
+        require_ceph()
         cleanup()
 
     def setUp(self):
@@ -294,6 +300,152 @@ class SnapshotTest(unittest.TestCase):
         exported = subprocess.run(["rbd", "-c", CONF, "export", IMAGE, "-"], capture_output=True,
                                   timeout=120)
         self.assertEqual(exported.stdout[0], 0x44)
+
+
+class QuiescedSnapshotTest(unittest.TestCase):
+    """The tiny Linux guest (TCG) with a guest agent channel runs Debian's qemu-ga and has an ext4
+    file system mounted from its volume disk; its agent's fsfreeze hook reports each freeze and
+    thaw on the serial console. A snapshot of its volume and RBD disks is planned "quiesce" and
+    taken inside exactly one freeze/thaw of the guest's file systems."""
+
+    DOMAIN = "vcsn-qga"
+    POOL = "vcsn-qpool"
+    WORK = "/tmp/vcsn-qga"
+    IMAGE = "rbd/vcsn-qdisk"
+
+    @classmethod
+    def setUpClass(cls):
+        require_libvirtd()
+        require_ceph()
+        cls.kernel, cls.initrd = guest.ensure_guest_images()
+
+    def setUp(self):
+        self.names = dict(domain=self.DOMAIN, pool=self.POOL, work=self.WORK, image=self.IMAGE)
+        cleanup(**self.names)
+        os.makedirs(self.WORK, exist_ok=True)
+        os.chmod(self.WORK, 0o755)
+        self.doc = os.path.join(self.WORK, "doc.yaml")
+        self.serial_log = guest.serial_log_path(self.DOMAIN)
+
+    def tearDown(self):
+        cleanup(**self.names)
+        guest.remove_serial_log(self.serial_log)
+
+    def document(self, snapshots, with_domain=True):
+        text = f"""version: 1
+ceph:
+  conf: {CONF}
+  user: admin
+pools:
+  {self.POOL}: {{type: dir, path: {self.WORK}/images}}
+volumes:
+  {self.POOL}/data: {{format: qcow2, capacity: 64MiB}}
+rbd_images:
+  {self.IMAGE}: {{size: 64MiB}}
+"""
+        if with_domain:
+            text += f"""domains:
+  {self.DOMAIN}:
+    disks:
+      - {{volume: {self.POOL}/data, target: vda}}
+      - {{rbd: {self.IMAGE}, target: vdb}}
+    state: running
+    snapshots: [{", ".join(snapshots)}]
+"""
+        with open(self.doc, "w") as f:
+            f.write(text)
+
+    def engine(self, *args):
+        return run([*args, "--connection", URI], timeout=300)
+
+    def agent_connected(self):
+        return re.search(r"name=.org\.qemu\.guest_agent\.0. state=.connected",
+                         virsh("dumpxml", self.DOMAIN)) is not None
+
+    def start_guest(self):
+        """The disks first, then the guest defined by hand (kernel boot, serial log, the agent's
+        channel: not document fields), adopted by a document that declares its disks; returns
+        once its file system is mounted and its agent connected."""
+        self.document([], with_domain=False)
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 0, out + err)
+        xml = guest.guest_domain_xml(self.DOMAIN, vcpus=1, max_vcpus=1, memory_mib=256,
+                                     max_memory_mib=512, serial_log=self.serial_log,
+                                     kernel=self.kernel, initrd=self.initrd, agent=True,
+                                     cmdline_extra="vc_fs=vda")
+        path = os.path.join(self.WORK, "guest.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        virsh("define", path)
+        self.document([])
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 0, out + err)
+
+        console = guest.Console(self.serial_log)
+        console.wait_line(r"GUEST-FS vda on /data", timeout=180)
+        deadline = time.monotonic() + 60
+        while not self.agent_connected():
+            self.assertLess(time.monotonic(), deadline, "the guest agent never connected")
+            time.sleep(0.5)
+        fsinfo = virsh("domfsinfo", self.DOMAIN)
+        self.assertRegex(fsinfo, r"/data\s+\S+\s+ext4\s+vda", "the agent sees no file system")
+
+    def host(self):
+        return files(self.WORK), rbd_snapshots(self.IMAGE), virsh("domstate", self.DOMAIN)
+
+    def agent(self, command, **arguments):
+        out = virsh("qemu-agent-command", self.DOMAIN,
+                    json.dumps({"execute": command, "arguments": arguments}))
+        return json.loads(out)["return"]
+
+    def test_a_guest_whose_agent_answers_is_frozen_for_the_snapshot(self):
+        self.start_guest()
+        self.document(["q1"])
+        rc, out, err = self.engine("plan", self.doc, "--format", "json")
+        self.assertEqual(rc, 0, out + err)
+        plan = json.loads(out)
+        check_plan_schema(plan)
+        taken = steps_of(plan, "snapshot_domain")
+        self.assertEqual(len(taken), 1, plan)
+        self.assertEqual(taken[0]["args"]["consistency"], "quiesce")
+        rc, text, err = self.engine("plan", self.doc)
+        self.assertIn("file systems frozen by the guest agent", text)
+
+        console = guest.Console(self.serial_log, from_end=True)
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 0, out + err)
+        console.wait_line(r"GUEST-FSFREEZE freeze", timeout=30)
+        console.wait_line(r"GUEST-FSFREEZE thaw", timeout=30)
+        # Exactly one freeze and one thaw: both disks were snapshotted inside one freeze.
+        events = re.findall(r"GUEST-FSFREEZE (\w+)", "\n".join(console.lines))
+        self.assertEqual(events, ["freeze", "thaw"], console.tail())
+        self.assertIn("data@q1", files(self.WORK))
+        self.assertEqual(rbd_snapshots(self.IMAGE), ["vcsnap-q1"])
+        self.assertEqual(virsh("domstate", self.DOMAIN), "running")
+        # The guest goes on: its file system thawed, it still reports.
+        console.wait_status(fresh=True, timeout=30)
+        rc, out, err = self.engine("plan", self.doc, "--detailed-exitcode")
+        self.assertEqual(rc, 0, "a second plan is not empty:\n" + out + err)
+
+    def test_a_stuck_agent_fails_the_snapshot_within_its_deadline_and_takes_nothing(self):
+        self.start_guest()
+        # The guest's fsfreeze hook hangs from now on (tests/guest/build-guest.sh).
+        handle = self.agent("guest-file-open", path="/var/run/vc-freeze-hang", mode="w")
+        self.agent("guest-file-close", handle=handle)
+        self.document(["q1"])
+        before = self.host()
+        started = time.monotonic()
+        rc, out, err = self.engine("apply", self.doc)
+        took = time.monotonic() - started
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("freezing the file systems of domain " + self.DOMAIN, out + err)
+        self.assertIn("virsh domfsthaw " + self.DOMAIN, out + err)
+        # 30 s for the freeze, up to 5 s for libvirt's sync before the thaw, and the run itself.
+        self.assertLess(took, 60, "the apply waited for the stuck agent")
+        self.assertEqual(self.host(), before, "a snapshot was taken without its freeze")
+        rc, out, err = self.engine("observe", "--format", "json")
+        self.assertEqual(json.loads(out)["domains"][self.DOMAIN].get("snapshots", []), [])
+
 
 if __name__ == "__main__":
     unittest.main()

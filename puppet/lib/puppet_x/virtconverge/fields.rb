@@ -315,7 +315,8 @@ module PuppetX
                   'String[1, 255], Optional[local_hostname] => ' \
                   'Pattern[/\A[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?\z/]}], ' \
                   'Optional[network_config] => Variant[Hash[String, Data], String[0, 65536]], ' \
-                  'Optional[bus] => Enum[sata, scsi, ide]}]]',
+                  'Optional[bus] => Enum[sata, scsi, ide], Optional[on_change] => Enum[restart, ' \
+                  'next_boot]}]]',
             desc: "A cloud-init NoCloud seed: the engine builds the 'cidata' ISO 9660 image (user-data, " \
                   "meta-data, network-config) itself, keeps it as the volume <pool>/<domain>-cidata.iso " \
                   "and attaches it as a read-only SATA CD-ROM. A change is shown per sub-field " \
