@@ -22,9 +22,11 @@ case "$OUTDIR" in /*) ;; *) OUTDIR="$PWD/$OUTDIR" ;; esac
 # Loaded by /init in this order (it reads /mod/load-order). Dependencies come first.
 REQUIRED_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
   virtio_balloon virtio_blk failover net_failover virtio_net evdev button"
-# virtio-scsi disks (sdX); a cloud-init seed CD-ROM (sr0, ISO 9660) on virtio-scsi; the guest
-# agent's virtio-serial port (virtio_console).
-OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi cdrom sr_mod isofs virtio_console"
+# virtio-scsi disks (sdX); a cloud-init seed CD-ROM (sr0, ISO 9660) on virtio-scsi or on IDE
+# (libata, ata_piix: machine type pc; the cloud kernel has no AHCI, so no SATA); the guest agent's
+# virtio-serial port (virtio_console).
+OPTIONAL_MODULES="scsi_common scsi_mod sd_mod virtio_scsi cdrom sr_mod isofs libata ata_piix
+  virtio_console"
 # The guest agent and every library it links (ldd's closure on Debian 12), from these packages.
 AGENT_PACKAGES="qemu-guest-agent libc6 libglib2.0-0 libnuma1 libudev1 liburing2 libpcre2-8-0"
 

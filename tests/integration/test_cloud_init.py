@@ -48,7 +48,7 @@ def cleanup():
 
 
 def document(*, hostname="vcc-seeded", secret=SECRET1, packages="[htop]", instance="vcc-1",
-             on_change="restart"):
+             on_change="restart", bus="scsi"):
     return f"""version: 1
 pools:
   {POOL}: {{type: dir, path: {WORK}/images}}
@@ -59,7 +59,7 @@ domains:
     state: running
     cloud_init:
       pool: {POOL}
-      bus: scsi
+      bus: {bus}
       user_data:
         users:
           - name: ops
@@ -226,6 +226,18 @@ class CloudInitSeedTest(unittest.TestCase):
         plan = json.loads(self.plan(renewed, "--format", "json"))
         paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
         self.assertEqual(paths, {"cloud_init.meta_data": "restart"})
+
+    def test_a_seed_on_an_ide_cdrom_is_found(self):
+        # IDE (machine type pc): the guest's ata_piix driver finds the CD-ROM as sr0.
+        path = self.write("ide.yaml", document(bus="ide", hostname="vcc-ide"))
+        self.apply(path)
+        disk = [d for d in ET.fromstring(virsh("dumpxml", "--inactive", NAME)).iter("disk")
+                if d.get("device") == "cdrom"]
+        self.assertEqual([d.find("target").get("bus") for d in disk], ["ide"])
+        line = Console(self.serial_log).wait_line(r"GUEST-SEED hostname=", timeout=180)
+        self.assertIn("GUEST-SEED hostname=vcc-ide instance=vcc-1", line)
+        rc, out, err = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
+        self.assertEqual(rc, 0, out + err)
 
 
 if __name__ == "__main__":
