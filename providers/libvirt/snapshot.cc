@@ -92,12 +92,11 @@ StatusOr<std::vector<Record>> ReadRecords(virDomainPtr domain) {
   return ParseRecords(doc.document_element());
 }
 
-Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records) {
+// `active`: the domain runs (its caller asked), so its running definition gets the record too.
+Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records, bool active) {
   const std::string name = Name(domain);
-  const int active = virDomainIsActive(domain);
-  if (active < 0) return LastError("reading the state of domain " + name);
   const unsigned flags = static_cast<unsigned>(VIR_DOMAIN_AFFECT_CONFIG) |
-                         (active == 1 ? static_cast<unsigned>(VIR_DOMAIN_AFFECT_LIVE) : 0U);
+                         (active ? static_cast<unsigned>(VIR_DOMAIN_AFFECT_LIVE) : 0U);
   if (records.empty()) {
     if (virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT, nullptr, nullptr,
                              kSnapshotNamespace, flags) < 0) {
@@ -259,6 +258,34 @@ bool HasVolumeLayers(const Record& r) {
   return false;
 }
 
+// What deleting or reverting a snapshot starts from: the domain's record, where the snapshot is
+// in it (nullopt: not recorded), and whether the domain runs.
+struct Recorded {
+  std::string domain_name;
+  std::vector<Record> records;
+  std::optional<std::size_t> index;
+  bool active = false;
+
+  // The snapshot's overlay files would be rewritten by a process of this machine: refused when
+  // the connection is not local (the files are another machine's).
+  bool FilesElsewhere(bool local) const {
+    return !local && index && HasVolumeLayers(records[*index]);
+  }
+};
+
+StatusOr<Recorded> ReadRecorded(virDomainPtr domain, const std::string& snapshot) {
+  Recorded r;
+  r.domain_name = Name(domain);
+  StatusOr<std::vector<Record>> records = ReadRecords(domain);
+  if (!records.ok()) return records.status();
+  r.records = std::move(*records);
+  r.index = Find(r.records, snapshot);
+  const int active = virDomainIsActive(domain);
+  if (active < 0) return LastError("reading the state of domain " + r.domain_name);
+  r.active = active == 1;
+  return r;
+}
+
 }  // namespace
 
 std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain) {
@@ -405,33 +432,32 @@ Status TakeSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step) {
     virDomainSnapshotFree(taken);
   }
   records->push_back(std::move(record));
-  return WriteRecords(domain, *records);
+  return WriteRecords(domain, *records, active == 1);
 }
 
 Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local) {
   const std::string name = step.args.value("snapshot", "");
-  const std::string domain_name = Name(domain);
-  StatusOr<std::vector<Record>> records = ReadRecords(domain);
-  if (!records.ok()) return records.status();
-  std::optional<std::size_t> index = Find(*records, name);
-  if (!index) return Status::Ok();  // deleted already
-  const int active = virDomainIsActive(domain);
-  if (active < 0) return LastError("reading the state of domain " + domain_name);
-  if (!local && HasVolumeLayers((*records)[*index])) {
-    return Status::Unsupported("deleting snapshot " + name + " of domain " + domain_name +
+  StatusOr<Recorded> recorded = ReadRecorded(domain, name);
+  if (!recorded.ok()) return recorded.status();
+  if (!recorded->index) return Status::Ok();  // deleted already
+  if (recorded->FilesElsewhere(local)) {
+    return Status::Unsupported("deleting snapshot " + name + " of domain " + recorded->domain_name +
                                " merges and removes its overlay files: only on a local "
                                "connection");
   }
-  for (const Layer& layer : (*records)[*index].disks) {
+  std::vector<Record>& records = recorded->records;
+  const std::size_t index = *recorded->index;
+  const bool active = recorded->active;
+  for (const Layer& layer : records[index].disks) {
     if (!layer.rbd.empty()) continue;
     // The snapshot taken next on this disk sits on this overlay: it gets this overlay's backing.
     Layer* upper = nullptr;
-    for (Record& r : *records) {
+    for (Record& r : records) {
       for (Layer& l : r.disks) {
         if (r.name != name && l.target == layer.target && l.backing == layer.overlay) upper = &l;
       }
     }
-    if (active == 1) {
+    if (active) {
       const unsigned flags =
           upper == nullptr ? static_cast<unsigned>(VIR_DOMAIN_BLOCK_COMMIT_ACTIVE) : 0U;
       if (virDomainBlockCommit(domain, layer.target.c_str(), layer.backing.c_str(),
@@ -464,33 +490,32 @@ Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local) {
     }
     if (Status s = RemoveFile(layer.overlay); !s.ok()) return s;
   }
-  records->erase(records->begin() + static_cast<std::ptrdiff_t>(*index));
-  return WriteRecords(domain, *records);
+  records.erase(records.begin() + static_cast<std::ptrdiff_t>(index));
+  return WriteRecords(domain, records, active);
 }
 
 Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local) {
   const std::string name = step.args.value("snapshot", "");
-  const std::string domain_name = Name(domain);
-  StatusOr<std::vector<Record>> records = ReadRecords(domain);
-  if (!records.ok()) return records.status();
-  std::optional<std::size_t> index = Find(*records, name);
-  if (!index) {
+  StatusOr<Recorded> recorded = ReadRecorded(domain, name);
+  if (!recorded.ok()) return recorded.status();
+  const std::string& domain_name = recorded->domain_name;
+  if (!recorded->index) {
     return Status::NotFound("domain " + domain_name + " has no snapshot " + name);
   }
-  const int active = virDomainIsActive(domain);
-  if (active < 0) return LastError("reading the state of domain " + domain_name);
-  if (active == 1) {
+  if (recorded->active) {
     return Status::FailedPrecondition("domain " + domain_name +
                                       " is running: it must be shut down to revert its disks");
   }
-  if (!local && HasVolumeLayers((*records)[*index])) {
+  if (recorded->FilesElsewhere(local)) {
     return Status::Unsupported("reverting domain " + domain_name +
                                " rewrites its overlay files: only on a local connection");
   }
-  for (const Layer& layer : (*records)[*index].disks) {
+  std::vector<Record>& records = recorded->records;
+  const std::size_t index = *recorded->index;
+  for (const Layer& layer : records[index].disks) {
     if (!layer.rbd.empty()) continue;
-    for (std::size_t later = *index + 1; later < records->size(); ++later) {
-      for (const Layer& l : (*records)[later].disks) {
+    for (std::size_t later = index + 1; later < records.size(); ++later) {
+      for (const Layer& l : records[later].disks) {
         if (l.target != layer.target || !l.rbd.empty()) continue;
         if (Status s = RemoveFile(l.overlay); !s.ok()) return s;
       }
@@ -504,8 +529,8 @@ Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local) {
     }
     if (Status s = SetDiskFile(domain, layer.target, layer.overlay); !s.ok()) return s;
   }
-  records->resize(*index + 1);
-  return WriteRecords(domain, *records);
+  records.resize(index + 1);
+  return WriteRecords(domain, records, false);
 }
 
 }  // namespace vc::libvirt
