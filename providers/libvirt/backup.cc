@@ -238,18 +238,14 @@ StatusOr<std::vector<DomainDisk>> DomainDisks(virDomainPtr domain, const std::st
     const std::string type = d.attribute("type").value();
     if (disk.target.empty()) continue;
     if (device == "disk" && !d.child("readonly")) {
-      if (type == "network") {
-        return Status::Unsupported("disk " + disk.target + " of domain " + name +
-                                   " is a network disk (" +
-                                   d.child("source").attribute("protocol").value() +
-                                   "): backups of network disks (RBD) are not supported yet");
-      }
-      if (type != "file" && type != "volume" && type != "block") {
+      // A network disk (an RBD image) is read through QEMU like any other, but cannot carry a
+      // dirty bitmap: it is copied in full every time (qcow2 is the only format with bitmaps).
+      if (type != "file" && type != "volume" && type != "block" && type != "network") {
         return Status::Unsupported("disk " + disk.target + " of domain " + name + " has type '" +
                                    type + "', which backups do not support");
       }
       disk.included = true;
-      disk.bitmap = disk.format == "qcow2";
+      disk.bitmap = disk.format == "qcow2" && type != "network";
       virDomainBlockInfo info{};
       if (virDomainGetBlockInfo(domain, disk.target.c_str(), &info, 0) < 0)
         return BackupError("reading the size of disk " + disk.target);
@@ -502,7 +498,7 @@ StatusOr<BackupRecord> BackupInto(virConnectPtr conn, const std::string& name,
     record.disks.push_back(b);
   }
   if (record.disks.empty())
-    return Failed("domain " + name + " has no disk to back up (file, volume or block)");
+    return Failed("domain " + name + " has no disk to back up (file, volume, block or network)");
   if (!any_bitmap) record.checkpoint.clear();
   if (Status dir = PrepareDirectory(options.dir); !dir.ok()) return dir;
   for (const BackupDisk& d : record.disks) {

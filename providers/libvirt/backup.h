@@ -9,8 +9,8 @@
 // incremental backup copies only the blocks written since. See docs/backup.md.
 //
 // Limits: the connection must be local (the directory and the pool are read and written on this
-// machine; qemu-img runs here); network disks (RBD) are refused; only qcow2 v3 (compat 1.1)
-// disks can carry a checkpoint: other file and block disks are copied in full every time.
+// machine; qemu-img runs here); only qcow2 v3 (compat 1.1) disks can carry a checkpoint: other
+// file and block disks, and network disks (RBD images), are copied in full every time.
 // Thread-safety: each call is independent; libvirt refuses a second job on the same domain.
 #pragma once
 

@@ -454,8 +454,9 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
                            volume_by_path)) {
     spec["cloud_init"] = {{"pool", seed->first}, {"bus", seed->second}};
   }
-  if (std::vector<std::string> snapshots = RecordedSnapshots(domain); !snapshots.empty())
-    spec["snapshots"] = snapshots;
+  StatusOr<std::vector<std::string>> snapshots = RecordedSnapshots(domain);
+  if (!snapshots.ok()) return snapshots.status();
+  if (!snapshots->empty()) spec["snapshots"] = *snapshots;
   *managed = HasMark(domain);
   return spec;
 }

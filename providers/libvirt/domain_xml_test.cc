@@ -142,7 +142,8 @@ TEST(DomainXmlTest, ASnapshotOverlayIsItsVolumeAndTheRecordGivesTheSnapshots) {
   <metadata>
     <vcsnap:snapshots xmlns:vcsnap="https://virtconverge.dev/xmlns/snapshots/1">
       <vcsnap:snapshot name="s1" consistency="pause" created="2026-12-07T12:00:00Z">
-        <vcsnap:disk target="vda" overlay="/img/root.qcow2@s1" backing="/img/root.qcow2"/>
+        <vcsnap:disk target="vda" overlay="/img/root.qcow2@s1" backing="/img/root.qcow2"
+                    format="qcow2"/>
       </vcsnap:snapshot>
       <vcsnap:snapshot name="s2" consistency="pause" created="2026-12-07T12:01:00Z"/>
     </vcsnap:snapshots>

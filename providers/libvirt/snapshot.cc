@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/error_code.h"
+#include "engine/names.h"
 #include "engine/utc_time.h"
 #include "providers/libvirt/libvirt_error.h"
 #include "providers/libvirt/libvirt_handles.h"
@@ -28,44 +29,13 @@ constexpr auto kCommitDeadline = std::chrono::minutes(30);
 constexpr auto kCommitPoll = std::chrono::milliseconds(50);
 constexpr auto kQemuImgDeadline = std::chrono::minutes(30);
 
-struct Layer {
-  std::string target;
-  std::string overlay;  // volume disks: the snapshot's overlay file
-  std::string backing;  // ... and the file below it
-  std::string format;   // ... the backing's format
-  std::string rbd;      // RBD disks: <pool>/<image>
-};
-
-struct Record {
-  std::string name;
-  std::string consistency;
-  std::string created;
-  std::vector<Layer> disks;
-};
+using Layer = SnapshotLayer;
+using Record = SnapshotRecord;
 
 std::string_view LocalName(const char* qualified) {
   std::string_view name(qualified);
   const std::size_t colon = name.find(':');
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
-std::vector<Record> ParseRecords(const pugi::xml_node& root) {
-  std::vector<Record> records;
-  for (pugi::xml_node s : root.children()) {
-    if (LocalName(s.name()) != "snapshot") continue;
-    Record r{s.attribute("name").as_string(),
-             s.attribute("consistency").as_string(),
-             s.attribute("created").as_string(),
-             {}};
-    for (pugi::xml_node d : s.children()) {
-      if (LocalName(d.name()) != "disk") continue;
-      r.disks.push_back({d.attribute("target").as_string(), d.attribute("overlay").as_string(),
-                         d.attribute("backing").as_string(), d.attribute("format").as_string(),
-                         d.attribute("rbd").as_string()});
-    }
-    records.push_back(std::move(r));
-  }
-  return records;
 }
 
 // The domain's name, for messages. virDomainGetName resets the thread's last libvirt error, so
@@ -89,7 +59,9 @@ StatusOr<std::vector<Record>> ReadRecords(virDomainPtr domain) {
   if (!doc.load_buffer(xml.data(), xml.size())) {
     return Status::Internal("the snapshot record of domain " + name + " is not XML");
   }
-  return ParseRecords(doc.document_element());
+  StatusOr<std::vector<Record>> records = ParseSnapshotRecords(doc.document_element());
+  if (!records.ok()) return records.status().WithContext("the snapshot record of domain " + name);
+  return records;
 }
 
 // `active`: the domain runs (its caller asked), so its running definition gets the record too.
@@ -288,7 +260,48 @@ StatusOr<Recorded> ReadRecorded(virDomainPtr domain, const std::string& snapshot
 
 }  // namespace
 
-std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain) {
+StatusOr<std::vector<SnapshotRecord>> ParseSnapshotRecords(const pugi::xml_node& root) {
+  std::vector<Record> records;
+  for (pugi::xml_node s : root.children()) {
+    if (LocalName(s.name()) != "snapshot") continue;
+    Record r{s.attribute("name").as_string(),
+             s.attribute("consistency").as_string(),
+             s.attribute("created").as_string(),
+             {}};
+    if (Status named = CheckName(r.name); !named.ok()) {
+      return Status::InvalidArgument("snapshot name " + Quote(r.name) + ": " + named.message());
+    }
+    const std::string where = "snapshot " + r.name;
+    for (pugi::xml_node d : s.children()) {
+      if (LocalName(d.name()) != "disk") continue;
+      Layer l{d.attribute("target").as_string(), d.attribute("overlay").as_string(),
+              d.attribute("backing").as_string(), d.attribute("format").as_string(),
+              d.attribute("rbd").as_string()};
+      if (l.target.empty() || !CheckName(l.target).ok()) {
+        return Status::InvalidArgument(where + ": a disk without a valid target");
+      }
+      const std::string disk = where + ", disk " + l.target;
+      if (!l.rbd.empty()) {
+        if (!CheckVolumeKey(l.rbd).ok()) {
+          return Status::InvalidArgument(disk + ": rbd " + Quote(l.rbd) + " is not <pool>/<image>");
+        }
+      } else if (!l.backing.starts_with("/") || (l.format != "qcow2" && l.format != "raw") ||
+                 l.overlay != OverlayPath(l.backing, r.name)) {
+        return Status::InvalidArgument(
+            disk + ": overlay " + Quote(l.overlay) + " on " + Quote(l.backing) + " (format " +
+            Quote(l.format) +
+            ") is not what virtconverge records (an absolute qcow2 or raw backing, the overlay "
+            "beside it named <file>@" +
+            r.name + ")");
+      }
+      r.disks.push_back(std::move(l));
+    }
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+StatusOr<std::vector<std::string>> RecordedSnapshots(const pugi::xml_node& domain) {
   std::vector<std::string> names;
   for (pugi::xml_node child : domain.child("metadata").children()) {
     for (pugi::xml_attribute a : child.attributes()) {
@@ -296,7 +309,9 @@ std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain) {
           std::string_view(a.value()) != kSnapshotNamespace) {
         continue;
       }
-      for (const Record& r : ParseRecords(child)) names.push_back(r.name);
+      StatusOr<std::vector<Record>> records = ParseSnapshotRecords(child);
+      if (!records.ok()) return records.status().WithContext("its snapshot record");
+      for (const Record& r : *records) names.push_back(r.name);
       return names;
     }
   }

@@ -28,8 +28,32 @@ namespace vc::libvirt {
 
 inline constexpr const char* kSnapshotNamespace = "https://virtconverge.dev/xmlns/snapshots/1";
 
-/// The names of the snapshots `domain` (a <domain> element) records, in the order taken.
-std::vector<std::string> RecordedSnapshots(const pugi::xml_node& domain);
+/// One disk of a recorded snapshot: a volume's overlay and the file below it, or an RBD image.
+struct SnapshotLayer {
+  std::string target;
+  std::string overlay;  // volume disks: the snapshot's overlay file
+  std::string backing;  // ... and the file below it
+  std::string format;   // ... the backing's format
+  std::string rbd;      // RBD disks: <pool>/<image>
+};
+
+struct SnapshotRecord {
+  std::string name;
+  std::string consistency;
+  std::string created;
+  std::vector<SnapshotLayer> disks;
+};
+
+/// The records under `root` (the snapshots element), in the order taken, checked: deleting or
+/// reverting a snapshot merges and removes files on the record's word, so it must be what
+/// virtconverge writes. A name a document can hold; a target; a volume layer's backing an absolute
+/// path of format qcow2 or raw and its overlay exactly <backing without @suffix>@<name>; an RBD
+/// layer <pool>/<image>. InvalidArgument naming the snapshot and disk otherwise.
+StatusOr<std::vector<SnapshotRecord>> ParseSnapshotRecords(const pugi::xml_node& root);
+
+/// The names of the snapshots `domain` (a <domain> element) records, in the order taken; the
+/// error of ParseSnapshotRecords when the record is not one virtconverge wrote.
+StatusOr<std::vector<std::string>> RecordedSnapshots(const pugi::xml_node& domain);
 
 /// How long the guest agent may take to freeze, or to thaw, the guest's file systems. libvirt
 /// waits for an agent forever by default: a hung agent or fsfreeze hook would hang the apply.

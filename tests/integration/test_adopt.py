@@ -21,7 +21,7 @@ import subprocess
 import time
 import unittest
 
-from vctest import URI, require_libvirtd, run, virsh
+from vctest import URI, remove, require_libvirtd, run, virsh
 
 WORK = "/tmp/vcvi-it"
 POOL = "vcvi-pool"          # virt-install names the pool it creates after the directory
@@ -44,17 +44,7 @@ def virt_install(name):
 
 
 def cleanup():
-    for name in (RUNNING, STOPPED):
-        if name in virsh("list", "--all", "--name", check=False).split():
-            virsh("destroy", name, check=False)
-            virsh("undefine", name, check=False)
-    if POOL in virsh("pool-list", "--all", "--name", check=False).split():
-        virsh("pool-destroy", POOL, check=False)
-        virsh("pool-undefine", POOL, check=False)
-    if NETWORK in virsh("net-list", "--all", "--name", check=False).split():
-        virsh("net-destroy", NETWORK, check=False)
-        virsh("net-undefine", NETWORK, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
+    remove(domains=(RUNNING, STOPPED), pools=(POOL,), networks=(NETWORK,), dirs=(WORK,))
 
 
 class AdoptVirtInstallTest(unittest.TestCase):

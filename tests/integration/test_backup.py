@@ -5,7 +5,8 @@ into its disk through the running QEMU (HMP qemu-io on the guest's own block bac
 checkpoint's dirty bitmap sees them); a full backup, a second pattern, an incremental backup that
 must be much smaller; then both points are restored into new volumes and read back with qemu-io.
 Also the refusals: stopped or unknown domain, a directory that cannot be made, --incremental with
-nothing to build on, a qcow2 v2 disk, a restore onto an existing volume.
+nothing to build on, a qcow2 v2 disk, a restore onto an existing volume. A guest with an RBD disk
+(real Ceph) beside its volume: the RBD disk is copied in full by every backup.
 
 Objects are named vcb- (not vct-: the other suites remove every vct- object) and live in
 /tmp/vcb-it; this suite removes exactly what it made."""
@@ -14,11 +15,10 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import unittest
 
-from vctest import URI, require_libvirtd, run, virsh
+from vctest import URI, remove, require_libvirtd, run, virsh
 
 WORK = "/tmp/vcb-it"
 POOL = "vcb-bpool"
@@ -50,16 +50,7 @@ def volumes():
 
 
 def cleanup():
-    if DOMAIN in virsh("list", "--all", "--name", check=False).split():
-        virsh("destroy", DOMAIN, check=False)
-        virsh("undefine", DOMAIN, "--checkpoints-metadata", check=False)
-    if POOL in virsh("pool-list", "--all", "--name", check=False).split():
-        virsh("pool-start", POOL, check=False)
-        for v in volumes():
-            virsh("vol-delete", v, "--pool", POOL, check=False)
-        virsh("pool-destroy", POOL, check=False)
-        virsh("pool-undefine", POOL, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
+    remove(domains=(DOMAIN,), pools=(POOL,), dirs=(WORK,))
 
 
 def qemu_io(image, command):
@@ -232,6 +223,93 @@ class BackupTest(unittest.TestCase):
                      "--backup", "vcb-none", "--disk", "vda", "--to", f"{POOL}/vcb-x")
         self.refused(r"has no disk vdz", "restore", "--from", self.backups, "--disk", "vdz",
                      "--to", f"{POOL}/vcb-x")
+
+
+class RbdBackupTest(BackupTest):
+    """A guest with a qcow2 volume (vda) and an RBD image (vdb) on the real Ceph cluster: the RBD
+    disk cannot carry a checkpoint bitmap, so every backup copies it in full, in the same job as
+    the volume's incremental one; restored into a volume, it reads back what was written."""
+
+    test_full_incremental_and_restore_of_both_points = None  # BackupTest's, run there once
+    IMAGE = "rbd/vcb-rbd"
+    CONF = os.path.join(os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph"), "ceph.conf")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if subprocess.run(["ceph", "-c", cls.CONF, "--connect-timeout", "10", "health"],
+                          capture_output=True, timeout=60).returncode != 0:
+            raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
+        cls.remove_image()
+
+    @classmethod
+    def remove_image(cls):
+        subprocess.run(["rbd", "-c", cls.CONF, "rm", cls.IMAGE], capture_output=True, timeout=120)
+
+    def tearDown(self):
+        super().tearDown()
+        self.remove_image()
+
+    def apply(self, state):
+        with open(self.doc, "w") as f:
+            f.write(document(state).replace("version: 1\n", f"""version: 1
+ceph: {{conf: {self.CONF}, user: admin}}
+rbd_images:
+  {self.IMAGE}: {{size: 32MiB}}
+""").replace("        target: vda\n", f"""        target: vda
+      - rbd: {self.IMAGE}
+        target: vdb
+"""))
+        rc, out, err = run(["apply", self.doc, "--connection", URI])
+        self.assertEqual(rc, 0, out + err)
+
+    def backends(self):
+        out = virsh("qemu-monitor-command", DOMAIN, "--hmp", "info block")
+        found = dict((("vd" + "ab"[int(m.group(2))]), m.group(1))
+                     for m in re.finditer(r"Attached to:\s+(\S*virtio-disk(\d)\S*)", out))
+        self.assertEqual(sorted(found), ["vda", "vdb"], out)
+        return found
+
+    def write(self, target, pattern, offset, length):
+        out = virsh("qemu-monitor-command", DOMAIN, "--hmp",
+                    f'qemu-io -d {self.backends()[target]} "write -P {pattern} {offset} {length}"')
+        self.assertEqual(out.strip(), "", out)
+
+    def test_an_rbd_disk_is_copied_in_full_beside_an_incremental_volume(self):
+        self.apply("running")
+        self.write("vda", "0x11", 0, "1M")
+        self.write("vdb", "0x21", 0, "1M")
+        rc, out, err = self.engine("backup", DOMAIN, "--to", self.backups)
+        self.assertEqual(rc, 0, out + err)
+        self.write("vda", "0x12", 16 * MIB, "1M")
+        self.write("vdb", "0x22", 8 * MIB, "1M")
+        rc, out, err = self.engine("backup", DOMAIN, "--to", self.backups, "--incremental")
+        self.assertEqual(rc, 0, out + err)
+        full, inc = self.manifest()["backups"]
+        modes = {d["target"]: (d["mode"], d["checkpoint"]) for d in inc["disks"]}
+        self.assertEqual(modes, {"vda": ("incremental", True), "vdb": ("full", False)})
+        self.assertEqual({d["target"]: d["mode"] for d in full["disks"]},
+                         {"vda": "full", "vdb": "full"})
+        # The checkpoint tracks the volume only.
+        self.assertEqual(virsh("checkpoint-list", DOMAIN, "--name").split(),
+                         [full["checkpoint"], inc["checkpoint"]])
+
+        rc, out, err = self.engine("restore", "--from", self.backups, "--disk", "vdb",
+                                   "--to", f"{POOL}/restored-rbd")
+        self.assertEqual(rc, 0, out + err)
+        restored = virsh("vol-path", "restored-rbd", "--pool", POOL)
+        self.assertEqual(qemu_io(restored, "read -P 0x21 0 1M")[0], 0)
+        self.assertEqual(qemu_io(restored, "read -P 0x22 8M 1M")[0], 0)
+        self.assertEqual(qemu_io(restored, "read -P 0 1M 7M")[0], 0)
+        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", restored],
+                                         capture_output=True, text=True, check=True).stdout)
+        self.assertEqual(info["virtual-size"], 32 * MIB)
+        rc, out, err = self.engine("restore", "--from", self.backups, "--disk", "vda",
+                                   "--to", f"{POOL}/restored-vol")
+        self.assertEqual(rc, 0, out + err)
+        restored = virsh("vol-path", "restored-vol", "--pool", POOL)
+        self.assertEqual(qemu_io(restored, "read -P 0x11 0 1M")[0], 0)
+        self.assertEqual(qemu_io(restored, "read -P 0x12 16M 1M")[0], 0)
 
 
 class FrontEndBackupTest(BackupTest):

@@ -14,14 +14,13 @@ Everything here is named vcc- and removed by this suite alone (other suites remo
 
 import json
 import os
-import shutil
 import subprocess
 import unittest
 import xml.etree.ElementTree as ET
 
 import guest
 from guest import Console
-from vctest import URI, require_libvirtd, run
+from vctest import URI, remove, require_libvirtd, run
 
 NAME = "vcc-ci"
 POOL = "vcc-cipool"
@@ -39,12 +38,7 @@ def virsh(*args, check=True):
 
 
 def cleanup():
-    virsh("destroy", NAME, check=False)
-    virsh("undefine", NAME, check=False)
-    virsh("vol-delete", f"{NAME}-cidata.iso", "--pool", POOL, check=False)
-    virsh("pool-destroy", POOL, check=False)
-    virsh("pool-undefine", POOL, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
+    remove(domains=(NAME,), pools=(POOL,), dirs=(WORK,))
 
 
 def document(*, hostname="vcc-seeded", secret=SECRET1, packages="[htop]", instance="vcc-1",

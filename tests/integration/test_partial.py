@@ -11,10 +11,9 @@ Objects are named vcpd- (not vct-: the other suites remove every vct- object), f
 
 import json
 import os
-import shutil
 import unittest
 
-from vctest import URI, check_plan_schema, require_libvirtd, run, virsh
+from vctest import URI, check_plan_schema, remove, require_libvirtd, run, virsh
 
 WORK = "/tmp/vcpd-it"
 POOL = "vcpd-pool"
@@ -36,14 +35,7 @@ domains:
 
 
 def cleanup():
-    for name in (DOMAIN, "vcpd-new"):
-        if name in virsh("list", "--all", "--name", check=False).split():
-            virsh("destroy", name, check=False)
-            virsh("undefine", name, check=False)
-    if POOL in virsh("pool-list", "--all", "--name", check=False).split():
-        virsh("pool-destroy", POOL, check=False)
-        virsh("pool-undefine", POOL, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
+    remove(domains=(DOMAIN, "vcpd-new"), pools=(POOL,), dirs=(WORK,))
 
 
 class PartialDeclarationTest(unittest.TestCase):

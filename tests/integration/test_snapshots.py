@@ -20,13 +20,12 @@ Objects are named vcsn- (not vct-: the other suites remove every vct- object), f
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import unittest
 
 import guest
-from vctest import URI, check_plan_schema, require_libvirtd, run, steps_of, virsh
+from vctest import BINARY, URI, check_plan_schema, remove, require_libvirtd, run, steps_of, virsh
 
 WORK = "/tmp/vcsn-it"
 POOL = "vcsn-pool"
@@ -79,13 +78,7 @@ def files(work=WORK):
 
 
 def cleanup(domain=DOMAIN, pool=POOL, work=WORK, image=IMAGE):
-    if domain in virsh("list", "--all", "--name", check=False).split():
-        virsh("destroy", domain, check=False)
-        virsh("undefine", domain, check=False)
-    if pool in virsh("pool-list", "--all", "--name", check=False).split():
-        virsh("pool-destroy", pool, check=False)
-        virsh("pool-undefine", pool, check=False)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(domains=(domain,), pools=(pool,), dirs=(work,))
     if rbd("info", image, check=False):
         rbd("snap", "purge", image, check=False)
         rbd("rm", image, check=False)
@@ -276,6 +269,28 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
         self.assertEqual(sorted(files()), ["data", "data@s1"])
 
+    def test_two_reverts_at_once_take_turns(self):
+        # Each takes the host's lock: the second waits, then reverts the already reverted disks
+        # again. Neither sees the other half done.
+        self.apply(["s1", "s2"], state="stopped")
+        command = [BINARY, "revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF,
+                   "--connection", URI]
+        procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        results = [(p.wait(timeout=300), p.stdout.read() + p.stderr.read()) for p in procs]
+        for p in procs:
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual([rc for rc, _ in results], [0, 0], results)
+        self.assertEqual(self.observed_snapshots(), ["s1"])
+        self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
+        self.assertEqual(sorted(files()), ["data", "data@s1"])
+        info = json.loads(subprocess.run(
+            ["qemu-img", "info", "--output=json", os.path.join(WORK, "images", "data@s1")],
+            capture_output=True, text=True, check=True, timeout=60).stdout)
+        self.assertEqual(info["backing-filename"], os.path.join(WORK, "images", "data"))
+        self.write_doc(["s1"], state="stopped")
+        self.assert_converged()
 
     def test_deleting_the_domain_merges_its_snapshots_so_its_disks_keep_the_latest_writes(self):
         self.apply(["s1"])

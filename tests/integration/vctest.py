@@ -100,6 +100,36 @@ def cleanup():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
+def remove(domains=(), pools=(), networks=(), dirs=()):
+    """Removes exactly the named objects, those that exist: each domain forced off and undefined
+    (with its checkpoint metadata), each pool's volumes deleted and the pool stopped and
+    undefined, each network stopped and undefined, each directory deleted. For suites that name
+    their own objects (not vct-, which cleanup() removes wholesale)."""
+    present = virsh("list", "--all", "--name", check=False).split()
+    for d in domains:
+        if d in present:
+            virsh("destroy", d, check=False)
+            virsh("undefine", d, "--checkpoints-metadata", check=False)
+            if d in virsh("list", "--all", "--name", check=False).split():
+                virsh("undefine", d, check=False)
+    present = virsh("pool-list", "--all", "--name", check=False).split()
+    for p in pools:
+        if p in present:
+            virsh("pool-start", p, check=False)
+            for v in virsh("vol-list", p, check=False).splitlines():
+                if v.split():
+                    virsh("vol-delete", v.split()[0], "--pool", p, check=False)
+            virsh("pool-destroy", p, check=False)
+            virsh("pool-undefine", p, check=False)
+    present = virsh("net-list", "--all", "--name", check=False).split()
+    for n in networks:
+        if n in present:
+            virsh("net-destroy", n, check=False)
+            virsh("net-undefine", n, check=False)
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def qemu_pid(domain):
     with open(f"/run/libvirt/qemu/{domain}.pid") as f:
         return int(f.read().strip())
