@@ -275,6 +275,13 @@ rbd_images:
                     f'qemu-io -d {self.backends()[target]} "write -P {pattern} {offset} {length}"')
         self.assertEqual(out.strip(), "", out)
 
+    def restore(self, disk, volume):
+        """Restores `disk` of the directory's last backup into a new volume; returns its path."""
+        rc, out, err = self.engine("restore", "--from", self.backups, "--disk", disk,
+                                   "--to", f"{POOL}/{volume}")
+        self.assertEqual(rc, 0, out + err)
+        return virsh("vol-path", volume, "--pool", POOL)
+
     def test_an_rbd_disk_is_copied_in_full_beside_an_incremental_volume(self):
         self.apply("running")
         self.write("vda", "0x11", 0, "1M")
@@ -294,20 +301,14 @@ rbd_images:
         self.assertEqual(virsh("checkpoint-list", DOMAIN, "--name").split(),
                          [full["checkpoint"], inc["checkpoint"]])
 
-        rc, out, err = self.engine("restore", "--from", self.backups, "--disk", "vdb",
-                                   "--to", f"{POOL}/restored-rbd")
-        self.assertEqual(rc, 0, out + err)
-        restored = virsh("vol-path", "restored-rbd", "--pool", POOL)
+        restored = self.restore("vdb", "restored-rbd")
         self.assertEqual(qemu_io(restored, "read -P 0x21 0 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0x22 8M 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0 1M 7M")[0], 0)
         info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", restored],
                                          capture_output=True, text=True, check=True).stdout)
         self.assertEqual(info["virtual-size"], 32 * MIB)
-        rc, out, err = self.engine("restore", "--from", self.backups, "--disk", "vda",
-                                   "--to", f"{POOL}/restored-vol")
-        self.assertEqual(rc, 0, out + err)
-        restored = virsh("vol-path", "restored-vol", "--pool", POOL)
+        restored = self.restore("vda", "restored-vol")
         self.assertEqual(qemu_io(restored, "read -P 0x11 0 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0x12 16M 1M")[0], 0)
 

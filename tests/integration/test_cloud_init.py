@@ -37,8 +37,11 @@ def virsh(*args, check=True):
     return p.stdout.strip()
 
 
+GUESTS = ("vcc-g1", "vcc-g2")
+
+
 def cleanup():
-    remove(domains=(NAME,), pools=(POOL,), dirs=(WORK,))
+    remove(domains=(NAME,) + GUESTS, pools=(POOL,), dirs=(WORK,))
 
 
 def document(*, hostname="vcc-seeded", secret=SECRET1, packages="[htop]", instance="vcc-1",
@@ -230,6 +233,51 @@ class CloudInitSeedTest(unittest.TestCase):
         self.assertEqual([d.find("target").get("bus") for d in disk], ["ide"])
         line = Console(self.serial_log).wait_line(r"GUEST-SEED hostname=", timeout=180)
         self.assertIn("GUEST-SEED hostname=vcc-ide instance=vcc-1", line)
+        rc, out, err = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
+        self.assertEqual(rc, 0, out + err)
+
+    def test_one_document_brings_up_guests_from_one_image_each_with_its_own_seed(self):
+        # Two guests (defined by hand for their kernel boot), each on a qcow2 overlay of one
+        # golden volume and each with its own seed: one apply, and each reports its own hostname.
+        logs = {}
+        for name in GUESTS:
+            logs[name] = guest.serial_log_path(name)
+            self.addCleanup(guest.remove_serial_log, logs[name])
+            virsh("define", self.write(f"{name}.xml", guest.guest_domain_xml(
+                name, vcpus=1, max_vcpus=1, memory_mib=192, max_memory_mib=384,
+                serial_log=logs[name], kernel=self.kernel, initrd=self.initrd)))
+        doc = f"""version: 1
+pools:
+  {POOL}: {{type: dir, path: {WORK}/images}}
+volumes:
+  {POOL}/golden: {{format: qcow2, capacity: 16MiB}}
+"""
+        for name in GUESTS:
+            doc += f"""  {POOL}/{name}-root: {{format: qcow2, capacity: 16MiB, backing_volume: {POOL}/golden}}
+"""
+        doc += "domains:\n"
+        for i, name in enumerate(GUESTS):
+            doc += f"""  {name}:
+    disks: [{{volume: {POOL}/{name}-root, target: vda}}]
+    state: running
+    cloud_init:
+      pool: {POOL}
+      bus: ide
+      user_data: {{packages: [htop]}}
+      meta_data: {{instance_id: {name}-1, local_hostname: {name}.example}}
+"""
+        path = self.write("guests.yaml", doc)
+        self.apply(path)
+        for name in GUESTS:
+            line = Console(logs[name]).wait_line(r"GUEST-SEED hostname=", timeout=180)
+            self.assertIn(f"GUEST-SEED hostname={name}.example instance={name}-1", line)
+            info = json.loads(subprocess.run(
+                ["qemu-img", "info", "--output=json", "-U",
+                 os.path.join(WORK, "images", f"{name}-root")],
+                capture_output=True, text=True, check=True, timeout=60).stdout)
+            self.assertEqual(info["backing-filename"], os.path.join(WORK, "images", "golden"))
+            # The guest sees its overlay disk.
+            guest.Console(logs[name]).wait_status(lambda st: "vda" in st["blk"], timeout=60)
         rc, out, err = run(["plan", path, "--connection", URI, "--detailed-exitcode"])
         self.assertEqual(rc, 0, out + err)
 

@@ -80,36 +80,22 @@ def snapshot():
 
 def cleanup():
     """Removes every vct- object: domains, networks, volumes and pools."""
-    for d in names("list", "--all", "--name"):
-        if d.startswith(PREFIX):
-            virsh("destroy", d, check=False)
-            virsh("undefine", d, "--nvram", check=False)
-            virsh("undefine", d, check=False)
-    for n in names("net-list", "--all", "--name"):
-        if n.startswith(PREFIX):
-            virsh("net-destroy", n, check=False)
-            virsh("net-undefine", n, check=False)
-    for p in names("pool-list", "--all", "--name"):
-        if p.startswith(PREFIX):
-            virsh("pool-start", p, check=False)
-            for v in virsh("vol-list", p, check=False).splitlines():
-                if v.split():
-                    virsh("vol-delete", v.split()[0], "--pool", p, check=False)
-            virsh("pool-destroy", p, check=False)
-            virsh("pool-undefine", p, check=False)
-    shutil.rmtree(WORK, ignore_errors=True)
+    remove(domains=[d for d in names("list", "--all", "--name") if d.startswith(PREFIX)],
+           pools=[p for p in names("pool-list", "--all", "--name") if p.startswith(PREFIX)],
+           networks=[n for n in names("net-list", "--all", "--name") if n.startswith(PREFIX)],
+           dirs=(WORK,))
 
 
 def remove(domains=(), pools=(), networks=(), dirs=()):
     """Removes exactly the named objects, those that exist: each domain forced off and undefined
-    (with its checkpoint metadata), each pool's volumes deleted and the pool stopped and
+    (with its NVRAM and checkpoint metadata), each pool's volumes deleted and the pool stopped and
     undefined, each network stopped and undefined, each directory deleted. For suites that name
     their own objects (not vct-, which cleanup() removes wholesale)."""
     present = virsh("list", "--all", "--name", check=False).split()
     for d in domains:
         if d in present:
             virsh("destroy", d, check=False)
-            virsh("undefine", d, "--checkpoints-metadata", check=False)
+            virsh("undefine", d, "--nvram", "--checkpoints-metadata", check=False)
             if d in virsh("list", "--all", "--name", check=False).split():
                 virsh("undefine", d, check=False)
     present = virsh("pool-list", "--all", "--name", check=False).split()
