@@ -23,4 +23,6 @@ if ! ceph -c "${VC_CEPH_DIR:-/tmp/vc-ceph}/ceph.conf" --connect-timeout 3 health
   started_ceph=yes
 fi
 
-ctest --test-dir build --output-on-failure -j 1 "$@"
+# Two jobs: the real-daemon tests run one at a time (RESOURCE_LOCK libvirtd, tests/CMakeLists.txt)
+# while the tests that need no daemon run beside them.
+ctest --test-dir build --output-on-failure -j 2 "$@"

@@ -44,7 +44,7 @@ add_test(NAME puppet_real_libvirt
 set_tests_properties(puppet_real_libvirt PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>;VC_PUPPET_MODULEPATH=${CMAKE_BINARY_DIR}/puppet-module/modulepath"
   FIXTURES_REQUIRED puppet_module_installed
-  LABELS "real;puppet;package" RUN_SERIAL TRUE TIMEOUT 900)
+  LABELS "real;puppet;package" RESOURCE_LOCK libvirtd TIMEOUT 900)
 
 # A virt_domain's cloud_init and snapshots, real `puppet apply` against the real libvirtd: a running
 # no-OS guest on a qcow2 volume created with a NoCloud seed (the CD-ROM on <domain>-cidata.iso,
@@ -61,7 +61,7 @@ add_test(NAME puppet_real_snapshots_cloud_init
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
 set_tests_properties(puppet_real_snapshots_cloud_init PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
-  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+  LABELS "real;puppet" RESOURCE_LOCK libvirtd TIMEOUT 900)
 
 # rbd_image and RBD disks, real `puppet apply` against the real Ceph cluster (scripts/ceph-up.sh,
 # the least-privilege client.virtconverge) and libvirtd: --noop of the new site without warnings,
@@ -75,7 +75,7 @@ add_test(NAME puppet_real_ceph
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
 set_tests_properties(puppet_real_ceph PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
-  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+  LABELS "real;puppet" RESOURCE_LOCK libvirtd TIMEOUT 900)
 
 # The benchmark's checks at a small size: one engine process per run, create and delete report
 # changes, no-op runs exit 0 (domains vcp-bench-*, removed afterwards).
@@ -96,7 +96,7 @@ add_test(NAME puppet_real_host
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/puppet)
 set_tests_properties(puppet_real_host PROPERTIES
   ENVIRONMENT "VIRTCONVERGE_BIN=$<TARGET_FILE:virtconverge>"
-  LABELS "real;puppet" RUN_SERIAL TRUE TIMEOUT 900)
+  LABELS "real;puppet" RESOURCE_LOCK libvirtd TIMEOUT 900)
 
 # The module's release tarball, as users install it: scripts/build-puppet-module.sh builds it
 # (twice: the same bytes), `puppet module install --ignore-dependencies --target-dir` puts it in a

@@ -75,7 +75,7 @@ foreach(suite states salt_call master_minion fleet host snapshots_cloud_init)
     COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_${suite}.py
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
   set_tests_properties(salt_real_${suite} PROPERTIES
-    ENVIRONMENT "${VC_SALT_ENV}" FIXTURES_REQUIRED salt_ext LABELS real RUN_SERIAL TRUE TIMEOUT 900)
+    ENVIRONMENT "${VC_SALT_ENV}" FIXTURES_REQUIRED salt_ext LABELS real RESOURCE_LOCK libvirtd TIMEOUT 900)
 endforeach()
 
 # Ceph RBD on the real single-node cluster (scripts/ceph-up.sh) and the real libvirtd: the rbd_image
@@ -86,7 +86,7 @@ add_test(NAME salt_real_rbd
   COMMAND ${VC_SALT_PYTHON} -m pytest -p no:cacheprovider -v test_rbd.py
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/salt)
 set_tests_properties(salt_real_rbd PROPERTIES
-  ENVIRONMENT "${VC_SALT_ENV}" FIXTURES_REQUIRED salt_ext LABELS real RUN_SERIAL TRUE TIMEOUT 900)
+  ENVIRONMENT "${VC_SALT_ENV}" FIXTURES_REQUIRED salt_ext LABELS real RESOURCE_LOCK libvirtd TIMEOUT 900)
 
 add_test(NAME salt_real_bench_quick
   COMMAND ${CMAKE_SOURCE_DIR}/bench/salt/run.sh --quick
