@@ -220,14 +220,15 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
         a.disruption == Disruption::kRestart) {
       const Json was_meta = before.value("meta_data", Json::object());
       const Json now_meta = a.after.value("meta_data", Json::object());
-      if (was_meta.is_object() && now_meta.is_object() && was_meta.contains("instance_id") &&
-          was_meta.value("instance_id", "") == now_meta.value("instance_id", "")) {
+      if (!was_meta.is_object() || !was_meta.contains("instance_id")) {
+        policy = "; on_change: next_boot does not apply: the seed the guest has is unknown";
+      } else if (was_meta.value("instance_id", "") != now_meta.value("instance_id", "")) {
+        policy = "; on_change: next_boot does not apply: the instance id changes";
+      } else {
         disruption = Disruption::kLive;
         policy =
             "rewritten in place, read by cloud-init at the guest's next boot (on_change: "
             "next_boot)";
-      } else {
-        policy = "; on_change: next_boot does not apply: the instance id changes";
       }
     }
     bool any = false;
@@ -236,8 +237,11 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
       Json now = a.after.value(sub, Json());
       if (was == now) continue;
       any = true;
+      // next_boot covers the seed's content; moving the CD-ROM (pool, bus) is hardware.
+      const bool content = std::string(sub) != "pool" && std::string(sub) != "bus";
       std::string why = a.reason.empty() ? "cloud-init reads its seed at boot" : a.reason;
-      why = disruption != a.disruption ? policy : why + policy;
+      why = content && disruption != a.disruption ? policy : why + (content ? policy : "");
+      const Disruption sub_disruption = content ? disruption : a.disruption;
       if (std::string(sub) == "user_data" || std::string(sub) == "network_config") {
         // Compared as written, shown redacted (line for line): a changed password shows as a
         // changed line, never its text.
@@ -253,7 +257,7 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
             "; the instance id is unchanged: cloud-init runs its per-instance modules again "
             "only for a new instance id";
       }
-      out.push_back({std::string("cloud_init.") + sub, was, now, disruption, why});
+      out.push_back({std::string("cloud_init.") + sub, was, now, sub_disruption, why});
     }
     if (!any) out.push_back(std::move(a));
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "engine/document_parser.h"
 #include "engine/plan_text.h"
 #include "engine/planner.h"
@@ -293,6 +295,21 @@ TEST(CloudInitPlanTest, NextBootRewritesTheSeedWithoutARestartWhileTheInstanceId
             (std::vector<Step::Op>{Step::Op::kWriteSeed, Step::Op::kWriteConfig,
                                    Step::Op::kShutdown, Step::Op::kStart}));
   EXPECT_EQ(plan.changes[0].steps[0].args["mark_pending"], true);
+
+  // next_boot covers the seed's content only: moving the CD-ROM to another bus is hardware.
+  std::string on_ide = yaml;
+  on_ide.replace(on_ide.find("      on_change: next_boot\n"), 26,
+                 "      on_change: next_boot\n      bus: ide\n");
+  Json on_scsi = old_seed;
+  on_scsi["bus"] = "scsi";
+  Plan moved = ComputePlan(ParseDoc(on_ide), StateWith(on_scsi, "running"), {});
+  ASSERT_EQ(moved.changes.size(), 1u);
+  std::map<std::string, Disruption> classes;
+  for (const AttributeChange& a : moved.changes[0].attributes) classes[a.path] = a.disruption;
+  EXPECT_EQ(classes,
+            (std::map<std::string, Disruption>{{"cloud_init.bus", Disruption::kRestart},
+                                               {"cloud_init.meta_data", Disruption::kLive}}));
+  EXPECT_EQ(moved.changes[0].steps[0].args["mark_pending"], true);
 }
 
 TEST(CloudInitPlanTest, OnChangeIsRestartOrNextBoot) {

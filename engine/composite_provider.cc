@@ -78,6 +78,8 @@ Status CompositeProvider::ExecuteDomainSnapshot(const Step& step) {
       if (hold) {
         Status thawed = primary_->Execute({Step::Op::kThawDomain, step.address, how});
         if (taken.ok()) return thawed;
+        // Both failed: the snapshot's error first, and that the guest may still be held.
+        if (!thawed.ok()) return taken.WithNote("then " + thawed.message());
       }
       return taken;
     }

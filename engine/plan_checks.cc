@@ -117,6 +117,23 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, 
       }
     }
 
+    // Taking, deleting or merging snapshots acts on the domain's snapshot record: one that is
+    // not what virtconverge writes is never acted on.
+    if (change.address.kind == Kind::kDomain &&
+        (change.action == Action::kDelete || change.desired.contains("snapshots"))) {
+      auto it = observed.resources.find(change.address);
+      if (it != observed.resources.end() && it->second.facts.is_object() &&
+          it->second.facts.contains("snapshot_record_error")) {
+        Refuse(plan, ErrorCode::kInvalidValue, change.address,
+               "domains." + change.address.name +
+                   ": its snapshot record is not one virtconverge "
+                   "writes: " +
+                   it->second.facts.value("snapshot_record_error", "") +
+                   " (repair it, or remove it with `virsh metadata " + change.address.name +
+                   " https://virtconverge.dev/xmlns/snapshots/1 --config --remove`)");
+      }
+    }
+
     if (change.disruption() == Disruption::kDestructive && !plan->options.allow_destroy) {
       std::string what;
       for (const AttributeChange& a : change.attributes) {

@@ -321,6 +321,22 @@ TEST(PlannerTest, SnapshotsAreASetTakenQuiescedWhenTheAgentAnswers) {
   EXPECT_TRUE(same.changes.empty());
 }
 
+// A snapshot record that is not what virtconverge writes (observe's fact) is never acted on:
+// the plan refuses to take snapshots on it, naming the domain and how to clear it.
+TEST(PlannerTest, ABadSnapshotRecordIsRefusedNotActedOn) {
+  Document doc = Parse(kWeb1Snapshots);
+  Json spec = ObservedWeb1(2, "running");
+  ObservedResource web1 = Observed(Kind::kDomain, "web1", spec, spec);
+  web1.facts = {{"snapshot_record_error", "snapshot s1, disk vda: overlay '/etc/passwd' on ..."}};
+  Plan plan = ComputePlan(doc, StateWith({web1}), {});
+  EXPECT_FALSE(plan.applyable());
+  ASSERT_FALSE(plan.diagnostics.empty());
+  EXPECT_NE(plan.diagnostics[0].summary.find("domains.web1: its snapshot record is not one"),
+            std::string::npos)
+      << plan.diagnostics[0].summary;
+  EXPECT_NE(plan.diagnostics[0].summary.find("virsh metadata web1"), std::string::npos);
+}
+
 TEST(PlannerTest, DeletingASnapshotIsDestructiveAndComesBeforeTakingOne) {
   Document doc = Parse(kWeb1Snapshots);
   Json spec = ObservedWeb1(2, "stopped");

@@ -238,8 +238,15 @@ StatusOr<std::vector<DomainDisk>> DomainDisks(virDomainPtr domain, const std::st
     const std::string type = d.attribute("type").value();
     if (disk.target.empty()) continue;
     if (device == "disk" && !d.child("readonly")) {
-      // A network disk (an RBD image) is read through QEMU like any other, but cannot carry a
-      // dirty bitmap: it is copied in full every time (qcow2 is the only format with bitmaps).
+      // An RBD image is read through QEMU like any other disk, but cannot carry a dirty bitmap
+      // (QEMU keeps persistent bitmaps in qcow2 files only): it is copied in full every time.
+      // Other network protocols are untested here, so refused.
+      const std::string protocol = d.child("source").attribute("protocol").value();
+      if (type == "network" && protocol != "rbd") {
+        return Status::Unsupported("disk " + disk.target + " of domain " + name +
+                                   " is a network disk of protocol '" + protocol +
+                                   "': of network disks, backups support RBD only");
+      }
       if (type != "file" && type != "volume" && type != "block" && type != "network") {
         return Status::Unsupported("disk " + disk.target + " of domain " + name + " has type '" +
                                    type + "', which backups do not support");

@@ -210,6 +210,10 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   const bool has_rbd = config_xml.find("protocol='rbd'") != std::string::npos;
   if (std::uint64_t dimms = has_dimms ? ConfigDimmBytes(config_xml) : 0; dimms > 0)
     r.facts["config_dimm_memory"] = FormatSize(dimms);
+  if (config_xml.find(kSnapshotNamespace) != std::string::npos) {
+    if (Status record = CheckSnapshotRecord(config_xml); !record.ok())
+      r.facts["snapshot_record_error"] = record.message();
+  }
   // An RBD disk whose libvirt secret is gone cannot be opened at the next start or attach:
   // observed, so the plan restores the secret instead of finding nothing to do.
   for (const RbdDiskSecret& disk :

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -64,9 +65,13 @@ StatusOr<std::vector<Record>> ReadRecords(virDomainPtr domain) {
   return records;
 }
 
-// `active`: the domain runs (its caller asked), so its running definition gets the record too.
-Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records, bool active) {
+// The domain's state is asked here, not taken from the caller: a block commit before this may
+// have run for minutes, and the guest may have stopped meanwhile.
+Status WriteRecords(virDomainPtr domain, const std::vector<Record>& records) {
   const std::string name = Name(domain);
+  const int state = virDomainIsActive(domain);
+  if (state < 0) return LastError("reading the state of domain " + name);
+  const bool active = state == 1;
   const unsigned flags = static_cast<unsigned>(VIR_DOMAIN_AFFECT_CONFIG) |
                          (active ? static_cast<unsigned>(VIR_DOMAIN_AFFECT_LIVE) : 0U);
   if (records.empty()) {
@@ -285,13 +290,15 @@ StatusOr<std::vector<SnapshotRecord>> ParseSnapshotRecords(const pugi::xml_node&
         if (!CheckVolumeKey(l.rbd).ok()) {
           return Status::InvalidArgument(disk + ": rbd " + Quote(l.rbd) + " is not <pool>/<image>");
         }
-      } else if (!l.backing.starts_with("/") || (l.format != "qcow2" && l.format != "raw") ||
+      } else if (!l.backing.starts_with("/") ||
+                 std::filesystem::path(l.backing).lexically_normal().string() != l.backing ||
+                 (l.format != "qcow2" && l.format != "raw") ||
                  l.overlay != OverlayPath(l.backing, r.name)) {
         return Status::InvalidArgument(
             disk + ": overlay " + Quote(l.overlay) + " on " + Quote(l.backing) + " (format " +
             Quote(l.format) +
-            ") is not what virtconverge records (an absolute qcow2 or raw backing, the overlay "
-            "beside it named <file>@" +
+            ") is not what virtconverge records (a normal absolute path of a qcow2 or raw "
+            "backing, the overlay beside it named <file>@" +
             r.name + ")");
       }
       r.disks.push_back(std::move(l));
@@ -318,9 +325,20 @@ StatusOr<std::vector<std::string>> RecordedSnapshots(const pugi::xml_node& domai
   return names;
 }
 
+Status CheckSnapshotRecord(std::string_view domain_xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(domain_xml.data(), domain_xml.size())) {
+    return Status::InvalidArgument("the domain's XML is not XML");
+  }
+  return RecordedSnapshots(doc.document_element()).status();
+}
+
+namespace {
+
 // The guest agent's calls on one domain answer within kGuestAgentTimeout while this lives; then
 // libvirt's default (wait for ever) is back. libvirt has no call that reads the setting, so a
-// timeout an operator set by hand (virsh guest-agent-timeout) is not restored.
+// timeout an operator set by hand (virsh guest-agent-timeout) is not restored; when putting the
+// default back fails, the domain keeps the bounded timeout, which is the safer of the two.
 class AgentDeadline {
  public:
   explicit AgentDeadline(virDomainPtr domain) : domain_(domain) {
@@ -341,6 +359,15 @@ class AgentDeadline {
   bool set_ = false;
 };
 
+// The calling thread's last libvirt error says the guest agent did not answer (in time).
+bool AgentDidNotAnswer() {
+  virErrorPtr e = virGetLastError();
+  return e != nullptr &&
+         (e->code == VIR_ERR_AGENT_UNRESPONSIVE || e->code == VIR_ERR_OPERATION_TIMEOUT);
+}
+
+}  // namespace
+
 Status FreezeDomain(virDomainPtr domain, const Step& step) {
   const std::string name = Name(domain);
   if (step.args.value("consistency", "") == "quiesce") {
@@ -349,10 +376,13 @@ Status FreezeDomain(virDomainPtr domain, const Step& step) {
       return LastError("setting a deadline on the guest agent of domain " + name);
     }
     if (virDomainFSFreeze(domain, nullptr, 0, 0) >= 0) return Status::Ok();
+    const bool unanswered = AgentDidNotAnswer();
     const Status failed =
         LastError("freezing the file systems of domain " + name + " through its guest agent");
-    // An agent that answered late may still freeze after libvirt gave up on it.
-    if (virDomainFSThaw(domain, nullptr, 0, 0) >= 0) return failed;
+    // An agent that did not answer in time may still freeze after libvirt gave up on it: it is
+    // asked to thaw. (Any other failure, such as file systems someone else froze, is left alone:
+    // thawing would undo their freeze.)
+    if (!unanswered || virDomainFSThaw(domain, nullptr, 0, 0) >= 0) return failed;
     return failed.WithNote(
         "the agent did not answer a thaw either, so the guest's file systems may freeze when it "
         "does: thaw them then with `virsh domfsthaw " +
@@ -365,12 +395,11 @@ Status FreezeDomain(virDomainPtr domain, const Step& step) {
 Status ThawDomain(virDomainPtr domain, const Step& step) {
   const std::string name = Name(domain);
   if (step.args.value("consistency", "") == "quiesce") {
+    // Thawed even when the deadline cannot be set: a guest left frozen is the worse outcome.
     AgentDeadline deadline(domain);
-    if (!deadline.set()) {
-      return LastError("setting a deadline on the guest agent of domain " + name);
-    }
     if (virDomainFSThaw(domain, nullptr, 0, 0) < 0) {
-      return LastError("thawing the file systems of domain " + name);
+      return LastError("thawing the file systems of domain " + name +
+                       " (they may still be frozen: `virsh domfsthaw " + name + "`)");
     }
     return Status::Ok();
   }
@@ -447,7 +476,7 @@ Status TakeSnapshot(virConnectPtr conn, virDomainPtr domain, const Step& step) {
     virDomainSnapshotFree(taken);
   }
   records->push_back(std::move(record));
-  return WriteRecords(domain, *records, active == 1);
+  return WriteRecords(domain, *records);
 }
 
 Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local) {
@@ -506,7 +535,7 @@ Status DeleteSnapshot(virDomainPtr domain, const Step& step, bool local) {
     if (Status s = RemoveFile(layer.overlay); !s.ok()) return s;
   }
   records.erase(records.begin() + static_cast<std::ptrdiff_t>(index));
-  return WriteRecords(domain, records, active);
+  return WriteRecords(domain, records);
 }
 
 Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local) {
@@ -545,7 +574,7 @@ Status RevertSnapshot(virDomainPtr domain, const Step& step, bool local) {
     if (Status s = SetDiskFile(domain, layer.target, layer.overlay); !s.ok()) return s;
   }
   records.resize(index + 1);
-  return WriteRecords(domain, records, false);
+  return WriteRecords(domain, records);
 }
 
 }  // namespace vc::libvirt

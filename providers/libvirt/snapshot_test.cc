@@ -53,6 +53,9 @@ TEST(SnapshotRecordTest, RefusesARecordVirtconvergeDidNotWrite) {
       {"<vcsnap:snapshot name=\"s1\"><vcsnap:disk target=\"vda\" overlay=\"/p/root@s1\" "
        "backing=\"/p/root\" format=\"vmdk\"/></vcsnap:snapshot>",
        "(format 'vmdk')"},
+      {"<vcsnap:snapshot name=\"s1\"><vcsnap:disk target=\"vda\" overlay=\"/p/../etc/x@s1\" "
+       "backing=\"/p/../etc/x\" format=\"raw\"/></vcsnap:snapshot>",
+       "overlay '/p/../etc/x@s1'"},
       {"<vcsnap:snapshot name=\"../s1\"/>", "snapshot name '../s1'"},
       {"<vcsnap:snapshot name=\"s1\"><vcsnap:disk rbd=\"rbd/x\"/></vcsnap:snapshot>",
        "snapshot s1: a disk without a valid target"},

@@ -18,7 +18,7 @@ import re
 import subprocess
 import unittest
 
-from vctest import URI, remove, require_libvirtd, run, virsh
+from vctest import CEPH_CONF, URI, remove, require_ceph, require_libvirtd, run, virsh
 
 WORK = "/tmp/vcb-it"
 POOL = "vcb-bpool"
@@ -232,14 +232,12 @@ class RbdBackupTest(BackupTest):
 
     test_full_incremental_and_restore_of_both_points = None  # BackupTest's, run there once
     IMAGE = "rbd/vcb-rbd"
-    CONF = os.path.join(os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph"), "ceph.conf")
+    CONF = CEPH_CONF
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if subprocess.run(["ceph", "-c", cls.CONF, "--connect-timeout", "10", "health"],
-                          capture_output=True, timeout=60).returncode != 0:
-            raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
+        require_ceph()
         cls.remove_image()
 
     @classmethod

@@ -17,6 +17,7 @@ The refusals of `revert` (running without --allow-restart, later snapshots witho
 Objects are named vcsn- (not vct-: the other suites remove every vct- object), files live in
 /tmp/vcsn-it; this suite removes exactly what it made."""
 
+import fcntl
 import json
 import os
 import re
@@ -25,14 +26,14 @@ import time
 import unittest
 
 import guest
-from vctest import BINARY, URI, check_plan_schema, remove, require_libvirtd, run, steps_of, virsh
+from vctest import (BINARY, CEPH_CONF, URI, check_plan_schema, remove, require_ceph,
+                    require_libvirtd, run, steps_of, virsh)
 
 WORK = "/tmp/vcsn-it"
 POOL = "vcsn-pool"
 DOMAIN = "vcsn-dom"
 IMAGE = "rbd/vcsn-disk"
-CEPH_DIR = os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph")
-CONF = os.path.join(CEPH_DIR, "ceph.conf")
+CONF = CEPH_CONF
 CHUNK = 65536
 
 
@@ -83,11 +84,6 @@ def cleanup(domain=DOMAIN, pool=POOL, work=WORK, image=IMAGE):
         rbd("snap", "purge", image, check=False)
         rbd("rm", image, check=False)
 
-
-def require_ceph():
-    if subprocess.run(["ceph", "-c", CONF, "--connect-timeout", "10", "health"],
-                      capture_output=True, timeout=60).returncode != 0:
-        raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
 
 
 class SnapshotTest(unittest.TestCase):
@@ -269,14 +265,54 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
         self.assertEqual(sorted(files()), ["data", "data@s1"])
 
+    def test_a_record_virtconverge_did_not_write_is_never_acted_on(self):
+        # Someone rewrote the record to point at a file of the host: observe still works (the
+        # domain says what is wrong), and neither a plan nor revert acts on it.
+        self.apply(["s1"], state="stopped")
+        hostile = ('<snapshots><snapshot name="s1" consistency="stopped" created="x">'
+                   '<disk target="vda" overlay="/etc/hostname" backing="/etc" format="raw"/>'
+                   '</snapshot></snapshots>')
+        virsh("metadata", DOMAIN, "https://virtconverge.dev/xmlns/snapshots/1", "--key",
+              "vcsnap", "--set", hostile, "--config")
+        before = self.host()
+        rc, out, err = self.engine("observe", "--format", "json")
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("snapshots", json.loads(out)["domains"][DOMAIN])
+        self.write_doc(["s1", "s2"], state="stopped")
+        rc, out, err = self.engine("apply", self.doc)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn(f"domains.{DOMAIN}: its snapshot record is not one virtconverge writes",
+                      out + err)
+        self.assertIn("overlay '/etc/hostname'", out + err)
+        rc, out, err = self.engine("revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("its snapshot record is not one virtconverge writes, so it is not acted on", err)
+        self.assertEqual(self.host(), before, "a bad record was acted on")
+        self.assertTrue(os.path.exists("/etc/hostname"))
+
     def test_two_reverts_at_once_take_turns(self):
-        # Each takes the host's lock: the second waits, then reverts the already reverted disks
-        # again. Neither sees the other half done.
+        # Each takes the host's lock (cli/host_lock.h). The test holds it first, in a lock
+        # directory of its own: both reverts wait, nothing changes; released, they run one after
+        # the other (the second reverts the already reverted disks again).
         self.apply(["s1", "s2"], state="stopped")
+        lock_dir = os.path.join(WORK, "locks")
+        os.makedirs(lock_dir)
+        digest, readable = 0xcbf29ce484222325, ""
+        for c in URI.encode():
+            digest = ((digest ^ c) * 0x100000001b3) % (1 << 64)
+            readable += chr(c) if chr(c).isalnum() or chr(c) in ".-" else "_"
+        lock = open(os.path.join(lock_dir, f"host-{readable}-{digest:016x}.lock"), "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        before = self.host()
         command = [BINARY, "revert", DOMAIN, "s1", "--allow-destroy", "--ceph-conf", CONF,
                    "--connection", URI]
+        env = dict(os.environ, VIRTCONVERGE_LOCK_DIR=lock_dir)
         procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(2)]
+                                  text=True, env=env) for _ in range(2)]
+        time.sleep(3)
+        self.assertEqual([p.poll() for p in procs], [None, None], "a revert did not wait")
+        self.assertEqual(self.host(), before, "a revert ran while the lock was held")
+        lock.close()  # releases it
         results = [(p.wait(timeout=300), p.stdout.read() + p.stderr.read()) for p in procs]
         for p in procs:
             p.stdout.close()

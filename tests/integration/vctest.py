@@ -128,6 +128,16 @@ def require_libvirtd():
         raise AssertionError("the real libvirtd is not running: start it with scripts/libvirtd-up.sh\n" + p.stderr)
 
 
+CEPH_CONF = os.path.join(os.environ.get("VC_CEPH_DIR", "/tmp/vc-ceph"), "ceph.conf")
+
+
+def require_ceph(conf=CEPH_CONF):
+    """Fails unless the Ceph cluster answers (CI starts it with scripts/ceph-up.sh)."""
+    if subprocess.run(["ceph", "-c", conf, "--connect-timeout", "10", "health"],
+                      capture_output=True, timeout=60).returncode != 0:
+        raise AssertionError("the Ceph cluster is not running: start it with scripts/ceph-up.sh")
+
+
 class RealLibvirtTest(unittest.TestCase):
     """Base: requires the real libvirtd (CI starts it with scripts/libvirtd-up.sh) and cleans up."""
 
