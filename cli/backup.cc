@@ -26,7 +26,8 @@ one qcow2 file per disk, and a libvirt checkpoint made at the same instant, so t
 '--incremental' later copies only the blocks written since DIR's last backup. DIR (made when
 missing) keeps a manifest, virtconverge-backup.json, of its backups and their chain; one DIR holds
 one domain's backups. Progress goes to standard error. Checkpoints need qcow2 v3 disks; other
-disks are copied in full each time; network (RBD) disks are refused. See docs/backup.md.
+disks, RBD images included, are copied in full each time (other network disks are refused).
+See docs/backup.md.
 Exit codes: 0 backed up, 1 error (nothing is left behind: no files, no checkpoint).)";
 
 constexpr const char* kRestoreUsage =
