@@ -79,12 +79,8 @@ int RevertCommand(const Args& args) {
   if (!observed->has_value())
     return FailCommand(Status::NotFound("there is no domain " + domain + " on " + uri));
   const ObservedResource& r = **observed;
-  if (r.facts.is_object() && r.facts.contains("snapshot_record_error")) {
-    return FailCommand(Status::InvalidArgument(
-        "domain " + domain +
-        ": its snapshot record is not one virtconverge writes, so it is not "
-        "acted on: " +
-        r.facts.value("snapshot_record_error", "")));
+  if (std::optional<std::string> bad = BadSnapshotRecord(r)) {
+    return FailCommand(Status::InvalidArgument("domain " + domain + ": " + *bad));
   }
 
   const Json taken = r.spec.value("snapshots", Json::array());

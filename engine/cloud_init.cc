@@ -239,9 +239,9 @@ void SplitCloudInitAttributes(std::vector<AttributeChange>* attributes) {
       any = true;
       // next_boot covers the seed's content; moving the CD-ROM (pool, bus) is hardware.
       const bool content = std::string(sub) != "pool" && std::string(sub) != "bus";
-      std::string why = a.reason.empty() ? "cloud-init reads its seed at boot" : a.reason;
-      why = content && disruption != a.disruption ? policy : why + (content ? policy : "");
       const Disruption sub_disruption = content ? disruption : a.disruption;
+      std::string why = a.reason.empty() ? "cloud-init reads its seed at boot" : a.reason;
+      if (content) why = sub_disruption != a.disruption ? policy : why + policy;
       if (std::string(sub) == "user_data" || std::string(sub) == "network_config") {
         // Compared as written, shown redacted (line for line): a changed password shows as a
         // changed line, never its text.

@@ -122,4 +122,14 @@ std::vector<Step> SnapshotSteps(const Address& domain, const AttributeChange& a,
   return steps;
 }
 
+std::optional<std::string> BadSnapshotRecord(const ObservedResource& observed) {
+  if (!observed.facts.is_object() || !observed.facts.contains("snapshot_record_error")) {
+    return std::nullopt;
+  }
+  return "its snapshot record is not one virtconverge writes, so it is not acted on: " +
+         observed.facts.value("snapshot_record_error", "") +
+         " (repair it, or remove it with `virsh metadata " + observed.address.name +
+         " https://virtconverge.dev/xmlns/snapshots/1 --config --remove`)";
+}
+
 }  // namespace vc

@@ -5,6 +5,7 @@
 // has that is not listed is deleted (destructive: its point in time is lost).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,10 @@ Json SnapshotDisks(const Json& desired_spec, const ObservedResource* observed);
 /// delete_domain_snapshot for each name `a` removes, then snapshot_domain for each it adds.
 std::vector<Step> SnapshotSteps(const Address& domain, const AttributeChange& a, const Json& disks,
                                 const std::string& consistency);
+
+/// Why the domain's snapshots must not be acted on (taken, deleted, merged, reverted to): its
+/// snapshot record, as observe found it (fact snapshot_record_error), is not what virtconverge
+/// writes. The text says what is wrong and how to clear the record; nullopt when it is sound.
+std::optional<std::string> BadSnapshotRecord(const ObservedResource& observed);
 
 }  // namespace vc

@@ -1,6 +1,9 @@
 #include "engine/plan_checks.h"
 
+#include <optional>
+
 #include "engine/change_rules.h"
+#include "engine/domain_snapshots.h"
 #include "engine/size.h"
 
 namespace vc {
@@ -122,15 +125,11 @@ void CheckPlan(const ObservedState& observed, const std::set<Address>& deleted, 
     if (change.address.kind == Kind::kDomain &&
         (change.action == Action::kDelete || change.desired.contains("snapshots"))) {
       auto it = observed.resources.find(change.address);
-      if (it != observed.resources.end() && it->second.facts.is_object() &&
-          it->second.facts.contains("snapshot_record_error")) {
+      std::optional<std::string> bad =
+          it == observed.resources.end() ? std::nullopt : BadSnapshotRecord(it->second);
+      if (bad) {
         Refuse(plan, ErrorCode::kInvalidValue, change.address,
-               "domains." + change.address.name +
-                   ": its snapshot record is not one virtconverge "
-                   "writes: " +
-                   it->second.facts.value("snapshot_record_error", "") +
-                   " (repair it, or remove it with `virsh metadata " + change.address.name +
-                   " https://virtconverge.dev/xmlns/snapshots/1 --config --remove`)");
+               "domains." + change.address.name + ": " + *bad);
       }
     }
 

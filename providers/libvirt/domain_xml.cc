@@ -426,7 +426,7 @@ static void WriteSeedCdrom(pugi::xml_node devices, const std::string& name, cons
 }
 
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
-                             bool* managed) {
+                             bool* managed, std::string* snapshot_record_error) {
   pugi::xml_document doc;
   if (!doc.load_buffer(xml.data(), xml.size())) return Status::Internal("unreadable domain XML");
   pugi::xml_node domain = doc.child("domain");
@@ -454,10 +454,10 @@ StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by
                            volume_by_path)) {
     spec["cloud_init"] = {{"pool", seed->first}, {"bus", seed->second}};
   }
-  // A record that is not what virtconverge writes is a fact of this domain
-  // (CheckSnapshotRecord), not a failure of the whole observation.
   StatusOr<std::vector<std::string>> snapshots = RecordedSnapshots(domain);
   if (snapshots.ok() && !snapshots->empty()) spec["snapshots"] = *snapshots;
+  if (!snapshots.ok() && snapshot_record_error != nullptr)
+    *snapshot_record_error = snapshots.status().message();
   *managed = HasMark(domain);
   return spec;
 }

@@ -23,9 +23,12 @@ using VolumeByPath = std::function<std::optional<std::string>(const std::string&
 StatusOr<Json> CpuSpecFromXml(std::string_view cpu_xml);
 
 /// Domain fields read from domain XML (persistent or live). State and autostart are not in the
-/// XML and are left to the caller. Sets *managed when the XML carries the mark.
+/// XML and are left to the caller. Sets *managed when the XML carries the mark. A snapshot record
+/// that is not what virtconverge writes (RecordedSnapshots) lists no snapshots and, when
+/// `snapshot_record_error` is given, is said there: a fact of the domain, not a failure of the
+/// read.
 StatusOr<Json> ReadDomainXml(std::string_view xml, const VolumeByPath& volume_by_path,
-                             bool* managed);
+                             bool* managed, std::string* snapshot_record_error = nullptr);
 
 /// How domains reach a Ceph cluster: its monitors, the cephx user, and the libvirt secret that
 /// holds the user's key (created on first use; the key never appears in XML or output).

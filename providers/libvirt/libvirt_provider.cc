@@ -194,7 +194,8 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   std::string config_xml = AdoptString(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
   if (config_xml.empty()) return LastError("reading domain " + name);
   bool managed = false;
-  StatusOr<Json> spec = ReadDomainXml(config_xml, volume_by_path, &managed);
+  std::string record_error;  // the domain's fact snapshot_record_error
+  StatusOr<Json> spec = ReadDomainXml(config_xml, volume_by_path, &managed, &record_error);
   if (!spec.ok()) return spec.status().WithContext("domain " + name);
   (*spec)["state"] = state;
   (*spec)["autostart"] = autostart != 0;
@@ -210,10 +211,7 @@ StatusOr<ObservedResource> LibvirtProvider::ReadDomain(
   const bool has_rbd = config_xml.find("protocol='rbd'") != std::string::npos;
   if (std::uint64_t dimms = has_dimms ? ConfigDimmBytes(config_xml) : 0; dimms > 0)
     r.facts["config_dimm_memory"] = FormatSize(dimms);
-  if (config_xml.find(kSnapshotNamespace) != std::string::npos) {
-    if (Status record = CheckSnapshotRecord(config_xml); !record.ok())
-      r.facts["snapshot_record_error"] = record.message();
-  }
+  if (!record_error.empty()) r.facts["snapshot_record_error"] = record_error;
   // An RBD disk whose libvirt secret is gone cannot be opened at the next start or attach:
   // observed, so the plan restores the secret instead of finding nothing to do.
   for (const RbdDiskSecret& disk :

@@ -325,14 +325,6 @@ StatusOr<std::vector<std::string>> RecordedSnapshots(const pugi::xml_node& domai
   return names;
 }
 
-Status CheckSnapshotRecord(std::string_view domain_xml) {
-  pugi::xml_document doc;
-  if (!doc.load_buffer(domain_xml.data(), domain_xml.size())) {
-    return Status::InvalidArgument("the domain's XML is not XML");
-  }
-  return RecordedSnapshots(doc.document_element()).status();
-}
-
 namespace {
 
 // The guest agent's calls on one domain answer within kGuestAgentTimeout while this lives; then

@@ -19,7 +19,6 @@
 #include <chrono>
 #include <pugixml.hpp>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "engine/status.h"
@@ -55,11 +54,6 @@ StatusOr<std::vector<SnapshotRecord>> ParseSnapshotRecords(const pugi::xml_node&
 /// The names of the snapshots `domain` (a <domain> element) records, in the order taken; the
 /// error of ParseSnapshotRecords when the record is not one virtconverge wrote.
 StatusOr<std::vector<std::string>> RecordedSnapshots(const pugi::xml_node& domain);
-
-/// The error of RecordedSnapshots for a domain's XML text, Ok when its record (if any) is sound.
-/// Observe reports it as the domain's fact snapshot_record_error; the plan refuses what would act
-/// on the record.
-Status CheckSnapshotRecord(std::string_view domain_xml);
 
 /// How long the guest agent may take to freeze, or to thaw, the guest's file systems. libvirt
 /// waits for an agent forever by default: a hung agent or fsfreeze hook would hang the apply.

@@ -18,7 +18,8 @@ import re
 import subprocess
 import unittest
 
-from vctest import CEPH_CONF, URI, remove, require_ceph, require_libvirtd, run, virsh
+from vctest import (CEPH_CONF, URI, qemu_img_info, remove, require_ceph, require_libvirtd, run,
+                    virsh)
 
 WORK = "/tmp/vcb-it"
 POOL = "vcb-bpool"
@@ -134,9 +135,7 @@ class BackupTest(unittest.TestCase):
 
         image = os.path.join(WORK, "images", "data")
         # The engine makes qcow2 volumes v3 (compat 1.1), which can hold a checkpoint's bitmap.
-        info = json.loads(subprocess.run(["qemu-img", "info", "--output", "json", image], check=True,
-                                         capture_output=True, text=True, timeout=60).stdout)
-        self.assertEqual(info["format-specific"]["data"]["compat"], "1.1")
+        self.assertEqual(qemu_img_info(image)["format-specific"]["data"]["compat"], "1.1")
         # A v2 image (libvirt's own default, or made by another tool) cannot: refused, with the
         # fix named, nothing left.
         subprocess.run(["qemu-img", "amend", "-f", "qcow2", "-o", "compat=0.10", image],
@@ -208,8 +207,7 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(qemu_io(restored_inc, "read -P 0xab 0 4M")[0], 0)
         self.assertEqual(qemu_io(restored_inc, "read -P 0xcd 32M 1M")[0], 0)
         self.assertEqual(qemu_io(restored_inc, "read -P 0 4M 28M")[0], 0)
-        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", restored_inc],
-                                         capture_output=True, text=True, check=True).stdout)
+        info = qemu_img_info(restored_inc)
         self.assertEqual(info["virtual-size"], 64 * MIB)
         self.assertNotIn("backing-filename", info)
 
@@ -303,9 +301,7 @@ rbd_images:
         self.assertEqual(qemu_io(restored, "read -P 0x21 0 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0x22 8M 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0 1M 7M")[0], 0)
-        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", restored],
-                                         capture_output=True, text=True, check=True).stdout)
-        self.assertEqual(info["virtual-size"], 32 * MIB)
+        self.assertEqual(qemu_img_info(restored)["virtual-size"], 32 * MIB)
         restored = self.restore("vda", "restored-vol")
         self.assertEqual(qemu_io(restored, "read -P 0x11 0 1M")[0], 0)
         self.assertEqual(qemu_io(restored, "read -P 0x12 16M 1M")[0], 0)

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 import guest
 from guest import Console
-from vctest import URI, remove, require_libvirtd, run
+from vctest import URI, disruptions, qemu_img_info, remove, require_libvirtd, run, steps_of
 
 NAME = "vcc-ci"
 POOL = "vcc-cipool"
@@ -111,7 +111,7 @@ class CloudInitSeedTest(unittest.TestCase):
         self.assertNotIn(SECRET1, text)
         plan = json.loads(self.plan(path, "--format", "json"))
         self.assertNotIn(SECRET1, json.dumps(plan))
-        seeds = [s for c in plan["changes"] for s in c["steps"] if s["op"] == "write_seed"]
+        seeds = steps_of(plan, "write_seed")
         self.assertEqual(len(seeds), 1)
         self.assertEqual(seeds[0]["args"]["volume"], f"{NAME}-cidata.iso")
         self.assertRegex(seeds[0]["args"]["seed"], r"^sha256:[0-9a-f]{64}$")
@@ -164,7 +164,7 @@ class CloudInitSeedTest(unittest.TestCase):
         for secret in (SECRET1, SECRET2):
             self.assertNotIn(secret, text)
             self.assertNotIn(secret, dumped)
-        paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+        paths = disruptions(plan)
         self.assertEqual(paths.get("cloud_init.user_data"), "restart", paths)
         self.assertEqual(paths.get("cloud_init.meta_data"), "restart", paths)
 
@@ -195,9 +195,9 @@ class CloudInitSeedTest(unittest.TestCase):
                                                 packages="[htop, curl]", instance="vcc-2",
                                                 on_change="next_boot"))
         plan = json.loads(self.plan(later, "--format", "json"))
-        paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+        paths = disruptions(plan)
         self.assertEqual(paths, {"cloud_init.meta_data": "live"})
-        seeds = [s for c in plan["changes"] for s in c["steps"] if s["op"] == "write_seed"]
+        seeds = steps_of(plan, "write_seed")
         self.assertEqual([s["args"]["mark_pending"] for s in seeds], [False])
         self.assertIn("read by cloud-init at the guest's next boot (on_change: next_boot)",
                       self.plan(later))
@@ -221,7 +221,7 @@ class CloudInitSeedTest(unittest.TestCase):
                                                   packages="[htop, curl]", instance="vcc-3",
                                                   on_change="next_boot"))
         plan = json.loads(self.plan(renewed, "--format", "json"))
-        paths = {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+        paths = disruptions(plan)
         self.assertEqual(paths, {"cloud_init.meta_data": "restart"})
 
     def test_a_seed_on_an_ide_cdrom_is_found(self):
@@ -271,10 +271,7 @@ volumes:
         for name in GUESTS:
             line = Console(logs[name]).wait_line(r"GUEST-SEED hostname=", timeout=180)
             self.assertIn(f"GUEST-SEED hostname={name}.example instance={name}-1", line)
-            info = json.loads(subprocess.run(
-                ["qemu-img", "info", "--output=json", "-U",
-                 os.path.join(WORK, "images", f"{name}-root")],
-                capture_output=True, text=True, check=True, timeout=60).stdout)
+            info = qemu_img_info(os.path.join(WORK, "images", f"{name}-root"), "-U")
             self.assertEqual(info["backing-filename"], os.path.join(WORK, "images", "golden"))
             # The guest sees its overlay disk.
             guest.Console(logs[name]).wait_status(lambda st: "vda" in st["blk"], timeout=60)

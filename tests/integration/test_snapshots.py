@@ -26,8 +26,8 @@ import time
 import unittest
 
 import guest
-from vctest import (BINARY, CEPH_CONF, URI, check_plan_schema, remove, require_ceph,
-                    require_libvirtd, run, steps_of, virsh)
+from vctest import (BINARY, CEPH_CONF, URI, check_plan_schema, qemu_img_info, remove,
+                    require_ceph, require_libvirtd, run, steps_of, virsh)
 
 WORK = "/tmp/vcsn-it"
 POOL = "vcsn-pool"
@@ -321,9 +321,7 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(self.observed_snapshots(), ["s1"])
         self.assertEqual(rbd_snapshots(), ["vcsnap-s1"])
         self.assertEqual(sorted(files()), ["data", "data@s1"])
-        info = json.loads(subprocess.run(
-            ["qemu-img", "info", "--output=json", os.path.join(WORK, "images", "data@s1")],
-            capture_output=True, text=True, check=True, timeout=60).stdout)
+        info = qemu_img_info(os.path.join(WORK, "images", "data@s1"))
         self.assertEqual(info["backing-filename"], os.path.join(WORK, "images", "data"))
         self.write_doc(["s1"], state="stopped")
         self.assert_converged()

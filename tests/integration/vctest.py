@@ -54,6 +54,11 @@ def steps_of(plan, op):
     return [s for c in plan["changes"] for s in c["steps"] if s["op"] == op]
 
 
+def disruptions(plan):
+    """{attribute path: disruption} of every change in the plan."""
+    return {a["path"]: a["disruption"] for c in plan["changes"] for a in c["attributes"]}
+
+
 def virsh(*args, check=True):
     p = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, timeout=120)
     if check and p.returncode != 0:
@@ -114,6 +119,13 @@ def remove(domains=(), pools=(), networks=(), dirs=()):
             virsh("net-undefine", n, check=False)
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def qemu_img_info(path, *flags):
+    """`qemu-img info` of an image as JSON (flags: e.g. -U for one a running guest holds)."""
+    p = subprocess.run(["qemu-img", "info", "--output=json", *flags, path], capture_output=True,
+                       text=True, check=True, timeout=60)
+    return json.loads(p.stdout)
 
 
 def qemu_pid(domain):
